@@ -1,0 +1,8 @@
+//! Inputs: nuScenes datasets, clips of frames, the synthetic demo scene and the
+//! mapping from nuScenes categories to prompt classes.
+
+pub mod classes;
+pub mod clip;
+pub mod frame;
+pub mod nuscenes;
+pub mod synthetic;

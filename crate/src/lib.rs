@@ -1,0 +1,9 @@
+//! autolabel: automatic labelling of driving camera data.
+//!
+//! The pipeline runs as plain functions over plain data (see `ARCHITECTURE.md`):
+//! clip → detect → segment → propagate → evaluate → analyse → export.
+//! This crate is the core: it has no browser API, and touches the filesystem only
+//! behind the `native` feature.
+
+pub mod data;
+pub mod geometry;
