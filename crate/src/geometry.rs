@@ -84,7 +84,8 @@ impl Quat {
         }
     }
 
-    /// The quaternion of a rotation matrix (Shepperd's method; `m` must be orthonormal).
+    /// The quaternion (with `w ≥ 0`) of a rotation matrix (Shepperd's method; `m`
+    /// must be orthonormal).
     pub fn from_matrix(m: &Mat3) -> Self {
         let trace = m[0][0] + m[1][1] + m[2][2];
         let q = if trace > 0.0 {
@@ -120,7 +121,9 @@ impl Quat {
                 s / 4.0,
             ]
         };
-        Quat::from(q)
+        // q and −q are the same rotation: keep w ≥ 0.
+        let sign = if q[0] < 0.0 { -1.0 } else { 1.0 };
+        Quat::from(q.map(|c| c * sign))
     }
 
     pub fn norm(&self) -> f64 {
@@ -261,8 +264,10 @@ pub type Box2 = [f64; 4];
 /// The devkit's 2D box of a projected cuboid (`export_2d_annotations_as_json.py`):
 /// keep the corners in front of the camera (`z > 0`), project them, take their convex
 /// hull, intersect it with the image `[0, width] × [0, height]` and return the bounds of
-/// the intersection. `None` when the hull misses the image or fewer than three corners
-/// are in front (where the devkit's shapely code has no polygon; see `docs/nuscenes.md`).
+/// the intersection. `None` when the intersection has no area: the hull misses the
+/// image, fewer than three corners are in front, or the hull only touches the
+/// image border. The devkit skips the first case and crashes on the others
+/// (shapely gives a Point or LineString without `.exterior`); see `docs/nuscenes.md`.
 pub fn projected_box(
     corners_cam: &[Vec3; 8],
     k: &Intrinsics,
@@ -279,7 +284,7 @@ pub fn projected_box(
         return None;
     }
     let clipped = clip_convex_polygon(&hull, [0.0, 0.0, width, height]);
-    if clipped.len() < 3 {
+    if polygon_area(&clipped) <= 0.0 {
         return None;
     }
     let mut b = [
@@ -295,6 +300,18 @@ pub fn projected_box(
         b[3] = b[3].max(p[1]);
     }
     Some(b)
+}
+
+/// Area of a simple polygon (shoelace), 0 for fewer than three points.
+pub fn polygon_area(poly: &[[f64; 2]]) -> f64 {
+    let n = poly.len();
+    let twice: f64 = (0..n)
+        .map(|i| {
+            let (p, q) = (poly[i], poly[(i + 1) % n]);
+            p[0] * q[1] - q[0] * p[1]
+        })
+        .sum();
+    (twice / 2.0).abs()
 }
 
 fn cross(o: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {

@@ -1,1 +1,350 @@
+//! One abstraction over every kind of input clip: a nuScenes scene, a folder of
+//! frames, the synthetic demo scene and (natively) an MP4 file. Frames are
+//! listed up front but decoded lazily, one at a time: a `Clip` holds no decoded
+//! pixels, so walking a long scene keeps memory flat.
 
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::frame::Frame;
+use super::nuscenes::{DataSource, NuScenes, NuScenesError, ReadError};
+use super::synthetic::SyntheticScene;
+
+/// What is known about a frame before decoding it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameInfo {
+    pub index: usize,
+    pub timestamp_us: i64,
+    /// File name or dataset path, for display and export.
+    pub name: String,
+    /// For nuScenes scenes: whether the frame is an annotated keyframe.
+    pub is_key_frame: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Dataset(#[from] NuScenesError),
+    #[error("{location}: cannot decode image: {message}")]
+    Decode { location: String, message: String },
+    #[error("frame {index} is out of range: the clip has {len} frames")]
+    OutOfRange { index: usize, len: usize },
+    #[error("{0}: no JPG or PNG frames found")]
+    NoFrames(String),
+    #[error("{location}: {message}")]
+    Io { location: String, message: String },
+    #[cfg(feature = "native")]
+    #[error(transparent)]
+    Video(#[from] super::video::VideoError),
+}
+
+enum Frames {
+    /// Encoded images read from a source by path.
+    Files {
+        source: Box<dyn DataSource>,
+        paths: Vec<String>,
+    },
+    /// Rendered on demand.
+    Demo(Box<SyntheticScene>),
+    #[cfg(feature = "native")]
+    Video(Box<super::video::Mp4Video>),
+}
+
+/// A sequence of frames with timestamps, decoded on demand.
+pub struct Clip {
+    infos: Vec<FrameInfo>,
+    frames: Frames,
+}
+
+impl Clip {
+    /// The camera frames of a nuScenes scene (keyframes and sweeps, in time
+    /// order, at most `max_frames`), read through `source`.
+    pub fn nuscenes(
+        db: &NuScenes,
+        source: Box<dyn DataSource>,
+        scene: &str,
+        channel: &str,
+        max_frames: Option<usize>,
+    ) -> Result<Self, ClipError> {
+        let frames = db.camera_frames(scene, channel, max_frames)?;
+        let infos = frames
+            .iter()
+            .enumerate()
+            .map(|(index, f)| FrameInfo {
+                index,
+                timestamp_us: f.timestamp,
+                name: f.image.clone(),
+                is_key_frame: f.is_key_frame,
+            })
+            .collect();
+        let paths = frames.into_iter().map(|f| f.image).collect();
+        Ok(Clip {
+            infos,
+            frames: Frames::Files { source, paths },
+        })
+    }
+
+    /// Image files (JPG/PNG, by extension) of `source`, in natural name order
+    /// (`frame_2` before `frame_10`), stamped at `fps`.
+    pub fn image_files(
+        source: Box<dyn DataSource>,
+        names: Vec<String>,
+        fps: f64,
+    ) -> Result<Self, ClipError> {
+        let mut paths: Vec<String> = names.into_iter().filter(|n| is_image_name(n)).collect();
+        if paths.is_empty() {
+            return Err(ClipError::NoFrames(source.locate("")));
+        }
+        paths.sort_by(|a, b| natural_cmp(a, b));
+        let period = if fps > 0.0 { 1e6 / fps } else { 1e5 };
+        let infos = paths
+            .iter()
+            .enumerate()
+            .map(|(index, name)| FrameInfo {
+                index,
+                timestamp_us: (index as f64 * period).round() as i64,
+                name: name.clone(),
+                is_key_frame: false,
+            })
+            .collect();
+        Ok(Clip {
+            infos,
+            frames: Frames::Files { source, paths },
+        })
+    }
+
+    /// The JPG/PNG frames of a directory.
+    #[cfg(feature = "native")]
+    pub fn folder(dir: &std::path::Path, fps: f64) -> Result<Self, ClipError> {
+        let io = |e: std::io::Error| ClipError::Io {
+            location: dir.display().to_string(),
+            message: e.to_string(),
+        };
+        let names = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        let source = super::nuscenes::DirSource {
+            root: dir.to_path_buf(),
+        };
+        Self::image_files(Box::new(source), names, fps)
+    }
+
+    /// The synthetic demo scene, rendered frame by frame.
+    pub fn demo(scene: SyntheticScene) -> Self {
+        let infos = scene
+            .tables
+            .sample_data
+            .iter()
+            .enumerate()
+            .map(|(index, sd)| FrameInfo {
+                index,
+                timestamp_us: sd.timestamp,
+                name: sd.filename.clone(),
+                is_key_frame: sd.is_key_frame,
+            })
+            .collect();
+        Clip {
+            infos,
+            frames: Frames::Demo(Box::new(scene)),
+        }
+    }
+
+    /// An MP4 (H.264) file.
+    #[cfg(feature = "native")]
+    pub fn video(path: &std::path::Path) -> Result<Self, ClipError> {
+        let video = super::video::Mp4Video::open(path)?;
+        let infos = (0..video.len())
+            .map(|index| {
+                Ok(FrameInfo {
+                    index,
+                    timestamp_us: video.timestamp_us(index)?,
+                    name: format!("{}#{index}", path.display()),
+                    is_key_frame: false,
+                })
+            })
+            .collect::<Result<Vec<_>, ClipError>>()?;
+        Ok(Clip {
+            infos,
+            frames: Frames::Video(Box::new(video)),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.infos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.infos.is_empty()
+    }
+
+    pub fn infos(&self) -> &[FrameInfo] {
+        &self.infos
+    }
+
+    /// Decodes frame `index`.
+    pub fn frame(&mut self, index: usize) -> Result<Frame, ClipError> {
+        let info = self.infos.get(index).ok_or(ClipError::OutOfRange {
+            index,
+            len: self.infos.len(),
+        })?;
+        let timestamp_us = info.timestamp_us;
+        let rgb = match &mut self.frames {
+            Frames::Files { source, paths } => decode_image(source.as_ref(), &paths[index])?,
+            Frames::Demo(scene) => scene.frame_rgb(index).ok_or(ClipError::OutOfRange {
+                index,
+                len: scene.len(),
+            })?,
+            #[cfg(feature = "native")]
+            Frames::Video(video) => return Ok(video.frame(index)?),
+        };
+        Ok(Frame {
+            index,
+            timestamp_us,
+            rgb,
+        })
+    }
+
+    /// Every frame in order, decoded one at a time.
+    pub fn iter(&mut self) -> impl Iterator<Item = Result<Frame, ClipError>> + '_ {
+        (0..self.len()).map(move |i| self.frame(i))
+    }
+}
+
+fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
+/// Compares names with digit runs as numbers: `f2.jpg` < `f10.jpg`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let (da, ra) = split_digits(a);
+                let (db, rb) = split_digits(b);
+                let (ta, tb) = (trim_zeros(da), trim_zeros(db));
+                let ord = ta
+                    .len()
+                    .cmp(&tb.len())
+                    .then(ta.cmp(tb))
+                    .then(da.len().cmp(&db.len()));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                (a, b) = (ra, rb);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let n = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    s.split_at(n)
+}
+
+fn trim_zeros(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&c| c == b'0').count();
+    &s[n..]
+}
+
+/// Decodes a JPG or PNG into RGB. A JPEG must end with its end-of-image marker:
+/// the decoder would otherwise pad a truncated file with grey without complaint.
+pub fn decode_image(source: &dyn DataSource, path: &str) -> Result<image::RgbImage, ClipError> {
+    let bytes = source.read(path)?;
+    let decode_error = |message: String| ClipError::Decode {
+        location: source.locate(path),
+        message,
+    };
+    if bytes.starts_with(&[0xFF, 0xD8]) && !has_jpeg_end(&bytes) {
+        return Err(decode_error(format!(
+            "JPEG is truncated: no end-of-image marker ({} bytes)",
+            bytes.len()
+        )));
+    }
+    image::load_from_memory(&bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| decode_error(e.to_string()))
+}
+
+/// True if an EOI marker (`FF D9`) sits in the last KiB (encoders may pad after it).
+fn has_jpeg_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::nuscenes::MemorySource;
+
+    #[test]
+    fn natural_order_compares_numbers() {
+        let mut names = vec!["f10.jpg", "f2.jpg", "f1.jpg", "f02.jpg", "a.png"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["a.png", "f1.jpg", "f2.jpg", "f02.jpg", "f10.jpg"]);
+    }
+
+    fn png(width: u32, height: u32, shade: u8) -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(width, height, image::Rgb([shade, shade, shade]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn image_files_decode_in_name_order_with_timestamps() {
+        let mut source = MemorySource::default();
+        for (name, shade) in [("frame_10.png", 10), ("frame_2.png", 2), ("notes.txt", 0)] {
+            source.insert(name, png(4, 3, shade));
+        }
+        let names = source.files.keys().cloned().collect();
+        let mut clip = Clip::image_files(Box::new(source), names, 5.0).unwrap();
+        assert_eq!(clip.len(), 2);
+        let frames: Vec<Frame> = clip.iter().collect::<Result<_, _>>().unwrap();
+        assert_eq!(frames[0].rgb.get_pixel(0, 0).0, [2, 2, 2]);
+        assert_eq!(frames[1].timestamp_us, 200_000);
+        assert!(matches!(
+            clip.frame(2),
+            Err(ClipError::OutOfRange { index: 2, len: 2 })
+        ));
+    }
+
+    #[test]
+    fn truncated_and_missing_images_name_the_file() {
+        let mut jpeg = Vec::new();
+        image::RgbImage::from_pixel(32, 32, image::Rgb([9, 99, 199]))
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new(&mut jpeg))
+            .unwrap();
+        let mut source = MemorySource::default();
+        source.insert("cut.jpg", jpeg[..jpeg.len() / 2].to_vec());
+        source.insert("ok.jpg", jpeg);
+        assert!(decode_image(&source, "ok.jpg").is_ok());
+        let err = decode_image(&source, "cut.jpg").unwrap_err().to_string();
+        assert!(
+            err.contains("cut.jpg") && err.contains("truncated"),
+            "{err}"
+        );
+        let err = decode_image(&source, "gone.jpg").unwrap_err().to_string();
+        assert!(
+            err.contains("gone.jpg") && err.contains("no such file"),
+            "{err}"
+        );
+    }
+}

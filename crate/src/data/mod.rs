@@ -6,3 +6,5 @@ pub mod clip;
 pub mod frame;
 pub mod nuscenes;
 pub mod synthetic;
+#[cfg(feature = "native")]
+pub mod video;

@@ -83,6 +83,8 @@ const CAM_TRANSLATION: [f64; 3] = [1.70079, 0.0159, 1.51095];
 const CAM_PITCH: f64 = 0.012;
 const SENSOR_TOKEN: &str = "725903f5b62f56118f4094b46a4470d8";
 const CALIB_TOKEN: &str = "1d31c729b073425e8e0202c5c6e66ee1";
+/// Actors this close to the camera (horizontally, metres) are annotated.
+const ANNOTATION_RANGE_M: f64 = 50.0;
 const LOG_TOKEN: &str = "53cf9c55dd8644bea67b9f009fc1ee38";
 
 /// A generated scene: its world, its tables and the timing of its frames.
@@ -93,6 +95,8 @@ pub struct SyntheticScene {
     pub tables: Tables,
     /// Per camera frame: the time (s from the start) at which objects are drawn.
     object_times: Vec<f64>,
+    /// Per actor: its instance token (annotated actors have an `instance` row).
+    instance_tokens: Vec<String>,
 }
 
 /// The 13 tables as rows.
@@ -172,6 +176,15 @@ fn intrinsics(width: u32, height: u32) -> Vec<Vec<f64>> {
 impl SyntheticScene {
     /// Lays out the world and writes its tables; renders nothing yet.
     pub fn generate(config: &SceneConfig) -> Self {
+        Self::generate_with_progress(config, |_, _| {})
+    }
+
+    /// As `generate`, calling `progress(keyframes_done, keyframes)` as the
+    /// annotations of each keyframe are simulated (the slow part).
+    pub fn generate_with_progress(
+        config: &SceneConfig,
+        progress: impl FnMut(usize, usize),
+    ) -> Self {
         let duration = config.frames as f64 * config.frame_period_us as f64 / 1e6;
         let actors = build_world(config.seed, config.ego_speed, duration);
         let mut scene = SyntheticScene {
@@ -179,8 +192,9 @@ impl SyntheticScene {
             actors,
             tables: Tables::default(),
             object_times: Vec::new(),
+            instance_tokens: Vec::new(),
         };
-        scene.build_tables();
+        scene.build_tables(progress);
         scene
     }
 
@@ -192,7 +206,7 @@ impl SyntheticScene {
         (us - T0) as f64 / 1e6
     }
 
-    fn build_tables(&mut self) {
+    fn build_tables(&mut self, progress: impl FnMut(usize, usize)) {
         let mut tokens = Tokens(world::Rng::new(
             self.config.seed.wrapping_mul(31).wrapping_add(7),
         ));
@@ -265,18 +279,19 @@ impl SyntheticScene {
                 index: None,
             });
         }
-        self.build_frames(&mut tokens);
+        self.build_frames(&mut tokens, progress);
     }
 
     /// Samples, sample_data, ego poses, annotations and instances.
-    fn build_frames(&mut self, tokens: &mut Tokens) {
+    fn build_frames(&mut self, tokens: &mut Tokens, mut progress: impl FnMut(usize, usize)) {
         let scene_token = tokens.next();
         let n = self.config.frames;
         let sd_tokens: Vec<String> = (0..n).map(|_| tokens.next()).collect();
         let keyframes: Vec<usize> = (0..n).step_by(self.config.keyframe_every.max(1)).collect();
         let sample_tokens: Vec<String> = keyframes.iter().map(|_| tokens.next()).collect();
         let mut instance_anns: Vec<Vec<String>> = vec![Vec::new(); self.actors.len()];
-        let instance_tokens: Vec<String> = self.actors.iter().map(|_| tokens.next()).collect();
+        self.instance_tokens = self.actors.iter().map(|_| tokens.next()).collect();
+        let instance_tokens = self.instance_tokens.clone();
         for (k, &frame) in keyframes.iter().enumerate() {
             let sample_time = self.frame_time_us(frame) - self.config.lidar_lead_us;
             self.tables.sample.push(Sample {
@@ -298,6 +313,7 @@ impl SyntheticScene {
                 &mut instance_anns,
                 tokens,
             );
+            progress(k + 1, keyframes.len());
         }
         for i in 0..n {
             let is_key = i % self.config.keyframe_every.max(1) == 0;
@@ -354,7 +370,7 @@ impl SyntheticScene {
         });
     }
 
-    /// Annotates, for one sample, every actor within 50 m of the ego that some
+    /// Annotates, for one sample, every actor within `ANNOTATION_RANGE_M` that some
     /// camera ray reaches, with simulated visibility and lidar points.
     fn annotate(
         &mut self,
@@ -370,7 +386,7 @@ impl SyntheticScene {
         let cam_pose = ego_pose_at(&self.config, Self::seconds(self.frame_time_us(frame)));
         let cam_origin = cam_pose.apply(CAM_TRANSLATION);
         let lidar_origin = ego_pose_at(&self.config, t).apply([0.943713, 0.0, 1.84023]);
-        let visible = sensors::visible_fraction(cam_origin, &boxes);
+        let visible = sensors::visible_fraction(cam_origin, &boxes, ANNOTATION_RANGE_M + 10.0);
         let lidar = sensors::lidar_points(lidar_origin, &boxes);
         for (i, actor) in self.actors.iter().enumerate() {
             let Some(category) = actor.category else {
@@ -378,7 +394,7 @@ impl SyntheticScene {
             };
             let Some(fraction) = visible[i] else { continue };
             let offset = crate::geometry::sub(boxes[i].center, cam_origin);
-            if norm([offset[0], offset[1], 0.0]) > 50.0 {
+            if norm([offset[0], offset[1], 0.0]) > ANNOTATION_RANGE_M {
                 continue;
             }
             let token = tokens.next();
@@ -454,6 +470,27 @@ impl SyntheticScene {
         }
     }
 
+    /// The actor an instance token stands for.
+    pub fn actor_of_instance(&self, instance_token: &str) -> Option<usize> {
+        self.instance_tokens
+            .iter()
+            .position(|t| t == instance_token)
+    }
+
+    /// The solids drawn in frame `i`: every actor's box at the frame's object time.
+    pub fn solids(&self, i: usize) -> Option<Vec<Solid>> {
+        let t = *self.object_times.get(i)?;
+        Some(
+            self.actors
+                .iter()
+                .map(|a| Solid {
+                    shape: actor_box(a, t),
+                    look: a.look,
+                })
+                .collect(),
+        )
+    }
+
     /// Number of camera frames.
     pub fn len(&self) -> usize {
         self.tables.sample_data.len()
@@ -484,15 +521,7 @@ impl SyntheticScene {
     /// Renders camera frame `i` (with its per-pixel object ids).
     pub fn render(&self, i: usize) -> Option<Rendered> {
         let camera = self.camera(i)?;
-        let t = *self.object_times.get(i)?;
-        let solids: Vec<Solid> = self
-            .actors
-            .iter()
-            .map(|a| Solid {
-                shape: actor_box(a, t),
-                look: a.look,
-            })
-            .collect();
+        let solids = self.solids(i)?;
         Some(render::render(
             &camera,
             self.config.width,
@@ -529,22 +558,28 @@ impl SyntheticScene {
             .unwrap_or_default()
     }
 
-    /// Every file of the dataset as `(path relative to the root, bytes)`, the
-    /// frames rendered and encoded one at a time as the iterator advances.
-    pub fn files(&self) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
-        let tables = self
+    /// The tables and the map file as `(path relative to the root, bytes)`.
+    pub fn metadata_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = self
             .tables
             .to_json()
             .into_iter()
-            .map(|(name, bytes)| (format!("{}/{name}.json", self.config.version), bytes));
-        let map = std::iter::once(("maps/synthetic-road.png".to_string(), self.map_png()));
+            .map(|(name, bytes)| (format!("{}/{name}.json", self.config.version), bytes))
+            .collect();
+        files.push(("maps/synthetic-road.png".to_string(), self.map_png()));
+        files
+    }
+
+    /// Every file of the dataset as `(path relative to the root, bytes)`, the
+    /// frames rendered and encoded one at a time as the iterator advances.
+    pub fn files(&self) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
         let frames = (0..self.len()).map(|i| {
             (
                 self.tables.sample_data[i].filename.clone(),
                 self.frame_jpeg(i).unwrap_or_default(),
             )
         });
-        tables.chain(map).chain(frames)
+        self.metadata_files().into_iter().chain(frames)
     }
 
     /// Writes the dataset under `root`, calling `progress(done, total)` per file.

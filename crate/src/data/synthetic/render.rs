@@ -450,8 +450,10 @@ fn vehicle(body: [f64; 3], hit: Hit, wheel: bool, tall: bool) -> [f64; 3] {
         _ if wheel => TYRE,
         Face::Left | Face::Right if v > glass_lo && v < 0.92 && (0.18..0.8).contains(&u) => GLASS,
         Face::Front | Face::Back if v > glass_lo && v < 0.92 && (0.08..0.92).contains(&u) => GLASS,
-        Face::Front if (0.4..0.5).contains(&v) && (u < 0.2 || u > 0.8) => [250.0, 250.0, 220.0],
-        Face::Back if (0.42..0.52).contains(&v) && (u < 0.2 || u > 0.8) => [200.0, 20.0, 20.0],
+        Face::Front if (0.4..0.5).contains(&v) && !(0.2..=0.8).contains(&u) => {
+            [250.0, 250.0, 220.0]
+        }
+        Face::Back if (0.42..0.52).contains(&v) && !(0.2..=0.8).contains(&u) => [200.0, 20.0, 20.0],
         Face::Top => body.map(|c| c * 0.9),
         _ if v < 0.12 => [35.0, 35.0, 38.0],
         _ => body,

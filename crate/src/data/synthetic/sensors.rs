@@ -7,7 +7,7 @@
 //! rays that pass through it at all.
 
 use super::render::Prepared;
-use crate::geometry::{OrientedBox, Vec3};
+use crate::geometry::{OrientedBox, Vec3, norm, sub};
 
 /// Per solid: rays that hit it first and rays that pass through it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,7 +25,13 @@ fn cast(
     boxes: &[OrientedBox],
     range: f64,
 ) -> Vec<RayCounts> {
-    let prepared: Vec<Prepared> = boxes.iter().map(|b| Prepared::new(b, origin)).collect();
+    // Only boxes some part of which is within range can be hit.
+    let reachable: Vec<(usize, Prepared)> = boxes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| norm(sub(b.center, origin)) - norm(b.size_wlh) / 2.0 <= range)
+        .map(|(i, b)| (i, Prepared::new(b, origin)))
+        .collect();
     let mut counts = vec![RayCounts::default(); boxes.len()];
     for &el in elevations {
         let (sin_el, cos_el) = el.sin_cos();
@@ -39,14 +45,14 @@ fn cast(
             };
             let limit = ground.min(range);
             let mut nearest: Option<(usize, f64)> = None;
-            for (i, p) in prepared.iter().enumerate() {
+            for (i, p) in &reachable {
                 let Some(hit) = p.hit(dir) else { continue };
                 if hit.t > limit {
                     continue;
                 }
-                counts[i].any += 1;
+                counts[*i].any += 1;
                 if nearest.is_none_or(|(_, t)| hit.t < t) {
-                    nearest = Some((i, hit.t));
+                    nearest = Some((*i, hit.t));
                 }
             }
             if let Some((i, _)) = nearest {
@@ -69,13 +75,13 @@ pub fn lidar_points(origin: Vec3, boxes: &[OrientedBox]) -> Vec<u32> {
         .collect()
 }
 
-/// Visible fraction of each box on a 360° panorama from `origin` (0.5° steps,
-/// −25° to +25°); `None` for boxes no ray reaches.
-pub fn visible_fraction(origin: Vec3, boxes: &[OrientedBox]) -> Vec<Option<f64>> {
+/// Visible fraction of each box within `range` metres on a 360° panorama from
+/// `origin` (0.5° steps, −25° to +25°); `None` for boxes no ray reaches.
+pub fn visible_fraction(origin: Vec3, boxes: &[OrientedBox], range: f64) -> Vec<Option<f64>> {
     let elevations: Vec<f64> = (0..100)
         .map(|i| (-25.0 + 0.5 * i as f64).to_radians())
         .collect();
-    cast(origin, &elevations, 720, boxes, 120.0)
+    cast(origin, &elevations, 720, boxes, range)
         .into_iter()
         .map(|c| (c.any > 0).then(|| c.first as f64 / c.any as f64))
         .collect()
@@ -111,7 +117,7 @@ mod tests {
             unit_box([20.0, 0.0, 1.0]),
             unit_box([0.0, 30.0, 1.0]),
         ];
-        let vis = visible_fraction([0.0, 0.0, 1.5], &boxes);
+        let vis = visible_fraction([0.0, 0.0, 1.5], &boxes, 60.0);
         assert_eq!(vis[0], Some(1.0));
         assert!(vis[1].unwrap() < 0.4, "{vis:?}");
         assert_eq!(vis[2], Some(1.0));

@@ -498,11 +498,11 @@ fn people(rng: &mut Rng, end: f64, out: &mut Vec<Actor>) {
         s += rng.range(5.0, 14.0);
     }
     let crossing_s = rng.range(75.0, 85.0);
-    for i in 0..3 {
+    for (i, kind) in kinds.iter().take(3).enumerate() {
         let start_d = -CURB_D - 0.5 - 0.8 * i as f64;
         out.push(pedestrian(
             rng,
-            kinds[i],
+            kind,
             Motion::crossing(crossing_s + 0.9 * i as f64, start_d, 1.3, CURB_D + 1.0),
         ));
     }

@@ -1,0 +1,12 @@
+//! Integration tests: the nuScenes projection against the real devkit, bad
+//! input, the demo scene's render/ground-truth agreement and memory use.
+//! One test binary on purpose: every binary links the whole stack.
+
+mod alloc;
+mod bad_input;
+mod demo_scene;
+mod devkit;
+mod support;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;

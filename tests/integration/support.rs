@@ -1,0 +1,80 @@
+//! Shared fixtures: scratch directories, the oracle's Python, the demo dataset.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use autolabel::data::nuscenes::MemorySource;
+use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
+
+/// A fresh scratch directory, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("autolabel-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Python with nuscenes-devkit (`tests/run` installs it):
+/// `$AUTOLABEL_PYTHON`, else `~/.cache/autolabel/venv/bin/python`.
+pub fn oracle_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("AUTOLABEL_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let python = home.join(".cache/autolabel/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} not found: run `bash tests/run` once (it creates the oracle venv), or set AUTOLABEL_PYTHON",
+        python.display()
+    );
+    python
+}
+
+/// Runs a script of `tests/oracle/` with the oracle Python; its stdout.
+pub fn run_oracle(script: &str, args: &[&str]) -> String {
+    let out = Command::new(oracle_python())
+        .arg(repo().join("tests/oracle").join(script))
+        .args(args)
+        .output()
+        .expect("run the oracle python");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("oracle output is UTF-8")
+}
+
+/// The demo scene at nuScenes' 1600×900 (the devkit's 2D export assumes it).
+pub fn demo_scene() -> &'static SyntheticScene {
+    static SCENE: OnceLock<SyntheticScene> = OnceLock::new();
+    SCENE.get_or_init(|| SyntheticScene::generate(&SceneConfig::demo()))
+}
+
+/// The tables and map of a scene, in memory.
+pub fn metadata_source(scene: &SyntheticScene) -> MemorySource {
+    let mut source = MemorySource::default();
+    for (path, bytes) in scene.metadata_files() {
+        source.insert(path, bytes);
+    }
+    source
+}
