@@ -8,14 +8,19 @@
 //!   bytes that actually hold it (and against the file length) before anything is
 //!   allocated, so a damaged header yields a [`VideoError`] instead of a huge
 //!   allocation or a panic. Samples are read from disk one at a time when decoded.
+//!   (The `mp4` crate was not used: its 0.14 box walker loops forever on a child box
+//!   of declared size 0, which a damaged file can easily contain.)
 //! - **Annex-B**: MP4 stores H.264 as length-prefixed NAL units with the SPS/PPS in
-//!   the `avcC` box. The parameter sets are fed to the decoder once, with start codes,
-//!   and every sample's NAL units (possibly several) are rewritten with start codes.
+//!   the `avcC` box. The parameter sets are fed, with start codes, to every new
+//!   decoder, and each sample's NAL units (often several) get start codes too.
 //! - **Decode** with OpenH264 (the `openh264` crate, built from its bundled C++
 //!   source). It decodes Baseline, Main and High profile streams with 8-bit 4:2:0
 //!   chroma and progressive frames, and reorders B-frames itself, so pictures come
 //!   out in presentation order. Other profiles (High 10, 4:2:2, 4:4:4, …) are
-//!   rejected at open time with [`VideoError::UnsupportedProfile`].
+//!   rejected at open time with [`VideoError::UnsupportedProfile`]. Its B-frame
+//!   decoding is not always bit-exact (cisco/openh264#3712): on a 100-frame libx264
+//!   default clip a few macroblocks differ from ffmpeg's decode, once by up to 188
+//!   levels in one B-frame; streams without B-frames decode exactly.
 //! - **Order and seeking**: frame `i` is the `i`-th sample by composition time
 //!   (decode time from `stts` plus the `ctts` offset). Decoding may restart only at a
 //!   *seek point*: a sync sample that is also shown first among the samples from it
@@ -309,14 +314,17 @@ struct Cursor {
 }
 
 impl Cursor {
-    /// A fresh decoder primed with the parameter sets, about to decode seek point `at`.
+    /// A fresh decoder primed with the parameter sets (`avc3` may carry them in the
+    /// samples instead), about to decode seek point `at`.
     fn start(stream: &Stream, at: usize, frame: usize) -> Result<Self, VideoError> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
         let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|error| stream.decode_error(frame, at, error))?;
-        decoder
-            .decode(&stream.parameter_sets)
-            .map_err(|error| stream.decode_error(frame, at, error))?;
+        if !stream.parameter_sets.is_empty() {
+            decoder
+                .decode(&stream.parameter_sets)
+                .map_err(|error| stream.decode_error(frame, at, error))?;
+        }
         Ok(Self {
             decoder,
             next_sample: at,
