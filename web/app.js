@@ -1,34 +1,43 @@
-// The page: drives the compute worker (web/worker.js), shows frames on a canvas
-// with their ground-truth boxes, and keeps the UI responsive while the wasm works.
+// The page: opens clips (video file, frame folder, nuScenes folder, demo
+// scene), shows their frames with ground-truth boxes, and reports the compute
+// backend. Slow work runs in workers (web/worker.js) or the browser's media
+// pipeline; long steps show progress and can be cancelled. A failed open
+// leaves the clip on screen untouched.
 //
-// Test hook: `window.__autolabel` is the page state (status, frames, groundTruth,
-// current, displayed, drawn, view, timings, renderCount, errors, classColors,
-// cachedFrames()).
-// `?scene=small` loads a 13-frame 640×360 variant (quick to iterate on);
-// `?autostart=0` waits for the "Demo scene" button.
+// Test hook: `window.__autolabel` is the page state (status, clip, frames,
+// groundTruth, current, displayed, drawn, view, timings, renderCount, errors,
+// warnings, task, capabilities, backend, classColors, cachedFrames()).
+// `?demo=1` opens the demo scene on load, `?demo=small` a 13-frame 640×360 variant.
+// The performance mark `autolabel-interactive` is set once every control is wired.
 
-const CLASS_COLORS = {
-  car: '#4f9dff',
-  truck: '#ff9f43',
-  bus: '#ffd23f',
-  pedestrian: '#ff5d8f',
-  cyclist: '#3ddc97',
-  'traffic light': '#c084fc',
-  'traffic sign': '#2dd4bf',
-};
-const IGNORED_COLOR = '#a3acb8';
-const FALLBACK_COLOR = '#e2e8f0';
-// Rendered frames kept (≈5.8 MB each at 1600×900): enough to scrub back and forth.
-const CACHE_SIZE = 8;
+import { defaultBackend, describeBackend, detectCapabilities, renderCapabilities } from './backend.js';
+import { FrameCache } from './cache.js';
+import {
+  isImageName,
+  notNuScenesMessage,
+  nuScenesVersions,
+  NuScenesFolder,
+  openDemo,
+  openFrameFolder,
+} from './clips.js';
+import { CLASS_COLORS, drawFrame, prepareCanvas } from './draw.js';
+import { CancelledError, InputError } from './errors.js';
+import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
+import { Notices } from './notices.js';
+import { renderPanel } from './panel.js';
+import { SceneDialog } from './scene-dialog.js';
+import { FrameStrip } from './strip.js';
+import { isVideoFile, openVideo } from './video.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+const BACKEND_KEY = 'autolabel.backend';
+
+const cache = new FrameCache();
 
 const state = {
-  status: 'idle', // idle | loading | ready | error
-  name: null,
-  width: 0,
-  height: 0,
+  status: 'idle', // idle | loading | ready
+  clip: null, // {kind, name, title, width, height} of the clip on screen
   frames: [],
   groundTruth: [],
   current: 0,
@@ -39,181 +48,335 @@ const state = {
   timings: { renders: {} },
   renderCount: 0,
   errors: [],
+  warnings: [],
+  task: null, // text of the long step running, if any
+  capabilities: null,
+  backend: null,
   classColors: CLASS_COLORS,
-  cachedFrames: () => [...cache.map.keys()],
+  cachedFrames: () => cache.indices(),
 };
 window.__autolabel = state;
 
-const colorOf = (ann) => (ann.class === null ? IGNORED_COLOR : CLASS_COLORS[ann.class] ?? FALLBACK_COLOR);
-
-// ---------------------------------------------------------------- frame cache
-
-class Lru {
-  constructor(capacity) {
-    this.capacity = capacity;
-    this.map = new Map();
-  }
-  has(key) {
-    return this.map.has(key);
-  }
-  get(key) {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-  set(key, value) {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.capacity) {
-      const [oldKey, oldValue] = this.map.entries().next().value;
-      this.map.delete(oldKey);
-      if (oldValue !== shownBitmap) oldValue.close();
-    }
-  }
-}
-
-const cache = new Lru(CACHE_SIZE);
-let shownBitmap = null;
-
-// ------------------------------------------------------------------- worker
-
-let worker = null;
-let inflight = null; // frame index being rendered
-let direction = 1; // last scrub direction, for prefetching
-let broken = false; // the wasm panicked: no more requests
-
-async function startDemo() {
-  if (worker || broken) return;
-  setStatus('loading');
-  $('demo').disabled = true;
-  setBusy('loading wasm…');
-  const wasm = new URL('./pkg/autolabel_web_bg.wasm', import.meta.url);
-  const head = await fetch(wasm, { method: 'HEAD' }).catch(() => null);
-  if (!head || !head.ok) {
-    fail(`${wasm.pathname} is missing (HTTP ${head ? head.status : 'error'}). Build the wasm first: web/build.sh`);
-    return;
-  }
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  worker.onmessage = ({ data }) => onWorkerMessage(data);
-  worker.onerror = (e) => {
-    e.preventDefault();
-    fail(`worker error: ${e.message || 'the worker failed to load (see the console)'}`);
-  };
-  worker.onmessageerror = () => fail('worker sent a message that could not be deserialised');
-  worker.postMessage({ type: 'load', small: params.get('scene') === 'small' });
-}
-
-function onWorkerMessage(msg) {
-  switch (msg.type) {
-    case 'progress':
-      setBusy(msg.text);
-      break;
-    case 'scene':
-      onScene(msg);
-      break;
-    case 'frame':
-      onFrame(msg);
-      break;
-    case 'panic':
-      broken = true;
-      fail(`wasm panicked: ${msg.message}`);
-      break;
-    case 'error':
-      if (msg.during === 'render') inflight = null;
-      fail(`${msg.during === 'render' ? `rendering frame ${msg.index}` : msg.during}: ${msg.message}`);
-      break;
-    default:
-      fail(`unknown worker message '${msg.type}'`);
-  }
-}
-
-function request(index) {
-  inflight = index;
-  worker.postMessage({ type: 'render', index });
-}
-
-/** Renders the wanted frame if it is missing, else prefetches its neighbour. */
-function pump() {
-  if (inflight !== null || broken || state.status !== 'ready') return;
-  if (!cache.has(state.current)) {
-    request(state.current);
-    return;
-  }
-  const next = state.current + direction;
-  if (next >= 0 && next < state.frames.length && !cache.has(next)) request(next);
-}
-
-// -------------------------------------------------------------------- scene
-
+let clip = null; // the clip on screen (see web/clips.js)
+let folder = null; // the nuScenes folder the clip on screen came from
+let reopen = null; // reopens the clip on screen with the current options (videos, frame folders)
 let gtByImage = new Map();
 let keyframes = [];
+let inflight = null; // frame index being decoded
+let direction = 1; // last scrub direction, for prefetching
+const failed = new Map(); // frame index → why it cannot be shown
+let highlight = null; // annotation_token under the pointer in the table
 
-function onScene(msg) {
-  state.name = msg.name;
-  state.width = msg.width;
-  state.height = msg.height;
-  state.frames = msg.frames;
-  state.groundTruth = msg.groundTruth;
-  Object.assign(state.timings, msg.timings);
-  gtByImage = new Map(msg.groundTruth.map((gt) => [gt.image, gt]));
-  keyframes = msg.frames.flatMap((f, i) => (f.is_key_frame ? [i] : []));
+const strip = new FrameStrip($('strip'), (index) => show(index));
 
-  $('stage').style.setProperty('--ar', `${msg.width} / ${msg.height}`);
+const notices = new Notices($('notices'), state);
+const notify = (kind, message) => notices.add(kind, message);
+const clearNotices = () => notices.clear();
+
+// -------------------------------------------------------------------- tasks
+
+let task = null; // {controller}
+
+/**
+ * Runs a long step: cancels the one running, shows progress with a Cancel
+ * button, reports failure (an InputError's message as is). Resolves to the
+ * step's result, or null if it failed or was cancelled or superseded.
+ */
+async function runTask(label, work) {
+  task?.controller.abort(new CancelledError());
+  const mine = { controller: new AbortController() };
+  task = mine;
+  const { signal } = mine.controller;
+  setTaskProgress({ text: `${label}…` });
+  try {
+    const result = await work({ signal, onProgress: (p) => task === mine && setTaskProgress(p) });
+    if (signal.aborted) {
+      result?.close?.();
+      return null;
+    }
+    return result;
+  } catch (e) {
+    if (!(e instanceof CancelledError) && !signal.aborted) {
+      notify('error', e instanceof InputError ? e.message : `${label}: ${e.message}`);
+    }
+    return null;
+  } finally {
+    if (task === mine) {
+      task = null;
+      setTaskProgress(null);
+    }
+  }
+}
+
+function cancelTask() {
+  task?.controller.abort(new CancelledError());
+}
+
+function setTaskProgress(progress) {
+  state.task = progress ? progress.text : null;
+  $('task').hidden = !progress;
+  if (progress) {
+    const known = progress.total > 0;
+    $('task-text').textContent = known ? `${progress.text} (${formatAmount(progress)})` : progress.text;
+    const bar = $('task-progress');
+    if (known) bar.value = progress.done / progress.total;
+    else bar.removeAttribute('value');
+  }
+  updateStatus();
+}
+
+const formatAmount = ({ done, total }) =>
+  total > 4096 ? `${(done / 2 ** 20).toFixed(1)} of ${(total / 2 ** 20).toFixed(1)} MiB` : `${done}/${total}`;
+
+function updateStatus() {
+  state.status = state.task ? 'loading' : clip ? 'ready' : 'idle';
+  document.body.dataset.state = state.status;
+  $('status').textContent = state.task ?? (clip ? 'ready' : 'idle');
+}
+
+// ------------------------------------------------------------ opening clips
+
+const options = () => ({
+  fps: Math.max(0.1, Number($('opt-fps').value) || 10),
+  maxFrames: Math.max(1, Math.floor(Number($('opt-max-frames').value) || 300)),
+});
+
+async function openDemoScene() {
+  clearNotices();
+  const small = params.get('demo') === 'small';
+  const opened = await runTask('opening the demo scene', ({ signal, onProgress }) =>
+    openDemo({ small, signal, onProgress }),
+  );
+  if (opened) showClip(opened, { reopen: null, folder: null });
+}
+
+async function openVideoFile(file) {
+  clearNotices();
+  const opened = await runTask(`opening ${file.name}`, ({ signal, onProgress }) =>
+    openVideo(file, { ...options(), signal, onProgress }),
+  );
+  if (opened) showClip(opened, { reopen: () => openVideoFile(file), folder: null });
+}
+
+async function openFrames(tree) {
+  clearNotices();
+  const opened = await runTask(`opening ${tree.name}`, ({ signal, onProgress }) =>
+    openFrameFolder(tree, { ...options(), signal, onProgress }),
+  );
+  if (opened) showClip(opened, { reopen: () => openFrames(tree), folder: null });
+}
+
+/** A folder: a nuScenes dataroot if it has `v1.0-*` tables, else frames (unless `expect` insists on nuScenes). */
+async function openFolder(tree, expect) {
+  clearNotices();
+  try {
+    const versions = await nuScenesVersions(tree);
+    if (versions.length) sceneDialog.open(new NuScenesFolder(tree, versions));
+    else if (expect === 'nuscenes') notify('error', await notNuScenesMessage(tree));
+    else openFrames(tree);
+  } catch (e) {
+    notify('error', `reading the folder '${tree.name}': ${e.message}`);
+  }
+}
+
+/** Loose files: one video, or image frames. */
+function openFiles(files) {
+  if (!files.length) return;
+  if (files.length > 1 && files.every((f) => isImageName(f.name))) {
+    openFrames(treeOfFiles(`${files.length} dropped images`, files));
+  } else if (files.length > 1) {
+    clearNotices();
+    notify(
+      'error',
+      `Drop one video file, image frames or a folder (got ${files.length} files: ${describeFiles(files)}).`,
+    );
+  } else if (isImageName(files[0].name) && !isVideoFile(files[0])) {
+    openFrames(treeOfFiles(files[0].name, files));
+  } else {
+    openVideoFile(files[0]);
+  }
+}
+
+const describeFiles = (files) =>
+  files
+    .slice(0, 3)
+    .map((f) => f.name)
+    .join(', ') + (files.length > 3 ? ', …' : '');
+
+function onFolderPicked(input, expect) {
+  const tree = treeOfPickedFolder(input.files);
+  input.value = '';
+  if (!tree) {
+    clearNotices();
+    notify('error', 'The chosen folder is empty: it has no files at all.');
+    return;
+  }
+  openFolder(tree, expect);
+}
+
+/** Chromium hands an empty folder on as a cancelled pick, so say both. */
+function onFolderPickCancelled() {
+  clearNotices();
+  notify('warning', 'No folder was opened: the picker was cancelled, or the chosen folder is empty.');
+}
+
+// ---------------------------------------------------------- nuScenes scenes
+
+const sceneDialog = new SceneDialog({
+  runTask,
+  cancelTask,
+  chosen: openScene,
+  shownFolder: () => folder,
+  maxFrames: () => options().maxFrames,
+});
+
+async function openScene(nuscenes, { scene, channel, maxFrames }) {
+  clearNotices();
+  const opened = await runTask(`opening ${scene}`, ({ signal, onProgress }) =>
+    nuscenes.openScene(scene, channel, maxFrames, { signal, onProgress }),
+  );
+  if (!opened) {
+    if (nuscenes !== folder) nuscenes.close();
+    return;
+  }
+  showClip(opened, { reopen: null, folder: nuscenes });
+  const missing = opened.unavailable.map(([index]) => opened.frames[index].name);
+  if (missing.length) {
+    notify(
+      'warning',
+      `${missing.length} of ${opened.frames.length} frame images of ${scene} are not in '${nuscenes.tree.name}' ` +
+        `(e.g. ${missing[0]}); those frames cannot be shown.`,
+    );
+  }
+}
+
+// ------------------------------------------------------------- showing a clip
+
+function showClip(opened, { reopen: reopener, folder: source }) {
+  const previous = clip;
+  clip = opened;
+  reopen = reopener;
+  if (folder && folder !== source) folder.close();
+  folder = source;
+  previous?.close();
+  cache.clear();
+  failed.clear();
+  for (const [index, reason] of opened.unavailable ?? []) failed.set(index, reason);
+  inflight = null;
+  direction = 1;
+
+  state.clip = {
+    kind: opened.kind,
+    name: opened.name,
+    title: opened.title,
+    width: opened.width,
+    height: opened.height,
+  };
+  state.frames = opened.frames;
+  state.groundTruth = opened.groundTruth;
+  state.displayed = null;
+  state.drawn = null;
+  state.timings = { renders: {}, ...opened.timings };
+  gtByImage = new Map(opened.groundTruth.map((gt) => [gt.image, gt]));
+  keyframes = opened.groundTruth.length ? opened.frames.flatMap((f, i) => (f.is_key_frame ? [i] : [])) : [];
+
+  $('clip-kind').textContent = { demo: 'demo', video: 'video', frames: 'frames', nuscenes: 'nuScenes' }[opened.kind];
+  $('clip-kind').className = `badge kind-${opened.kind}`;
+  $('clip-title').textContent = opened.title;
+  $('change-scene').hidden = opened.kind !== 'nuscenes';
   $('placeholder').hidden = true;
-  const slider = $('slider');
-  slider.max = String(msg.frames.length - 1);
+  setAspect(opened.width, opened.height);
+  const n = opened.frames.length;
+  $('slider').max = String(n - 1);
   for (const id of ['slider', 'prev', 'next', 'prev-key', 'next-key']) $(id).disabled = false;
+  for (const id of ['prev-key', 'next-key']) $(id).disabled = !keyframes.length;
   $('scrubber').setAttribute('aria-disabled', 'false');
-  $('frame-count').textContent = String(msg.frames.length);
+  $('frame-count').textContent = String(n);
   buildTicks();
-  setStatus('ready');
-  $('demo').textContent = 'Demo scene ✓';
+  strip.reset(n, opened.width && opened.height ? opened.width / opened.height : 16 / 9, new Set(keyframes));
+  state.current = -1;
+  updateStatus();
   updateTimings();
   show(0);
 }
 
-function onFrame({ index, bitmap, ms }) {
+function setAspect(width, height) {
+  $('stage').style.setProperty('--ar', width && height ? `${width} / ${height}` : '16 / 9');
+}
+
+// ------------------------------------------------------------ frame pumping
+
+/** Decodes the wanted frame if missing, else its neighbour, else a missing thumbnail. */
+function pump() {
+  if (inflight !== null || !clip) return;
+  const wanted = nextToDecode();
+  if (wanted === null) return;
+  inflight = wanted;
+  const source = clip;
+  source.frame(wanted).then(
+    ({ bitmap, ms }) => {
+      if (source !== clip) {
+        bitmap.close();
+        return;
+      }
+      onFrame(wanted, bitmap, ms);
+    },
+    (e) => {
+      if (source !== clip) return;
+      onFrameError(wanted, e);
+    },
+  );
+}
+
+function nextToDecode() {
+  const usable = (i) => i >= 0 && i < state.frames.length && !cache.has(i) && !failed.has(i);
+  if (usable(state.current)) return state.current;
+  const next = state.current + direction;
+  if (usable(next)) return next;
+  if (!clip.cheapFrames) return null;
+  return strip.missing().find(usable) ?? null;
+}
+
+function onFrame(index, bitmap, ms) {
   inflight = null;
-  cache.set(index, bitmap);
   state.timings.renders[index] = ms;
   state.renderCount += 1;
+  strip.offer(index, bitmap);
+  cache.set(index, bitmap);
   updateTimings();
   if (index === state.current) display(index);
   pump();
 }
 
-const gtOf = (index) => {
-  const frame = state.frames[index];
-  return frame && frame.is_key_frame ? gtByImage.get(frame.image) ?? null : null;
-};
-
-function visibleAnnotations(index) {
-  const gt = gtOf(index);
-  if (!gt) return [];
-  return gt.annotations.filter((a) => state.showIgnored || a.class !== null);
+/** A frame that fails is marked on the stage when shown; reported as an error if it is the one wanted. */
+function onFrameError(index, error) {
+  inflight = null;
+  const message = `frame ${index} (${state.frames[index].name}): ${error.message}`;
+  failed.set(index, message);
+  if (index === state.current) {
+    notify('error', message);
+    display(index);
+  }
+  pump();
 }
 
 // --------------------------------------------------------------- navigation
 
 function show(index) {
-  if (state.status !== 'ready') return;
+  if (!clip) return;
   index = Math.max(0, Math.min(state.frames.length - 1, index));
-  if (index !== state.current) direction = index > state.current ? 1 : -1;
+  if (index !== state.current && state.current >= 0) direction = index > state.current ? 1 : -1;
   state.current = index;
   $('slider').value = String(index);
+  strip.mark(index);
   updateFrameInfo();
   updatePanel();
-  if (cache.has(index)) display(index);
-  else setBusy(`rendering frame ${index}…`);
+  if (cache.has(index) || failed.has(index)) display(index);
+  else $('status').textContent = state.task ?? `decoding frame ${index}…`;
   pump();
 }
 
-function step(delta) {
-  show(state.current + delta);
-}
+const step = (delta) => show(state.current + delta);
 
 function stepKeyframe(dir) {
   const target =
@@ -222,114 +385,46 @@ function stepKeyframe(dir) {
 }
 
 function display(index) {
-  shownBitmap = cache.get(index);
+  const failure = failed.get(index);
+  $('frame-failed').hidden = !failure;
+  $('frame-failed').textContent = failure ?? '';
+  const bitmap = failure ? null : cache.get(index);
+  cache.pin(bitmap);
   state.displayed = index;
-  setBusy(null);
+  if (bitmap && !(clip.width && clip.height)) setAspect(bitmap.width, bitmap.height);
+  updateStatus();
   draw();
 }
 
 // ------------------------------------------------------------------ drawing
 
-const canvas = $('view');
-const ctx = canvas.getContext('2d');
-let highlight = null; // annotation_token under the pointer in the table
+const gtOf = (index) => {
+  const frame = state.frames[index];
+  return frame && frame.is_key_frame ? (gtByImage.get(frame.name) ?? null) : null;
+};
+
+function visibleAnnotations(index) {
+  const gt = gtOf(index);
+  if (!gt) return [];
+  return gt.annotations.filter((a) => state.showIgnored || a.class !== null);
+}
 
 function draw() {
-  const stage = $('stage');
-  const dpr = window.devicePixelRatio || 1;
-  const cw = Math.max(1, Math.round(stage.clientWidth * dpr));
-  const ch = Math.max(1, Math.round(stage.clientHeight * dpr));
-  if (canvas.width !== cw || canvas.height !== ch) {
-    canvas.width = cw;
-    canvas.height = ch;
+  const canvas = $('view');
+  const bitmap = cache.pinned;
+  if (!bitmap || state.displayed === null) {
+    prepareCanvas(canvas, $('stage'));
+    state.drawn = state.displayed === null ? null : { index: state.displayed, boxes: 0, ignored: 0 };
+    return;
   }
-  ctx.clearRect(0, 0, cw, ch);
-  if (!shownBitmap || state.displayed === null) return;
-
-  const scale = Math.min(cw / state.width, ch / state.height);
-  const ox = (cw - state.width * scale) / 2;
-  const oy = (ch - state.height * scale) / 2;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(shownBitmap, ox, oy, state.width * scale, state.height * scale);
-
-  // Far and ignored boxes first, so near, mapped ones sit on top.
-  const anns = visibleAnnotations(state.displayed).sort(
-    (a, b) => (b.class === null) - (a.class === null) || b.distance_m - a.distance_m,
-  );
-  const font = Math.round(11.5 * dpr);
-  ctx.font = `600 ${font}px ui-sans-serif, system-ui, sans-serif`;
-  ctx.textBaseline = 'top';
-  const rects = anns.map((ann) => {
-    const [x0, y0, x1, y1] = ann.box;
-    return { ann, x: ox + x0 * scale, y: oy + y0 * scale, w: (x1 - x0) * scale, h: (y1 - y0) * scale };
-  });
-  for (const { ann, x, y, w, h } of rects) {
-    const color = colorOf(ann);
-    const hot = ann.annotation_token === highlight;
-    ctx.save();
-    ctx.strokeStyle = color;
-    ctx.lineWidth = (hot ? 3.5 : 2) * dpr;
-    ctx.setLineDash(ann.class === null ? [6 * dpr, 4 * dpr] : []);
-    if (hot) {
-      ctx.fillStyle = `${color}33`;
-      ctx.fillRect(x, y, w, h);
-    }
-    ctx.strokeRect(x, y, w, h);
-    ctx.restore();
-  }
-  // Labels nearest-first (the highlighted one before all); one that would
-  // cover an earlier label is left out — the table lists every box.
-  const placed = [];
-  const order = [...rects].reverse().sort((a, b) => (b.ann.annotation_token === highlight) - (a.ann.annotation_token === highlight));
-  for (const { ann, x, y } of order) {
-    const label = `${ann.class ?? ann.category}${ann.visibility ? ` · ${ann.visibility}` : ''}`;
-    const tw = ctx.measureText(label).width + 8 * dpr;
-    const th = font + 6 * dpr;
-    const ly = y - th >= oy ? y - th : y;
-    const lx = Math.min(Math.max(x, ox), ox + state.width * scale - tw);
-    const box = { x: lx, y: ly, w: tw, h: th };
-    const overlaps = placed.some((p) => box.x < p.x + p.w && p.x < box.x + box.w && box.y < p.y + p.h && p.y < box.y + box.h);
-    if (overlaps && ann.annotation_token !== highlight) continue;
-    placed.push(box);
-    ctx.fillStyle = ann.class === null ? 'rgba(60, 66, 76, 0.9)' : colorOf(ann);
-    ctx.fillRect(lx, ly, tw, th);
-    ctx.fillStyle = ann.class === null ? '#e5e9ef' : '#0b0f14';
-    ctx.fillText(label, lx + 4 * dpr, ly + 3 * dpr);
-  }
-  state.view = { scale, ox, oy };
-  state.drawn = {
-    index: state.displayed,
-    boxes: anns.length,
-    ignored: anns.filter((a) => a.class === null).length,
-  };
+  const anns = visibleAnnotations(state.displayed);
+  state.view = drawFrame(canvas, $('stage'), bitmap, anns, highlight);
+  state.drawn = { index: state.displayed, boxes: anns.length, ignored: anns.filter((a) => a.class === null).length };
   canvas.dataset.frame = String(state.displayed);
   canvas.dataset.boxes = String(anns.length);
 }
 
 // ----------------------------------------------------------------- UI parts
-
-function setStatus(status) {
-  state.status = status;
-  document.body.dataset.state = status;
-  const text = { idle: 'idle', loading: 'loading…', ready: `ready · ${state.name}`, error: 'error' }[status];
-  $('status').textContent = text;
-}
-
-function setBusy(text) {
-  $('busy').hidden = !text;
-  $('busy-text').textContent = text ?? '';
-  if (text) $('status').textContent = text;
-  else if (state.status === 'ready') $('status').textContent = `ready · ${state.name}`;
-}
-
-function fail(message) {
-  console.error(message);
-  state.errors.push(message);
-  setStatus('error');
-  setBusy(null);
-  $('error').hidden = false;
-  $('error-text').textContent = state.errors.join('\n');
-}
 
 const fmtSeconds = (ms) => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
 
@@ -339,10 +434,7 @@ function updateTimings() {
   if (t.wasmInitMs !== undefined) parts.push(`wasm init ${fmtSeconds(t.wasmInitMs)}`);
   if (t.generateMs !== undefined) parts.push(`scene generated in ${fmtSeconds(t.generateMs)}`);
   const renders = Object.values(t.renders);
-  if (renders.length) {
-    const last = renders[renders.length - 1];
-    parts.push(`last frame rendered in ${fmtSeconds(last)}`);
-  }
+  if (renders.length) parts.push(`last frame decoded in ${fmtSeconds(renders[renders.length - 1])}`);
   $('timings').textContent = parts.join(' · ');
 }
 
@@ -360,70 +452,32 @@ function buildTicks() {
 function updateFrameInfo() {
   const i = state.current;
   const frame = state.frames[i];
-  const t0 = state.frames[0].timestamp;
   $('frame-index').textContent = String(i);
   const time = $('frame-time');
-  time.textContent = `${((frame.timestamp - t0) / 1e6).toFixed(3)} s`;
-  time.title = `${frame.timestamp} µs`;
+  time.textContent = `${((frame.timestamp_us - state.frames[0].timestamp_us) / 1e6).toFixed(3)} s`;
+  time.title = `${frame.timestamp_us} µs`;
   const kind = $('frame-kind');
-  kind.textContent = frame.is_key_frame ? 'keyframe' : 'sweep';
-  kind.className = `badge ${frame.is_key_frame ? 'key' : 'sweep'}`;
+  const hasGt = state.groundTruth.length > 0;
+  kind.textContent = hasGt ? (frame.is_key_frame ? 'keyframe' : 'sweep') : 'frame';
+  kind.className = `badge ${hasGt ? (frame.is_key_frame ? 'key' : 'sweep') : ''}`;
   const image = $('frame-image');
-  image.textContent = frame.image;
-  image.title = frame.image;
+  image.textContent = frame.name;
+  image.title = frame.name;
 }
 
 function updatePanel() {
   const i = state.current;
-  const gt = gtOf(i);
-  const tbody = $('ann-table').querySelector('tbody');
-  tbody.replaceChildren();
-  const counts = new Map();
-  if (!gt) {
-    const prev = [...keyframes].reverse().find((k) => k < i);
-    const next = keyframes.find((k) => k > i);
-    const near = [prev, next].filter((k) => k !== undefined).join(' and ');
-    $('gt-summary').textContent = state.frames[i].is_key_frame
-      ? 'Keyframe without ground truth.'
-      : `Sweep — nuScenes annotates keyframes only (2 Hz).${near ? ` Nearest keyframes: ${near}.` : ''}`;
-  } else {
-    const ignored = gt.annotations.filter((a) => a.class === null).length;
-    $('gt-summary').textContent =
-      `${gt.annotations.length} annotation${gt.annotations.length === 1 ? '' : 's'} in view: ` +
-      `${gt.annotations.length - ignored} in prompt classes, ${ignored} ignored` +
-      `${state.showIgnored || !ignored ? '' : ' (hidden)'}.`;
-    const rows = [...visibleAnnotations(i)].sort((a, b) => a.distance_m - b.distance_m);
-    for (const ann of rows) {
-      const key = ann.class ?? null;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      const tr = document.createElement('tr');
-      tr.dataset.token = ann.annotation_token;
-      if (ann.class === null) tr.className = 'ignored';
-      const swatch = `<span class="swatch${ann.class === null ? ' dashed' : ''}" style="--c:${colorOf(ann)}"></span>`;
-      tr.innerHTML =
-        `<td>${swatch}<span class="cls">${escapeHtml(ann.class ?? 'ignored')}</span>` +
-        `<span class="cat mono">${escapeHtml(ann.category)}</span></td>` +
-        `<td class="mono small">${escapeHtml(ann.visibility ?? '–')}</td>` +
-        `<td class="num">${ann.distance_m.toFixed(1)} m</td>` +
-        `<td class="num">${ann.num_lidar_pts}</td>`;
-      tr.addEventListener('pointerenter', () => setHighlight(ann.annotation_token));
-      tr.addEventListener('pointerleave', () => setHighlight(null));
-      tbody.append(tr);
-    }
-  }
-  const legend = $('legend');
-  legend.replaceChildren();
-  for (const [name, color] of Object.entries(CLASS_COLORS)) {
-    legend.append(legendItem(name, color, counts.get(name) ?? 0, false));
-  }
-  legend.append(legendItem('ignored', IGNORED_COLOR, counts.get(null) ?? 0, true));
-}
-
-function legendItem(name, color, count, dashed) {
-  const li = document.createElement('li');
-  if (!count) li.className = 'zero';
-  li.innerHTML = `<span class="swatch${dashed ? ' dashed' : ''}" style="--c:${color}"></span>${escapeHtml(name)}<b>${count}</b>`;
-  return li;
+  const view = {
+    clipKind: state.clip.kind,
+    frames: state.frames,
+    hasGt: state.groundTruth.length > 0,
+    keyframes,
+    gt: gtOf(i),
+    annotations: visibleAnnotations(i),
+    showIgnored: state.showIgnored,
+  };
+  const elements = { summary: $('gt-summary'), tbody: $('ann-table').querySelector('tbody'), legend: $('legend') };
+  renderPanel(elements, view, i, setHighlight);
 }
 
 function setHighlight(token) {
@@ -431,38 +485,121 @@ function setHighlight(token) {
   draw();
 }
 
-const escapeHtml = (s) =>
-  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+// ------------------------------------------------------------------ backend
+
+async function showBackend() {
+  const caps = await detectCapabilities();
+  performance.mark('autolabel-backend');
+  state.capabilities = caps;
+  renderCapabilities($('capabilities'), caps);
+  $('backend-webgpu').disabled = !caps.webgpu.available;
+  chooseBackend(defaultBackend(caps, localStorage.getItem(BACKEND_KEY)));
+}
+
+function chooseBackend(backend) {
+  state.backend = backend;
+  $(`backend-${backend}`).checked = true;
+  $('backend-choice').textContent = describeBackend(backend, state.capabilities);
+}
+
+function onBackendPicked(backend) {
+  localStorage.setItem(BACKEND_KEY, backend);
+  chooseBackend(backend);
+}
 
 // ------------------------------------------------------------------- wiring
 
-$('demo').addEventListener('click', startDemo);
-$('slider').addEventListener('input', (e) => show(Number(e.target.value)));
-$('prev').addEventListener('click', () => step(-1));
-$('next').addEventListener('click', () => step(1));
-$('prev-key').addEventListener('click', () => stepKeyframe(-1));
-$('next-key').addEventListener('click', () => stepKeyframe(1));
-$('show-ignored').addEventListener('change', (e) => {
-  state.showIgnored = e.target.checked;
-  if (state.status !== 'ready') return;
-  updatePanel();
-  draw();
-});
-document.addEventListener('keydown', (e) => {
-  if (state.status !== 'ready' || e.altKey || e.ctrlKey || e.metaKey) return;
-  const actions = {
-    ArrowLeft: () => (e.shiftKey ? stepKeyframe(-1) : step(-1)),
-    ArrowRight: () => (e.shiftKey ? stepKeyframe(1) : step(1)),
-    Home: () => show(0),
-    End: () => show(state.frames.length - 1),
-  };
-  const action = actions[e.key];
-  if (!action) return;
-  e.preventDefault();
-  action();
-});
-new ResizeObserver(() => draw()).observe($('stage'));
-window.addEventListener('error', (e) => fail(`page error: ${e.message}`));
-window.addEventListener('unhandledrejection', (e) => fail(`page error: ${e.reason}`));
+function wireDropZone() {
+  let depth = 0;
+  const overlay = $('drop-overlay');
+  const carriesFiles = (e) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+  document.addEventListener('dragenter', (e) => {
+    if (!carriesFiles(e)) return;
+    depth += 1;
+    overlay.hidden = false;
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) overlay.hidden = true;
+  });
+  document.addEventListener('dragover', (e) => {
+    if (carriesFiles(e)) e.preventDefault();
+  });
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    const dropped = readDrop(e.dataTransfer);
+    if (dropped.error) {
+      clearNotices();
+      notify('error', dropped.error);
+    } else if (dropped.folder) {
+      openFolder(dropped.folder, 'any');
+    } else {
+      openFiles(dropped.files);
+    }
+  });
+}
 
-if (params.get('autostart') !== '0') startDemo();
+function wireInputs() {
+  $('demo').addEventListener('click', openDemoScene);
+  $('demo-inline').addEventListener('click', openDemoScene);
+  for (const kind of ['video', 'frames', 'nuscenes']) {
+    $(`open-${kind}`).addEventListener('click', () => $(`pick-${kind}`).click());
+  }
+  $('pick-video').addEventListener('change', (e) => {
+    const files = [...e.target.files];
+    e.target.value = '';
+    openFiles(files);
+  });
+  for (const kind of ['frames', 'nuscenes']) {
+    const input = $(`pick-${kind}`);
+    input.addEventListener('change', () => onFolderPicked(input, kind));
+    input.addEventListener('cancel', onFolderPickCancelled);
+  }
+  for (const id of ['opt-fps', 'opt-max-frames']) $(id).addEventListener('change', () => reopen?.());
+  $('task-cancel').addEventListener('click', cancelTask);
+  $('change-scene').addEventListener('click', () => folder && sceneDialog.open(folder));
+  for (const input of document.querySelectorAll('input[name="backend"]')) {
+    input.addEventListener('change', () => onBackendPicked(input.value));
+  }
+}
+
+function wireViewer() {
+  $('slider').addEventListener('input', (e) => show(Number(e.target.value)));
+  $('prev').addEventListener('click', () => step(-1));
+  $('next').addEventListener('click', () => step(1));
+  $('prev-key').addEventListener('click', () => stepKeyframe(-1));
+  $('next-key').addEventListener('click', () => stepKeyframe(1));
+  $('show-ignored').addEventListener('change', (e) => {
+    state.showIgnored = e.target.checked;
+    if (!clip) return;
+    updatePanel();
+    draw();
+  });
+  document.addEventListener('keydown', (e) => {
+    if (!clip || e.altKey || e.ctrlKey || e.metaKey || sceneDialog.isOpen) return;
+    if (e.target.matches?.('input[type="number"], input[type="text"], select, textarea')) return;
+    const actions = {
+      ArrowLeft: () => (e.shiftKey ? stepKeyframe(-1) : step(-1)),
+      ArrowRight: () => (e.shiftKey ? stepKeyframe(1) : step(1)),
+      Home: () => show(0),
+      End: () => show(state.frames.length - 1),
+    };
+    const action = actions[e.key];
+    if (!action) return;
+    e.preventDefault();
+    action();
+  });
+  new ResizeObserver(() => draw()).observe($('stage'));
+}
+
+window.addEventListener('error', (e) => notify('error', `page error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => notify('error', `page error: ${e.reason}`));
+wireDropZone();
+wireInputs();
+wireViewer();
+updateStatus();
+performance.mark('autolabel-interactive');
+showBackend();
+if (params.has('demo')) openDemoScene();

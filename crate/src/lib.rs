@@ -6,4 +6,7 @@
 //! behind the `native` feature.
 
 pub mod data;
+pub mod eval;
+pub mod export;
 pub mod geometry;
+pub mod models;

@@ -4,8 +4,12 @@
 
 mod alloc;
 mod bad_input;
+mod coco_oracle;
 mod demo_scene;
 mod devkit;
+mod eval_demo;
+mod eval_fixtures;
+mod sam2;
 mod support;
 
 #[global_allocator]

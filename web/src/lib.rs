@@ -1,12 +1,22 @@
 //! autolabel-web: the JS-facing types the page's worker (`web/worker.js`) calls.
 //!
 //! Thin by design: every value comes from the core crate (`autolabel`); this
-//! crate only owns the scene between calls and converts to what JS wants
-//! (plain objects, RGBA pixels). It compiles natively too, so the native part
-//! ([`DemoScene::build`], [`DemoScene::render_rgba`]) is tested with `cargo test`.
+//! crate only owns data between calls and converts to what JS wants (plain
+//! objects, RGBA pixels). Image files are decoded by the browser, so no pixels
+//! of a dropped file ever enter the wasm heap. It compiles natively too, so the
+//! native halves (`build`, `open`, `scene_clip`, …) are tested with `cargo test`.
+//!
+//! Every clip reaches JS in one shape, [`ClipView`]:
+//! `{name, width, height, frames: [FrameInfo], groundTruth: [KeyframeGt]}`, where
+//! a frame is `{index, timestamp_us, name, is_key_frame}` and a keyframe's ground
+//! truth is matched to its frame by `image == name`.
 
 use autolabel::data::classes::ClassMap;
-use autolabel::data::nuscenes::{CameraFrame, DEFAULT_CHANNEL, KeyframeGt, MemorySource, NuScenes};
+use autolabel::data::clip::{Clip, FrameInfo};
+use autolabel::data::nuscenes::tables::TABLE_NAMES;
+use autolabel::data::nuscenes::{
+    CameraFrame, DEFAULT_CHANNEL, DataSource, KeyframeGt, MemorySource, NuScenes, ReadError,
+};
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -17,13 +27,63 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// The embedded synthetic demo scene: its camera frames, their 2D ground truth,
-/// and frames rendered on demand.
+/// A clip as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClipView {
+    pub name: String,
+    /// Frame size in pixels, `None` when only decoding a frame tells (image folders).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub frames: Vec<FrameInfo>,
+    /// One entry per annotated keyframe; empty when the clip has no ground truth.
+    pub ground_truth: Vec<KeyframeGt>,
+}
+
+/// A camera frame chain as clip frames (`name` is the image path in the dataset).
+fn frame_infos(frames: &[CameraFrame]) -> Vec<FrameInfo> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(index, f)| FrameInfo {
+            index,
+            timestamp_us: f.timestamp,
+            name: f.image.clone(),
+            is_key_frame: f.is_key_frame,
+        })
+        .collect()
+}
+
+/// The frames of `scene` on `channel` and their ground truth.
+fn nuscenes_clip(
+    db: &NuScenes,
+    scene: &str,
+    channel: &str,
+    max_frames: Option<usize>,
+) -> Result<ClipView, String> {
+    let frames = db
+        .camera_frames(scene, channel, max_frames)
+        .map_err(|e| e.to_string())?;
+    let ground_truth = db
+        .ground_truth(&frames, &ClassMap::nuscenes_default())
+        .map_err(|e| e.to_string())?;
+    let first = frames.first();
+    Ok(ClipView {
+        name: scene.to_string(),
+        width: first.map(|f| f.width),
+        height: first.map(|f| f.height),
+        frames: frame_infos(&frames),
+        ground_truth,
+    })
+}
+
+// ----------------------------------------------------------------- demo scene
+
+/// The embedded synthetic demo scene: its clip and frames rendered on demand.
 #[wasm_bindgen]
 pub struct DemoScene {
     scene: SyntheticScene,
-    frames: Vec<CameraFrame>,
-    ground_truth: Vec<KeyframeGt>,
+    clip: ClipView,
 }
 
 impl DemoScene {
@@ -36,27 +96,13 @@ impl DemoScene {
             source.insert(format!("{}/{name}.json", scene.config.version), bytes);
         }
         let db = NuScenes::load(&source, &scene.config.version).map_err(|e| e.to_string())?;
-        let frames = db
-            .camera_frames(&scene.config.name, DEFAULT_CHANNEL, None)
-            .map_err(|e| e.to_string())?;
-        let ground_truth = db
-            .ground_truth(&frames, &ClassMap::nuscenes_default())
-            .map_err(|e| e.to_string())?;
-        Ok(DemoScene {
-            scene,
-            frames,
-            ground_truth,
-        })
+        let clip = nuscenes_clip(&db, &scene.config.name, DEFAULT_CHANNEL, None)?;
+        Ok(DemoScene { scene, clip })
     }
 
-    /// The camera frames in time order.
-    pub fn camera_frames(&self) -> &[CameraFrame] {
-        &self.frames
-    }
-
-    /// The ground truth of every keyframe.
-    pub fn keyframe_ground_truth(&self) -> &[KeyframeGt] {
-        &self.ground_truth
+    /// The scene as a clip.
+    pub fn clip_view(&self) -> &ClipView {
+        &self.clip
     }
 
     /// Frame `index` as RGBA bytes, row-major, `width × height × 4`.
@@ -98,46 +144,9 @@ impl DemoScene {
         .map_err(|e| JsError::new(&e))
     }
 
-    /// Number of camera frames.
-    pub fn len(&self) -> usize {
-        self.scene.len()
-    }
-
-    /// Whether the scene has no frames.
-    #[wasm_bindgen(js_name = isEmpty)]
-    pub fn is_empty(&self) -> bool {
-        self.scene.is_empty()
-    }
-
-    /// Frame width in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn width(&self) -> u32 {
-        self.scene.config.width
-    }
-
-    /// Frame height in pixels.
-    #[wasm_bindgen(getter)]
-    pub fn height(&self) -> u32 {
-        self.scene.config.height
-    }
-
-    /// The scene's name (`scene.json`).
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.scene.config.name.clone()
-    }
-
-    /// The camera frames: an array of `CameraFrame` objects
-    /// (`{sample_data_token, sample_token, timestamp, image, is_key_frame, width, height}`).
-    pub fn frames(&self) -> Result<JsValue, JsError> {
-        to_js(&self.frames)
-    }
-
-    /// The keyframes' ground truth: an array of `KeyframeGt` objects
-    /// (`{sample_token, timestamp, image, annotations: [{…, class, box, visibility, …}]}`).
-    #[wasm_bindgen(js_name = groundTruth)]
-    pub fn ground_truth(&self) -> Result<JsValue, JsError> {
-        to_js(&self.ground_truth)
+    /// The scene as a `ClipView` object.
+    pub fn clip(&self) -> Result<JsValue, JsError> {
+        to_js(&self.clip)
     }
 
     /// Renders frame `index` as RGBA bytes (`width × height × 4`), ready for `ImageData`.
@@ -145,6 +154,188 @@ impl DemoScene {
         self.render_rgba(index).map_err(|e| JsError::new(&e))
     }
 }
+
+// ------------------------------------------------------------ nuScenes folder
+
+/// The table files of one nuScenes version, collected from dropped files
+/// before loading (`v1.0-mini/scene.json`, … — paths relative to the dataroot).
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct NuScenesFiles {
+    source: MemorySource,
+}
+
+#[wasm_bindgen]
+impl NuScenesFiles {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> NuScenesFiles {
+        NuScenesFiles::default()
+    }
+
+    /// Adds one file's bytes under its dataroot-relative `path`.
+    pub fn insert(&mut self, path: String, bytes: Vec<u8>) {
+        self.source.insert(path, bytes);
+    }
+}
+
+/// The table files (without `.json`) a `v1.0-*` directory must hold.
+#[wasm_bindgen(js_name = nuscenesTableNames)]
+pub fn nuscenes_table_names() -> Vec<String> {
+    TABLE_NAMES.iter().map(|t| t.to_string()).collect()
+}
+
+/// A scene as the scene picker lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SceneSummary {
+    pub name: String,
+    pub description: String,
+    pub nbr_samples: u32,
+}
+
+/// A loaded, validated nuScenes version. Holds the tables only: frame images
+/// stay in the dropped files and are decoded by the browser when shown.
+#[wasm_bindgen]
+pub struct NuScenesDataset {
+    db: NuScenes,
+}
+
+impl NuScenesDataset {
+    /// Loads and validates `version` from files in memory; a missing or broken
+    /// table is an error naming it.
+    pub fn open(files: &MemorySource, version: &str) -> Result<Self, String> {
+        let db = NuScenes::load(files, version).map_err(|e| e.to_string())?;
+        Ok(NuScenesDataset { db })
+    }
+
+    /// The scenes, in table order.
+    pub fn scene_list(&self) -> Vec<SceneSummary> {
+        self.db
+            .scene
+            .rows
+            .iter()
+            .map(|s| SceneSummary {
+                name: s.name.clone(),
+                description: s.description.clone(),
+                nbr_samples: s.nbr_samples,
+            })
+            .collect()
+    }
+
+    /// The camera channels of the sensor table, [`DEFAULT_CHANNEL`] first, then by name.
+    pub fn camera_channels(&self) -> Vec<String> {
+        let mut channels: Vec<String> = self
+            .db
+            .sensor
+            .rows
+            .iter()
+            .filter(|s| s.modality == "camera")
+            .map(|s| s.channel.clone())
+            .collect();
+        channels.sort_by_key(|c| (c != DEFAULT_CHANNEL, c.clone()));
+        channels.dedup();
+        channels
+    }
+
+    /// The frames of `scene` on `channel` (at most `max_frames`) with their ground truth.
+    pub fn scene_clip(
+        &self,
+        scene: &str,
+        channel: &str,
+        max_frames: Option<usize>,
+    ) -> Result<ClipView, String> {
+        nuscenes_clip(&self.db, scene, channel, max_frames)
+    }
+}
+
+#[wasm_bindgen]
+impl NuScenesDataset {
+    /// Loads `version` from the collected table files (consumed: their bytes are
+    /// freed once parsed).
+    pub fn load(files: NuScenesFiles, version: &str) -> Result<NuScenesDataset, JsError> {
+        Self::open(&files.source, version).map_err(|e| JsError::new(&e))
+    }
+
+    /// `[{name, description, nbrSamples}]`.
+    pub fn scenes(&self) -> Result<JsValue, JsError> {
+        to_js(&self.scene_list())
+    }
+
+    /// The camera channels, `CAM_FRONT` first.
+    pub fn cameras(&self) -> Vec<String> {
+        self.camera_channels()
+    }
+
+    /// A scene's camera frames and ground truth as a `ClipView` object.
+    pub fn clip(
+        &self,
+        scene: &str,
+        channel: &str,
+        max_frames: Option<u32>,
+    ) -> Result<JsValue, JsError> {
+        let clip = self
+            .scene_clip(scene, channel, max_frames.map(|n| n as usize))
+            .map_err(|e| JsError::new(&e))?;
+        to_js(&clip)
+    }
+}
+
+// ------------------------------------------------------------- image folders
+
+/// A folder listing: names only, no bytes (the browser decodes the frames).
+struct Listing {
+    folder: String,
+}
+
+impl DataSource for Listing {
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        Err(ReadError {
+            location: self.locate(path),
+            message: "frames of a dropped folder are decoded by the browser, not read into wasm"
+                .into(),
+        })
+    }
+
+    fn locate(&self, path: &str) -> String {
+        if path.is_empty() {
+            format!("folder '{}'", self.folder)
+        } else {
+            format!("{}/{path}", self.folder)
+        }
+    }
+}
+
+/// The frames of an image folder: its JPG/PNG `names` in natural order
+/// (`frame_2` before `frame_10`), stamped at `fps`, at most `max_frames`.
+pub fn folder_frames(
+    folder: &str,
+    names: Vec<String>,
+    fps: f64,
+    max_frames: Option<usize>,
+) -> Result<Vec<FrameInfo>, String> {
+    let listing = Listing {
+        folder: folder.to_string(),
+    };
+    let clip = Clip::image_files(Box::new(listing), names, fps).map_err(|e| e.to_string())?;
+    let mut frames = clip.infos().to_vec();
+    frames.truncate(max_frames.unwrap_or(usize::MAX));
+    Ok(frames)
+}
+
+/// `folder_frames` for JS: an array of `FrameInfo` objects.
+#[wasm_bindgen(js_name = folderFrames)]
+pub fn folder_frames_js(
+    folder: &str,
+    names: Vec<String>,
+    fps: f64,
+    max_frames: Option<u32>,
+) -> Result<JsValue, JsError> {
+    let frames = folder_frames(folder, names, fps, max_frames.map(|n| n as usize))
+        .map_err(|e| JsError::new(&e))?;
+    to_js(&frames)
+}
+
+// -------------------------------------------------------------------- helpers
 
 /// Calls a JS `progress(done, total)`; its exceptions are ignored (progress is advisory).
 fn js_progress(f: &js_sys::Function) -> impl FnMut(usize, usize) + '_ {
@@ -164,6 +355,15 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
 mod tests {
     use super::*;
 
+    fn small_scene_tables() -> MemorySource {
+        let scene = SyntheticScene::generate(&SceneConfig::small(7, 160, 90));
+        let mut files = MemorySource::default();
+        for (name, bytes) in scene.tables.to_json() {
+            files.insert(format!("{}/{name}.json", scene.config.version), bytes);
+        }
+        files
+    }
+
     #[test]
     fn small_scene_has_frames_ground_truth_and_pixels() {
         let config = SceneConfig::small(7, 160, 90);
@@ -171,14 +371,59 @@ mod tests {
         let demo = DemoScene::build(&config, |done, total| calls.push((done, total)))
             .expect("scene builds");
         assert_eq!(calls, [(1, 2), (2, 2)]);
-        assert_eq!(demo.len(), 7);
-        assert_eq!(demo.camera_frames().len(), 7);
-        assert!(demo.camera_frames()[0].is_key_frame);
-        assert!(!demo.camera_frames()[1].is_key_frame);
-        assert_eq!(demo.keyframe_ground_truth().len(), 2);
+        let clip = demo.clip_view();
+        assert_eq!((clip.width, clip.height), (Some(160), Some(90)));
+        assert_eq!(clip.frames.len(), 7);
+        assert!(clip.frames[0].is_key_frame);
+        assert!(!clip.frames[1].is_key_frame);
+        assert_eq!(clip.ground_truth.len(), 2);
+        assert_eq!(clip.ground_truth[0].image, clip.frames[0].name);
         let rgba = demo.render_rgba(0).expect("frame 0 renders");
         assert_eq!(rgba.len(), 160 * 90 * 4);
         assert!(rgba.chunks_exact(4).all(|p| p[3] == 255));
         assert!(demo.render_rgba(7).is_err());
+    }
+
+    #[test]
+    fn dataset_lists_scenes_and_cameras_and_opens_a_scene() {
+        let dataset = NuScenesDataset::open(&small_scene_tables(), "v1.0-mini").expect("loads");
+        let scenes = dataset.scene_list();
+        assert_eq!(scenes.len(), 1);
+        assert_eq!(scenes[0].name, "scene-demo");
+        assert_eq!(dataset.camera_channels(), ["CAM_FRONT"]);
+        let clip = dataset
+            .scene_clip("scene-demo", "CAM_FRONT", Some(5))
+            .expect("scene opens");
+        assert_eq!(clip.frames.len(), 5);
+        assert_eq!(clip.ground_truth.len(), 1);
+        assert!(clip.frames[0].name.starts_with("samples/CAM_FRONT/"));
+        let err = dataset
+            .scene_clip("scene-nope", "CAM_FRONT", None)
+            .unwrap_err();
+        assert!(err.contains("scene-demo"), "{err}");
+    }
+
+    #[test]
+    fn dataset_missing_a_table_names_it() {
+        let mut files = small_scene_tables();
+        files.files.remove("v1.0-mini/sample_data.json");
+        let err = NuScenesDataset::open(&files, "v1.0-mini")
+            .err()
+            .expect("a missing table fails the load");
+        assert!(err.contains("'sample_data'"), "{err}");
+        assert!(err.contains("v1.0-mini/sample_data.json"), "{err}");
+    }
+
+    #[test]
+    fn folder_frames_are_images_in_natural_order() {
+        let names = ["f10.png", "notes.txt", "f2.jpg", "f1.PNG"].map(String::from);
+        let frames = folder_frames("clip", names.to_vec(), 4.0, None).expect("has frames");
+        let order: Vec<&str> = frames.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(order, ["f1.PNG", "f2.jpg", "f10.png"]);
+        assert_eq!(frames[2].timestamp_us, 500_000);
+        let first_two = folder_frames("clip", names.to_vec(), 4.0, Some(2)).expect("has frames");
+        assert_eq!(first_two.len(), 2);
+        let err = folder_frames("clip", vec!["a.txt".into()], 4.0, None).unwrap_err();
+        assert_eq!(err, "folder 'clip': no JPG or PNG frames found");
     }
 }

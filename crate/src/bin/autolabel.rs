@@ -6,9 +6,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use autolabel::data::classes::ClassMap;
-use autolabel::data::nuscenes::{DEFAULT_CHANNEL, NuScenes};
+use autolabel::data::nuscenes::{CameraFrame, DEFAULT_CHANNEL, NuScenes};
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
-use clap::{Parser, Subcommand};
+use autolabel::eval::data::GroundTruth;
+use autolabel::eval::{EvalConfig, evaluate};
+use autolabel::export::archive::{TrainingSize, ZipOptions, training_zip};
+use autolabel::export::coco::{
+    CocoDataset, dataset_from_ground_truth, import_ground_truth, parse_dataset,
+    parse_results_skipping,
+};
+use clap::{Args, Parser, Subcommand};
+
+mod segment;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Segment objects in an image with SAM 2 from box and point prompts; masks as COCO RLE.
+    Segment(segment::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
     Gt {
         /// Dataset root (holds `v1.0-*/`, `samples/`, `sweeps/`).
@@ -51,6 +62,65 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Evaluate COCO-format predictions against ground truth: per-class TP/FP/FN,
+    /// precision, recall (greedy matching), COCO AP and the 12 COCOeval stats,
+    /// recall bins, confusion matrix, failure queue, cost table and verdict.
+    Eval {
+        #[command(flatten)]
+        truth: TruthArgs,
+        /// Predictions in the COCO results format
+        /// (`[{image_id, category_id, bbox: [x, y, w, h], score, segmentation?}]`).
+        /// With --nuscenes, image_id is the frame's index in the camera chain and
+        /// category_id 1 + the class's position in the class table.
+        #[arg(long)]
+        pred: PathBuf,
+        /// IoU a prediction needs to match.
+        #[arg(long)]
+        iou: Option<f64>,
+        /// Leave predictions below this score out of the greedy metrics.
+        #[arg(long)]
+        score_threshold: Option<f64>,
+        /// Evaluation settings as JSON (see `autolabel eval-config`); --iou and
+        /// --score-threshold override its values.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Keep at most this many failure cases of each kind in the report.
+        #[arg(long, default_value_t = 20)]
+        max_failures_per_kind: usize,
+        /// Also write the whole failure queue (no cut) to this file.
+        #[arg(long)]
+        failures_out: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the default evaluation settings (thresholds, bins, failure queue,
+    /// cost model, verdict) as editable JSON.
+    EvalConfig {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Export ground truth as COCO JSON, and/or a training ZIP: images resized
+    /// to a training size with the annotations rescaled.
+    Export {
+        #[command(flatten)]
+        truth: TruthArgs,
+        /// Write the COCO dataset here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the training ZIP here (`images/*.jpg` + `annotations.json`).
+        #[arg(long, requires = "size")]
+        zip: Option<PathBuf>,
+        /// Training size: WIDTHxHEIGHT (e.g. 640x360) or the longest side (e.g. 640).
+        #[arg(long)]
+        size: Option<String>,
+        /// Where the images' `file_name`s are relative to (default: the COCO
+        /// file's directory, or the nuScenes root).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// JPEG quality of the ZIP's images.
+        #[arg(long, default_value_t = 90)]
+        quality: u8,
+    },
     /// Write the synthetic demo scene as a nuScenes-format dataset.
     Demo {
         /// Dataset root to write (created if missing).
@@ -62,6 +132,191 @@ enum Command {
         #[arg(long, default_value_t = SceneConfig::demo().frames)]
         frames: usize,
     },
+}
+
+/// Where ground truth comes from: a COCO file or a nuScenes scene.
+#[derive(Args)]
+struct TruthArgs {
+    /// Ground truth as a COCO dataset JSON.
+    #[arg(
+        long,
+        conflicts_with = "nuscenes",
+        required_unless_present = "nuscenes"
+    )]
+    gt: Option<PathBuf>,
+    /// Ground truth from a nuScenes dataset root (its keyframes' projected boxes).
+    #[arg(long, requires = "scene")]
+    nuscenes: Option<PathBuf>,
+    #[arg(long, default_value = "v1.0-mini")]
+    version: String,
+    /// Scene name, e.g. `scene-0061` (with --nuscenes).
+    #[arg(long)]
+    scene: Option<String>,
+    #[arg(long, default_value = DEFAULT_CHANNEL)]
+    channel: String,
+    #[arg(long)]
+    max_frames: Option<usize>,
+    /// Class table (JSON, see `autolabel classes`), with --nuscenes.
+    #[arg(long)]
+    classes: Option<PathBuf>,
+}
+
+/// Loaded ground truth and where its images are.
+struct Truth {
+    gt: GroundTruth,
+    /// The COCO dataset as read (COCO input) or built (nuScenes).
+    dataset: CocoDataset,
+    image_root: PathBuf,
+    /// nuScenes: the camera chain, whose indices are the image ids.
+    frames: Option<Vec<CameraFrame>>,
+    warnings: Vec<String>,
+}
+
+fn load_truth(args: &TruthArgs) -> Result<Truth> {
+    if let Some(path) = &args.gt {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dataset = parse_dataset(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        let imported =
+            import_ground_truth(&dataset).map_err(|e| format!("{}: {e}", path.display()))?;
+        let warnings = imported
+            .warnings
+            .into_iter()
+            .map(|w| format!("{}: {w}", path.display()))
+            .collect();
+        let image_root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        return Ok(Truth {
+            gt: imported.ground_truth,
+            dataset,
+            image_root,
+            frames: None,
+            warnings,
+        });
+    }
+    let (Some(root), Some(scene)) = (&args.nuscenes, &args.scene) else {
+        return Err("give --gt COCO.json, or --nuscenes DIR with --scene NAME".into());
+    };
+    let classes = load_classes(args.classes.as_deref())?;
+    let db = NuScenes::open(root, &args.version)?;
+    let frames = db.camera_frames(scene, &args.channel, args.max_frames)?;
+    let keyframes = db.ground_truth(&frames, &classes)?;
+    let gt = GroundTruth::from_nuscenes(&frames, &keyframes, &classes);
+    Ok(Truth {
+        dataset: dataset_from_ground_truth(&gt),
+        gt,
+        image_root: root.clone(),
+        frames: Some(frames),
+        warnings: Vec::new(),
+    })
+}
+
+fn eval_config(path: Option<&Path>, iou: Option<f64>, score: Option<f64>) -> Result<EvalConfig> {
+    let mut config = match path {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => EvalConfig::default(),
+    };
+    if let Some(iou) = iou {
+        config.iou_threshold = iou;
+    }
+    if let Some(score) = score {
+        config.score_threshold = score;
+    }
+    if !(config.iou_threshold > 0.0 && config.iou_threshold <= 1.0) {
+        return Err(format!("--iou {}: must be in (0, 1]", config.iou_threshold).into());
+    }
+    if !config.score_threshold.is_finite() {
+        return Err("--score-threshold must be a number".into());
+    }
+    Ok(config)
+}
+
+struct EvalArgs {
+    truth: TruthArgs,
+    pred: PathBuf,
+    config: EvalConfig,
+    max_failures_per_kind: usize,
+    failures_out: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+fn run_eval(args: EvalArgs) -> Result<()> {
+    let truth = load_truth(&args.truth)?;
+    for w in &truth.warnings {
+        eprintln!("warning: {w}");
+    }
+    let path = &args.pred;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // nuScenes: detections on sweeps (frames of the chain without ground truth) are skipped.
+    let chain_len = truth.frames.as_ref().map_or(0, Vec::len) as i64;
+    let (dets, skipped) =
+        parse_results_skipping(&bytes, &truth.gt, &|id| (0..chain_len).contains(&id))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "evaluating {} predictions on {} images ({} ground-truth objects)",
+        dets.len(),
+        truth.gt.images.len(),
+        truth.gt.objects.len()
+    );
+    let mut report = evaluate(&truth.gt, &dets, &args.config);
+    if skipped > 0 {
+        report.notes.push(format!(
+            "{skipped} predictions on frames without ground truth (nuScenes sweeps) skipped"
+        ));
+    }
+    if let Some(file) = &args.failures_out {
+        write_json(&report.failures, Some(file))?;
+    }
+    let cut = args.max_failures_per_kind;
+    let mut kept = std::collections::HashMap::new();
+    report.failures.cases.retain(|c| {
+        let n = kept.entry(c.kind).or_insert(0usize);
+        *n += 1;
+        *n <= cut
+    });
+    write_json(&report, args.out.as_deref())
+}
+
+fn run_export(
+    truth: TruthArgs,
+    out: Option<PathBuf>,
+    zip: Option<PathBuf>,
+    size: Option<String>,
+    images: Option<PathBuf>,
+    quality: u8,
+) -> Result<()> {
+    if out.is_none() && zip.is_none() {
+        return Err("nothing to do: give --out FILE and/or --zip FILE --size WxH".into());
+    }
+    let truth = load_truth(&truth)?;
+    for w in &truth.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(path) = &out {
+        write_json(&truth.dataset, Some(path))?;
+    }
+    let (Some(path), Some(size)) = (zip, size) else {
+        return Ok(());
+    };
+    let options = ZipOptions {
+        size: TrainingSize::parse(&size)?,
+        jpeg_quality: quality,
+    };
+    let root = images.unwrap_or(truth.image_root);
+    let total = truth.dataset.images.len();
+    let mut done = 0;
+    let bytes = training_zip(&truth.dataset, &options, |im| {
+        done += 1;
+        eprint!("\rresizing images: {done}/{total}");
+        let file = root.join(&im.file_name);
+        image::open(&file)
+            .map(|i| i.to_rgb8())
+            .map_err(|e| format!("{}: {e}", file.display()))
+    })?;
+    eprintln!();
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -78,6 +333,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Segment(args) => segment::run(args),
         Command::Gt {
             nuscenes,
             version,
@@ -94,6 +350,32 @@ fn run(cli: Cli) -> Result<()> {
             write_json(&gt, out.as_deref())
         }
         Command::Classes { out } => write_json(&ClassMap::nuscenes_default(), out.as_deref()),
+        Command::Eval {
+            truth,
+            pred,
+            iou,
+            score_threshold,
+            config,
+            max_failures_per_kind,
+            failures_out,
+            out,
+        } => run_eval(EvalArgs {
+            truth,
+            pred,
+            config: eval_config(config.as_deref(), iou, score_threshold)?,
+            max_failures_per_kind,
+            failures_out,
+            out,
+        }),
+        Command::EvalConfig { out } => write_json(&EvalConfig::default(), out.as_deref()),
+        Command::Export {
+            truth,
+            out,
+            zip,
+            size,
+            images,
+            quality,
+        } => run_export(truth, out, zip, size, images, quality),
         Command::Demo { out, seed, frames } => {
             let config = SceneConfig {
                 seed,

@@ -1,0 +1,103 @@
+//! Benchmark of the SAM 2 port (Ravi et al., "SAM 2", 2024) on Burn's CPU
+//! backend: image encoder at the model's input size, then the decoder with 1
+//! and 16 boxes, each the median of `--iters` runs, plus the process's peak
+//! resident memory. Prints one JSON object; `tests/parity/sam2_bench.py` runs
+//! it beside PyTorch on the same weights and writes `docs/BENCHMARKS.md`.
+//!
+//! cargo run --release -p autolabel --example sam2_bench -- --model DIR [--iters 3]
+
+use std::time::Instant;
+
+use autolabel::models::burn::tensor::Device;
+use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Peak resident set size in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let dir = std::path::PathBuf::from(
+        value("--model").ok_or("usage: sam2_bench --model DIR [--iters N]")?,
+    );
+    let iters: usize = value("--iters")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(3)
+        .max(1);
+
+    let device = Device::flex();
+    let start = Instant::now();
+    let config = Sam2Config::from_json(&std::fs::read_to_string(dir.join("config.json"))?)?;
+    let weights = std::fs::read(dir.join("model.safetensors"))?;
+    let model = Sam2Model::from_safetensors(config, &weights, &device)?;
+    drop(weights);
+    let load_s = start.elapsed().as_secs_f64();
+
+    let size = model.config().image_size();
+    let (w, h) = (size, size);
+    let rgb: Vec<u8> = (0..w * h * 3)
+        .map(|i| ((i * 2654435761) >> 13) as u8)
+        .collect();
+    let mut predictor = Sam2ImagePredictor::new(model);
+
+    let mut encoder = Vec::new();
+    for _ in 0..iters {
+        let start = Instant::now();
+        predictor.set_image(&rgb, w, h)?;
+        encoder.push(start.elapsed().as_secs_f64());
+    }
+    let boxes = |n: usize| -> Vec<Prompt> {
+        (0..n)
+            .map(|i| {
+                let x = (i % 4) as f32 * w as f32 / 4.0;
+                let y = (i / 4 % 4) as f32 * h as f32 / 4.0;
+                Prompt {
+                    points: Vec::new(),
+                    bbox: Some([x, y, x + w as f32 / 4.0, y + h as f32 / 4.0]),
+                }
+            })
+            .collect()
+    };
+    let decode = |n: usize| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+        let prompts = boxes(n);
+        let mut times = Vec::new();
+        for _ in 0..iters {
+            let start = Instant::now();
+            predictor.predict(&prompts, false)?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+        Ok(times)
+    };
+    let decoder_1 = decode(1)?;
+    let decoder_16 = decode(16)?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": "burn flex (CPU)",
+            "input": size,
+            "load_s": load_s,
+            "encoder_s": median(encoder.clone()),
+            "encoder_runs_s": encoder,
+            "decoder_1_box_s": median(decoder_1),
+            "decoder_16_boxes_s": median(decoder_16),
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Model ports, by hand, to Burn: one folder per network, one file per
+//! sub-network, module and field names mirroring the official Hugging Face
+//! checkpoints so their `model.safetensors` loads as published.
+
+pub mod sam2;
+
+/// The Burn version the ports are built on, so callers build tensors and
+/// devices with the very same crate.
+pub use burn;

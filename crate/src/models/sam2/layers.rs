@@ -1,0 +1,191 @@
+//! The building blocks SAM 2's sub-networks share: linear, layer norm,
+//! convolutions and the `Sam2FeedForward` MLP, each loaded from its checkpoint
+//! keys (`<prefix>.weight`, `<prefix>.bias`).
+//!
+//! Paper: Ravi et al., "SAM 2", 2024. Reference: transformers
+//! `models/sam2/modeling_sam2.py` (`Sam2FeedForward`, `Sam2LayerNorm`) and the
+//! PyTorch `nn.Linear` / `nn.LayerNorm` / `nn.Conv2d` / `nn.ConvTranspose2d` it uses.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::{gelu, relu, sigmoid};
+use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm, linear};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+
+use super::weights::Loader;
+
+/// `nn.Linear`; the weight is kept transposed, `[in, out]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    weight: Tensor<2>,
+    bias: Tensor<1>,
+}
+
+impl Linear {
+    pub(crate) fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
+        let weight = l.tensor(&format!("{prefix}.weight"), [d_out, d_in]);
+        let bias = l.tensor(&format!("{prefix}.bias"), [d_out]);
+        Linear {
+            weight: weight.transpose(),
+            bias,
+        }
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        linear(x, self.weight.clone(), Some(self.bias.clone()))
+    }
+}
+
+/// `nn.LayerNorm` over the last dimension.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerNorm {
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub(crate) fn load(l: &mut Loader, prefix: &str, dim: usize, eps: f64) -> Self {
+        LayerNorm {
+            gamma: l.tensor(&format!("{prefix}.weight"), [dim]),
+            beta: l.tensor(&format!("{prefix}.bias"), [dim]),
+            eps,
+        }
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
+    }
+
+    /// `Sam2LayerNorm(data_format="channels_first")`: normalises dim 1 of `[B, C, H, W]`.
+    pub(crate) fn forward_channels_first(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
+    }
+}
+
+/// `nn.Conv2d` with a square kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct Conv2d {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: [usize; 2],
+    padding: [usize; 2],
+}
+
+impl Conv2d {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn load(
+        l: &mut Loader,
+        prefix: &str,
+        c_in: usize,
+        c_out: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Self {
+        Conv2d {
+            weight: l.tensor(
+                &format!("{prefix}.weight"),
+                [c_out, c_in, kernel[0], kernel[1]],
+            ),
+            bias: l.tensor(&format!("{prefix}.bias"), [c_out]),
+            stride,
+            padding,
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C_out, H', W']`.
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(
+            x,
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            ConvOptions::new(self.stride, self.padding, [1, 1], 1),
+        )
+    }
+}
+
+/// `nn.ConvTranspose2d(c_in, c_out, kernel_size=2, stride=2)`.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvTranspose2x2 {
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+}
+
+impl ConvTranspose2x2 {
+    pub(crate) fn load(l: &mut Loader, prefix: &str, c_in: usize, c_out: usize) -> Self {
+        ConvTranspose2x2 {
+            weight: l.tensor(&format!("{prefix}.weight"), [c_in, c_out, 2, 2]),
+            bias: l.tensor(&format!("{prefix}.bias"), [c_out]),
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C_out, 2H, 2W]`.
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv_transpose2d(
+            x,
+            self.weight.clone(),
+            Some(self.bias.clone()),
+            ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+        )
+    }
+}
+
+/// Activation of a [`FeedForward`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    Relu,
+    Gelu,
+}
+
+impl Activation {
+    pub(crate) fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => relu(x),
+            Activation::Gelu => gelu(x),
+        }
+    }
+}
+
+/// `Sam2FeedForward`: `proj_in`, `num_layers - 2` hidden `layers.i`, `proj_out`,
+/// the activation after every layer but the last, optionally a sigmoid.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedForward {
+    proj_in: Linear,
+    layers: Vec<Linear>,
+    proj_out: Linear,
+    activation: Activation,
+    sigmoid_output: bool,
+}
+
+impl FeedForward {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn load(
+        l: &mut Loader,
+        prefix: &str,
+        d_in: usize,
+        hidden: usize,
+        d_out: usize,
+        num_layers: usize,
+        activation: Activation,
+        sigmoid_output: bool,
+    ) -> Self {
+        FeedForward {
+            proj_in: Linear::load(l, &format!("{prefix}.proj_in"), d_in, hidden),
+            layers: (0..num_layers.saturating_sub(2))
+                .map(|i| Linear::load(l, &format!("{prefix}.layers.{i}"), hidden, hidden))
+                .collect(),
+            proj_out: Linear::load(l, &format!("{prefix}.proj_out"), hidden, d_out),
+            activation,
+            sigmoid_output,
+        }
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mut x = self.activation.apply(self.proj_in.forward(x));
+        for layer in &self.layers {
+            x = self.activation.apply(layer.forward(x));
+        }
+        let x = self.proj_out.forward(x);
+        if self.sigmoid_output { sigmoid(x) } else { x }
+    }
+}

@@ -1,0 +1,166 @@
+// Shared by the browser end-to-end tests: the static server, the system
+// Chromium driven by playwright-core (no browser download), and page probes.
+// Env: CHROMIUM (default /usr/bin/chromium).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = join(ROOT, 'tests/e2e/artifacts');
+export const FIXTURES = join(ROOT, 'tests/e2e/fixtures');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Starts web/serve.py on port 0 and resolves with the URL it prints. */
+function startServer() {
+  return new Promise((resolvePromise, reject) => {
+    const proc = spawn('python3', [join(ROOT, 'web/serve.py'), '0', '--quiet'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => reject(new Error('web/serve.py did not start within 10 s')), 10_000);
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/serving (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ proc, url: m[1] });
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`web/serve.py exited with ${code}`));
+    });
+  });
+}
+
+/**
+ * A served page in a fresh Chromium profile. `session.page` is the tab,
+ * `session.console` its console lines; `close()` tears everything down.
+ */
+export async function openSession({ initScript } = {}) {
+  assert.ok(
+    existsSync(join(ROOT, 'web/pkg/autolabel_web_bg.wasm')),
+    'web/pkg is missing: build the wasm first with web/build.sh',
+  );
+  await mkdir(ARTIFACTS, { recursive: true });
+  const server = await startServer();
+  const profile = await mkdtemp(join(tmpdir(), 'autolabel-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1440, height: 900 },
+  });
+  if (initScript) await context.addInitScript(initScript);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const session = { server, context, page, console: [] };
+  page.on('console', (m) => session.console.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => session.console.push(`[pageerror] ${e.message}`));
+  session.url = (query = '') => new URL(query, server.url).href;
+  session.close = async () => {
+    if (process.env.E2E_CONSOLE && session.console.length)
+      console.log(`browser console:\n  ${session.console.join('\n  ')}`);
+    await context.close();
+    server.proc.kill();
+    await rm(profile, { recursive: true, force: true });
+  };
+  return session;
+}
+
+/** The parts of `window.__autolabel` the tests read. */
+export const appState = (page) =>
+  page.evaluate(() => {
+    const s = window.__autolabel;
+    return {
+      status: s.status,
+      clip: s.clip,
+      frames: s.frames.length,
+      current: s.current,
+      displayed: s.displayed,
+      drawn: s.drawn,
+      renderCount: s.renderCount,
+      errors: s.errors,
+      warnings: s.warnings,
+      task: s.task,
+      timings: s.timings,
+      cached: s.cachedFrames(),
+    };
+  });
+
+/** Waits until no long step runs, then returns the state. */
+export async function waitIdle(page, timeout = 60_000) {
+  await page.waitForFunction(() => window.__autolabel.status !== 'loading', null, { timeout, polling: 100 });
+  return appState(page);
+}
+
+/** Waits until frame `index` is on the canvas with its boxes drawn (or shown as failed). */
+export async function waitForFrame(page, index, timeout = 30_000) {
+  await page.waitForFunction(
+    (i) => {
+      const s = window.__autolabel;
+      return s.displayed === i && s.drawn && s.drawn.index === i;
+    },
+    index,
+    { timeout, polling: 100 },
+  );
+  return appState(page);
+}
+
+/** Statistics of the canvas pixels: a blank canvas has one colour. */
+export const canvasStats = (page) =>
+  page.evaluate(() => {
+    const c = document.getElementById('view');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    let sum = 0;
+    let sumSq = 0;
+    let n = 0;
+    for (let p = 0; p < data.length; p += 4 * 97) {
+      const y = 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+      sum += y;
+      sumSq += y * y;
+      n += 1;
+      colours.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
+    }
+    const mean = sum / n;
+    return { width: c.width, height: c.height, colours: colours.size, std: Math.sqrt(sumSq / n - mean * mean) };
+  });
+
+/** The canvas RGBA at the centre of the displayed image (alpha 0: nothing drawn there). */
+export const centrePixel = (page) =>
+  page.evaluate(() => {
+    const c = document.getElementById('view');
+    return [...c.getContext('2d').getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data];
+  });
+
+/** The visible notices' texts, by kind. */
+export const notices = (page) =>
+  page.evaluate(() => ({
+    errors: [...document.querySelectorAll('.notice.error p')].map((p) => p.textContent),
+    warnings: [...document.querySelectorAll('.notice.warning p')].map((p) => p.textContent),
+  }));
+
+export const screenshot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name) });
+
+/** A fresh temporary directory, removed by the returned `cleanup`. */
+export async function tempDir(prefix) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,136 @@
+"""SAM 2 speed: the Rust port (Burn CPU backend) beside PyTorch, same
+full-size random weights (sam2.1-hiera-tiny config), same machine, same run.
+
+    python tests/parity/sam2_bench.py [--work DIR] [--iters 3] [--write docs/BENCHMARKS.md]
+
+Needs the checkpoint directory `sam2_full.py` (or `sam2_fixtures.py --preset
+sam2.1-hiera-tiny`) wrote. Measures, each as the median of --iters runs after
+one warm-up: the image encoder at 1024² (`set_image` / `get_image_embeddings`
+incl. preprocessing), and the decoder with 1 and 16 boxes incl. the upscaling of
+the masks to the image size (`predict` / `model(...)` + `post_process_masks`);
+also fp32 GEMM 2048³ in PyTorch as the machine's attainable peak. PyTorch runs
+with as many threads as Burn may use (`torch.get_num_threads()`, all cores).
+Paper: Ravi et al., "SAM 2", 2024.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from transformers import Sam2ImageProcessor, Sam2Model, Sam2Processor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+ENCODER_GFLOP = 293.0  # torch FLOP counter, hiera-tiny image encoder at 1024² (REFERENCES.md)
+BEGIN = "<!-- sam2-bench:begin -->"
+END = "<!-- sam2-bench:end -->"
+
+
+def median_time(fn, iters):
+    fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def boxes(n, size):
+    q = size / 4
+    return [[(i % 4) * q, (i // 4 % 4) * q, (i % 4) * q + q, (i // 4 % 4) * q + q] for i in range(n)]
+
+
+def pytorch(work, iters):
+    model = Sam2Model.from_pretrained(work).eval()
+    size = model.config.prompt_encoder_config.image_size
+    processor = Sam2Processor(
+        image_processor=Sam2ImageProcessor(size={"height": size, "width": size}), target_size=size
+    )
+    image = (np.arange(size * size * 3, dtype=np.uint64) * 2654435761 >> 13).astype(np.uint8).reshape(size, size, 3)
+    inputs = processor(images=image, return_tensors="pt")
+    out = {}
+    with torch.no_grad():
+        out["encoder_s"] = median_time(
+            lambda: model.get_image_embeddings(processor(images=image, return_tensors="pt")["pixel_values"]), iters
+        )
+        embeddings = model.get_image_embeddings(inputs["pixel_values"])
+        for n, key in [(1, "decoder_1_box_s"), (16, "decoder_16_boxes_s")]:
+            prompt = processor(images=image, input_boxes=[boxes(n, size)], return_tensors="pt")
+
+            def decode():
+                o = model(image_embeddings=embeddings, input_boxes=prompt["input_boxes"], multimask_output=False)
+                processor.post_process_masks(o.pred_masks, prompt["original_sizes"])
+
+            out[key] = median_time(decode, iters)
+        a = torch.randn(2048, 2048)
+        gemm = median_time(lambda: a @ a, max(iters, 5))
+        out["gemm_2048_gflops"] = 2 * 2048**3 / gemm / 1e9
+    out["threads"] = torch.get_num_threads()
+    out["torch"] = torch.__version__
+    return out
+
+
+def rust(work, iters):
+    env = dict(os.environ)
+    env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
+    run = subprocess.run(
+        ["cargo", "run", "-q", "--release", "-p", "autolabel", "--example", "sam2_bench", "--",
+         "--model", work, "--iters", str(iters)],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    if run.returncode != 0:
+        sys.stderr.write(run.stdout + run.stderr)
+        sys.exit("the Rust benchmark failed")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/sam2-full"))
+    parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--write", help="Markdown file whose marked section receives the table")
+    args = parser.parse_args()
+
+    torch_numbers = pytorch(args.work, args.iters)
+    rust_numbers = rust(args.work, args.iters)
+    peak = torch_numbers["gemm_2048_gflops"]
+    rows = [
+        ("image encoder, 1024²", "encoder_s"),
+        ("decoder, 1 box", "decoder_1_box_s"),
+        ("decoder, 16 boxes", "decoder_16_boxes_s"),
+    ]
+    lines = [
+        f"PyTorch {torch_numbers['torch']} ({torch_numbers['threads']} threads) vs the port on Burn `flex`, "
+        f"same weights, same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
+        "",
+        "| stage | PyTorch | Burn flex (CPU) | Burn ÷ PyTorch | Burn GFLOP/s |",
+        "|---|---|---|---|---|",
+    ]
+    for label, key in rows:
+        t, r = torch_numbers[key], rust_numbers[key]
+        gflops = f"{ENCODER_GFLOP / r:.0f} ({100 * ENCODER_GFLOP / r / peak:.0f} % of peak)" if key == "encoder_s" else "–"
+        lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} |")
+    if rust_numbers.get("peak_rss_mib"):
+        lines += ["", f"Peak resident memory of the Rust process (load + `set_image` + 16-box predict): "
+                  f"{rust_numbers['peak_rss_mib']:.0f} MiB."]
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        with open(args.write) as f:
+            text = f.read()
+        if BEGIN not in text or END not in text:
+            sys.exit(f"{args.write} lacks the {BEGIN} … {END} markers")
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        with open(args.write, "w") as f:
+            f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+// Video files decoded by the browser: a detached <video> element is seeked to
+// each sampled time and the shown frame copied into an ImageBitmap. Decoding
+// runs in the browser's media pipeline; this thread only awaits `seeked`, so
+// the page stays responsive. Frames are read on demand, one seek at a time.
+//
+// A file cut short after its header still seeks "successfully": the element
+// keeps showing the last frame it could decode. With WebCodecs, the shown
+// frame is captured as a VideoFrame, whose own timestamp gives that away.
+
+import { CancelledError, InputError } from './errors.js';
+
+const VIDEO_EXTENSIONS = ['mp4', 'm4v', 'mov', 'webm', 'mkv', 'ogv'];
+const METADATA_TIMEOUT_MS = 20_000;
+const SEEK_TIMEOUT_MS = 15_000;
+// Seek a hair past each sample time, so float rounding never lands on the frame before.
+const SEEK_NUDGE_S = 1e-3;
+// A shown frame this far before the seek target is a stale one: nothing decodes there.
+const MAX_FRAME_GAP_S = 1;
+const HAS_WEBCODECS = typeof VideoFrame === 'function';
+
+const extension = (name) => name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+
+export const isVideoFile = (file) => file.type.startsWith('video/') || VIDEO_EXTENSIONS.includes(extension(file.name));
+
+const MEDIA_ERRORS = {
+  1: 'MEDIA_ERR_ABORTED',
+  2: 'MEDIA_ERR_NETWORK',
+  3: 'MEDIA_ERR_DECODE',
+  4: 'MEDIA_ERR_SRC_NOT_SUPPORTED',
+};
+
+function mediaErrorText(video) {
+  const error = video.error;
+  if (!error) return 'unknown media error';
+  const code = MEDIA_ERRORS[error.code] ?? `media error ${error.code}`;
+  return error.message ? `${code}: ${error.message}` : code;
+}
+
+/** Resolves on `ok`, rejects on the element's `error`, a timeout or the abort signal. */
+function awaitMedia(video, ok, { timeoutMs, signal, timeoutMessage }) {
+  return new Promise((resolve, reject) => {
+    const finish = (settle) => {
+      clearTimeout(timer);
+      video.removeEventListener(ok, onOk);
+      video.removeEventListener('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onOk = () => finish(resolve);
+    const onError = () => finish(() => reject(Object.assign(new Error(mediaErrorText(video)), { media: video.error })));
+    const onAbort = () => finish(() => reject(signal.reason));
+    const timer = setTimeout(() => finish(() => reject(new Error(timeoutMessage))), timeoutMs);
+    video.addEventListener(ok, onOk);
+    video.addEventListener('error', onError);
+    signal?.addEventListener('abort', onAbort);
+  });
+}
+
+/** Streams without a duration in their header (MediaRecorder WebM) learn it after a seek to the end. */
+async function finiteDuration(video, signal) {
+  if (Number.isFinite(video.duration)) return video.duration;
+  const changed = awaitMedia(video, 'durationchange', {
+    timeoutMs: METADATA_TIMEOUT_MS,
+    signal,
+    timeoutMessage: 'the video does not state its duration',
+  });
+  video.currentTime = Number.MAX_SAFE_INTEGER;
+  await changed;
+  return video.duration;
+}
+
+/** One seek at a time over a video element; `read(t)` → ImageBitmap of the frame shown at `t`. */
+class FrameReader {
+  constructor(video, duration) {
+    this.video = video;
+    this.lastTime = Math.max(0, duration - SEEK_NUDGE_S);
+    this.queue = Promise.resolve();
+  }
+
+  read(seconds) {
+    const run = () => this.seekAndCapture(Math.min(seconds + SEEK_NUDGE_S, this.lastTime));
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  async seekAndCapture(t) {
+    const seeked = awaitMedia(this.video, 'seeked', {
+      timeoutMs: SEEK_TIMEOUT_MS,
+      timeoutMessage: `no frame after ${SEEK_TIMEOUT_MS / 1000} s`,
+    });
+    this.video.currentTime = t;
+    await seeked;
+    if (!HAS_WEBCODECS) return createImageBitmap(this.video);
+    const frame = new VideoFrame(this.video);
+    try {
+      const shown = frame.timestamp / 1e6;
+      if (t - shown > MAX_FRAME_GAP_S) {
+        throw new Error(`no frame decodes at ${t.toFixed(2)} s (the last one shown is from ${shown.toFixed(2)} s)`);
+      }
+      return await createImageBitmap(frame);
+    } finally {
+      frame.close();
+    }
+  }
+}
+
+/** How many frames `fps` sampling of `duration` seconds gives, capped at `maxFrames`. */
+const sampledFrameCount = (duration, fps, maxFrames) =>
+  Math.max(1, Math.min(maxFrames, Math.floor(duration * fps + 1e-6)));
+
+/**
+ * Opens a video file as a clip sampled at `fps` (at most `maxFrames` frames).
+ * Checks that the first and the last sampled frames decode, so a damaged or
+ * truncated file fails here with a message naming it, not halfway through.
+ */
+export async function openVideo(file, { fps, maxFrames, signal, onProgress }) {
+  if (!isVideoFile(file)) {
+    throw new InputError(
+      `'${file.name}' is not a video (${file.type || 'unknown type'}): drop an MP4, WebM or MOV file, ` +
+        'a folder of frames or a nuScenes folder.',
+    );
+  }
+  const url = URL.createObjectURL(file);
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.preload = 'auto';
+  const close = () => {
+    video.removeAttribute('src');
+    video.load();
+    URL.revokeObjectURL(url);
+  };
+  try {
+    onProgress({ text: `reading ${file.name}…` });
+    const loaded = awaitMedia(video, 'loadeddata', {
+      timeoutMs: METADATA_TIMEOUT_MS,
+      signal,
+      timeoutMessage: `no video data after ${METADATA_TIMEOUT_MS / 1000} s`,
+    });
+    video.src = url;
+    await loaded.catch((e) => {
+      throw cannotOpen(file, e);
+    });
+    if (!video.videoWidth) throw new InputError(`'${file.name}' has no video track.`);
+    const duration = await finiteDuration(video, signal);
+    const count = sampledFrameCount(duration, fps, maxFrames);
+    const reader = new FrameReader(video, duration);
+    const timeOf = (index) => index / fps;
+    onProgress({ text: `checking that ${file.name} decodes to its end…` });
+    await Promise.all([reader.read(0), reader.read(timeOf(count - 1))]).then(
+      (bitmaps) => bitmaps.forEach((b) => b.close()),
+      (e) => {
+        throw new InputError(
+          `'${file.name}' is truncated or damaged: its frame at ${timeOf(count - 1).toFixed(2)} s ` +
+            `(of ${duration.toFixed(2)} s) does not decode (${e.message}).`,
+        );
+      },
+    );
+    signal?.throwIfAborted();
+    return {
+      kind: 'video',
+      name: file.name,
+      title: `${file.name} · ${duration.toFixed(2)} s at ${fps} fps`,
+      width: video.videoWidth,
+      height: video.videoHeight,
+      frames: Array.from({ length: count }, (_, index) => ({
+        index,
+        timestamp_us: Math.round(timeOf(index) * 1e6),
+        name: `${file.name} @ ${timeOf(index).toFixed(3)} s`,
+        is_key_frame: false,
+      })),
+      groundTruth: [],
+      cheapFrames: true,
+      frame: async (index) => {
+        const t0 = performance.now();
+        const bitmap = await reader.read(timeOf(index));
+        return { bitmap, ms: performance.now() - t0 };
+      },
+      close,
+    };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+function cannotOpen(file, error) {
+  if (error instanceof CancelledError) return error;
+  if (error.media?.code === MediaError.MEDIA_ERR_DECODE) {
+    return new InputError(`'${file.name}' is truncated or damaged: its video data does not decode (${error.message}).`);
+  }
+  return new InputError(
+    `'${file.name}' cannot be opened as a video (${error.message}). The file may be truncated or damaged, ` +
+      'or use a codec this browser cannot decode.',
+  );
+}
