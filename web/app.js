@@ -59,12 +59,13 @@ window.__autolabel = state;
 
 let clip = null; // the clip on screen (see web/clips.js)
 let folder = null; // the nuScenes folder the clip on screen came from
-let reopen = null; // reopens the clip on screen with the current options (videos, frame folders)
+let reopen = null; // {options, run}: reopens the clip on screen when the options change (videos, frame folders)
 let gtByImage = new Map();
 let keyframes = [];
 let inflight = null; // frame index being decoded
 let direction = 1; // last scrub direction, for prefetching
 const failed = new Map(); // frame index → why it cannot be shown
+const reported = new Set(); // failed frames already reported in a notice
 let highlight = null; // annotation_token under the pointer in the table
 
 const strip = new FrameStrip($('strip'), (index) => show(index));
@@ -152,18 +153,25 @@ async function openDemoScene() {
 
 async function openVideoFile(file) {
   clearNotices();
+  const opts = options();
   const opened = await runTask(`opening ${file.name}`, ({ signal, onProgress }) =>
-    openVideo(file, { ...options(), signal, onProgress }),
+    openVideo(file, { ...opts, signal, onProgress }),
   );
-  if (opened) showClip(opened, { reopen: () => openVideoFile(file), folder: null });
+  if (opened) showClip(opened, { reopen: { options: opts, run: () => openVideoFile(file) }, folder: null });
 }
 
 async function openFrames(tree) {
   clearNotices();
+  const opts = options();
   const opened = await runTask(`opening ${tree.name}`, ({ signal, onProgress }) =>
-    openFrameFolder(tree, { ...options(), signal, onProgress }),
+    openFrameFolder(tree, { ...opts, signal, onProgress }),
   );
-  if (opened) showClip(opened, { reopen: () => openFrames(tree), folder: null });
+  if (opened) showClip(opened, { reopen: { options: opts, run: () => openFrames(tree) }, folder: null });
+}
+
+function onOptionsChanged() {
+  const now = options();
+  if (reopen && (now.fps !== reopen.options.fps || now.maxFrames !== reopen.options.maxFrames)) reopen.run();
 }
 
 /** A folder: a nuScenes dataroot if it has `v1.0-*` tables, else frames (unless `expect` insists on nuScenes). */
@@ -197,11 +205,10 @@ function openFiles(files) {
   }
 }
 
-const describeFiles = (files) =>
-  files
-    .slice(0, 3)
-    .map((f) => f.name)
-    .join(', ') + (files.length > 3 ? ', …' : '');
+function describeFiles(files) {
+  const names = files.slice(0, 3).map((f) => f.name);
+  return names.join(', ') + (files.length > names.length ? ', …' : '');
+}
 
 function onFolderPicked(input, expect) {
   const tree = treeOfPickedFolder(input.files);
@@ -261,7 +268,11 @@ function showClip(opened, { reopen: reopener, folder: source }) {
   previous?.close();
   cache.clear();
   failed.clear();
-  for (const [index, reason] of opened.unavailable ?? []) failed.set(index, reason);
+  reported.clear();
+  for (const [index, reason] of opened.unavailable ?? []) {
+    failed.set(index, reason);
+    reported.add(index);
+  }
   inflight = null;
   direction = 1;
 
@@ -348,15 +359,10 @@ function onFrame(index, bitmap, ms) {
   pump();
 }
 
-/** A frame that fails is marked on the stage when shown; reported as an error if it is the one wanted. */
 function onFrameError(index, error) {
   inflight = null;
-  const message = `frame ${index} (${state.frames[index].name}): ${error.message}`;
-  failed.set(index, message);
-  if (index === state.current) {
-    notify('error', message);
-    display(index);
-  }
+  failed.set(index, `frame ${index} (${state.frames[index].name}): ${error.message}`);
+  if (index === state.current) display(index);
   pump();
 }
 
@@ -384,8 +390,13 @@ function stepKeyframe(dir) {
   if (target !== undefined) show(target);
 }
 
+/** Shows frame `index`, or why it cannot be shown (on the stage, and once as a notice). */
 function display(index) {
   const failure = failed.get(index);
+  if (failure && !reported.has(index)) {
+    reported.add(index);
+    notify('error', failure);
+  }
   $('frame-failed').hidden = !failure;
   $('frame-failed').textContent = failure ?? '';
   const bitmap = failure ? null : cache.get(index);
@@ -557,7 +568,7 @@ function wireInputs() {
     input.addEventListener('change', () => onFolderPicked(input, kind));
     input.addEventListener('cancel', onFolderPickCancelled);
   }
-  for (const id of ['opt-fps', 'opt-max-frames']) $(id).addEventListener('change', () => reopen?.());
+  for (const id of ['opt-fps', 'opt-max-frames']) $(id).addEventListener('change', onOptionsChanged);
   $('task-cancel').addEventListener('click', cancelTask);
   $('change-scene').addEventListener('click', () => folder && sceneDialog.open(folder));
   for (const input of document.querySelectorAll('input[name="backend"]')) {

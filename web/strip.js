@@ -1,7 +1,8 @@
-// The frame strip: thumbnails of evenly spaced frames under the scrubber. A
-// thumbnail is drawn whenever its frame is decoded; clicking one jumps there.
+// The frame strip: thumbnails of every frame of a short clip, else of evenly
+// spaced ones, under the scrubber. A thumbnail is drawn whenever its frame is
+// decoded; clicking one jumps there.
 
-const SLOTS = 12;
+const SLOTS = 16;
 const THUMB_WIDTH = 160;
 
 export class FrameStrip {

@@ -3,9 +3,12 @@
 // runs in the browser's media pipeline; this thread only awaits `seeked`, so
 // the page stays responsive. Frames are read on demand, one seek at a time.
 //
-// A file cut short after its header still seeks "successfully": the element
-// keeps showing the last frame it could decode. With WebCodecs, the shown
-// frame is captured as a VideoFrame, whose own timestamp gives that away.
+// Two ways a seek can show the wrong frame, both caught with WebCodecs, whose
+// VideoFrame carries the shown frame's own timestamp and duration:
+// - right after `seeked` the element may briefly still show an earlier frame:
+//   capture again until the shown frame's time span covers the target;
+// - a file cut short after its header still seeks "successfully" and keeps
+//   showing the last frame it could decode: a frame far before the target.
 
 import { CancelledError, InputError } from './errors.js';
 
@@ -14,9 +17,13 @@ const METADATA_TIMEOUT_MS = 20_000;
 const SEEK_TIMEOUT_MS = 15_000;
 // Seek a hair past each sample time, so float rounding never lands on the frame before.
 const SEEK_NUDGE_S = 1e-3;
-// A shown frame this far before the seek target is a stale one: nothing decodes there.
+const CAPTURE_ATTEMPTS = 20;
+const CAPTURE_RETRY_MS = 25;
+// Without a frame duration to check, the shown frame may start at most this long before the target.
 const MAX_FRAME_GAP_S = 1;
 const HAS_WEBCODECS = typeof VideoFrame === 'function';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const extension = (name) => name.slice(name.lastIndexOf('.') + 1).toLowerCase();
 
@@ -91,16 +98,27 @@ class FrameReader {
     });
     this.video.currentTime = t;
     await seeked;
-    if (!HAS_WEBCODECS) return createImageBitmap(this.video);
-    const frame = new VideoFrame(this.video);
-    try {
-      const shown = frame.timestamp / 1e6;
-      if (t - shown > MAX_FRAME_GAP_S) {
-        throw new Error(`no frame decodes at ${t.toFixed(2)} s (the last one shown is from ${shown.toFixed(2)} s)`);
+    return HAS_WEBCODECS ? this.captureFrameAt(t) : createImageBitmap(this.video);
+  }
+
+  /** Captures the shown frame once it is the one at `t` (see the top of this file). */
+  async captureFrameAt(t) {
+    for (let attempt = 1; ; attempt += 1) {
+      const frame = new VideoFrame(this.video);
+      try {
+        const start = frame.timestamp / 1e6;
+        const spans = frame.duration ? start <= t && t < start + frame.duration / 1e6 + SEEK_NUDGE_S : false;
+        const settled = attempt === CAPTURE_ATTEMPTS || !frame.duration;
+        if (spans || (settled && start <= t && t - start <= MAX_FRAME_GAP_S)) return await createImageBitmap(frame);
+        if (settled) {
+          throw new Error(
+            `no frame decodes at ${t.toFixed(2)} s (the video still shows the one at ${start.toFixed(2)} s)`,
+          );
+        }
+      } finally {
+        frame.close();
       }
-      return await createImageBitmap(frame);
-    } finally {
-      frame.close();
+      await sleep(CAPTURE_RETRY_MS);
     }
   }
 }

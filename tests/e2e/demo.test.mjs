@@ -162,7 +162,7 @@ describe('demo scene', () => {
 
   it('jumps to a frame from the strip', async () => {
     const thumbs = page.locator('#strip .thumb');
-    assert.equal(await thumbs.count(), 12);
+    assert.equal(await thumbs.count(), 16);
     await thumbs.last().click();
     const s = await waitForFrame(page, 119);
     assert.equal(s.current, 119);

@@ -2,7 +2,8 @@
 // folder, and each bad input — which must give a visible, specific message and
 // leave the clip on screen as it was. Fixtures: tests/e2e/fixtures/ (see its
 // README); the nuScenes folder is written at test time by the `autolabel demo`
-// CLI (AUTOLABEL_CLI, else the newer of $CARGO_TARGET_DIR/{release,debug}/autolabel).
+// CLI (AUTOLABEL_CLI, else the newer of $CARGO_TARGET_DIR/{release,debug}/autolabel, else
+// built on the spot).
 // Screenshots: tests/e2e/artifacts/inputs-*.png.
 
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   FIXTURES,
+  ROOT,
   appState,
   canvasStats,
   centrePixel,
@@ -33,12 +35,18 @@ let page;
 let temp;
 let cliGt; // the CLI's ground truth for the generated nuScenes scene
 
-/** AUTOLABEL_CLI, else the newer of the release and debug builds. */
+/** AUTOLABEL_CLI, else the newer of the release and debug builds, else a release build made now. */
 function findCli() {
   if (process.env.AUTOLABEL_CLI) return process.env.AUTOLABEL_CLI;
   const builds = [join(TARGET, 'release/autolabel'), join(TARGET, 'debug/autolabel')].filter((p) => existsSync(p));
-  assert.ok(builds.length, `the autolabel CLI is missing in ${TARGET}: cargo build --release -p autolabel`);
-  return builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (builds.length) return builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  console.log('building the autolabel CLI (cargo build --release -p autolabel --bin autolabel)…');
+  execFileSync('cargo', ['build', '--release', '--locked', '-p', 'autolabel', '--bin', 'autolabel'], {
+    cwd: ROOT,
+    env: { ...process.env, CARGO_TARGET_DIR: TARGET },
+    stdio: 'inherit',
+  });
+  return join(TARGET, 'release/autolabel');
 }
 
 /** Writes the test's input folders under `temp.dir`. */
@@ -63,6 +71,11 @@ async function writeInputs() {
   await mkdir(join(noImages, 'sub'), { recursive: true });
   await writeFile(join(noImages, 'notes.txt'), 'no frames here\n');
   await writeFile(join(noImages, 'sub/readme.md'), '# nested\n');
+
+  const corrupt = join(dir, 'corrupt-frames');
+  await mkdir(corrupt);
+  await copyFile(join(FIXTURES, 'frames/frame_1.png'), join(corrupt, 'frame_1.png'));
+  await writeFile(join(corrupt, 'frame_2.png'), 'not a PNG\n');
 
   await mkdir(join(dir, 'empty'));
   await writeFile(join(dir, 'notes.txt'), 'not a video\n');
@@ -228,7 +241,7 @@ describe('inputs', () => {
     await waitForFrame(page, 7);
     await assertRed(90, 'frame 7');
     assert.equal(await page.locator('#frame-kind').textContent(), 'frame');
-    await page.waitForFunction(() => document.querySelectorAll('#strip .thumb.filled').length === 12, null, {
+    await page.waitForFunction(() => document.querySelectorAll('#strip .thumb.filled').length === 16, null, {
       timeout: 20_000,
     });
     await screenshot(page, 'inputs-video-mp4.png');
@@ -262,7 +275,7 @@ describe('inputs', () => {
   it('resamples the video when the fps option changes', async () => {
     await page.locator('.options summary').click();
     await page.locator('#opt-fps').fill('5');
-    await page.locator('#opt-fps').dispatchEvent('change');
+    await page.locator('#opt-fps').blur();
     await page.waitForFunction(() => window.__autolabel.frames.length === 10, null, { timeout: 20_000 });
     await page.locator('.options summary').click();
     await page.locator('#slider').fill('3');
@@ -270,7 +283,7 @@ describe('inputs', () => {
     await assertRed(80, 'frame 3 at 5 fps = source frame 6');
     await page.locator('.options summary').click();
     await page.locator('#opt-fps').fill('10');
-    await page.locator('#opt-fps').dispatchEvent('change');
+    await page.locator('#opt-fps').blur();
     await page.waitForFunction(() => window.__autolabel.frames.length === 20, null, { timeout: 20_000 });
     await page.locator('.options summary').click();
   });
@@ -344,6 +357,25 @@ describe('inputs', () => {
     );
   });
 
+  it('shows which frame of a folder does not decode, and why', async () => {
+    await pickFrames(path('corrupt-frames'));
+    await page.waitForFunction(
+      () => window.__autolabel.clip?.name === 'corrupt-frames' || window.__autolabel.errors.length,
+    );
+    await waitForFrame(page, 0);
+    await assertRed(20, 'frame_1.png');
+    await page.keyboard.press('ArrowRight');
+    const s = await waitForFrame(page, 1);
+    assert.equal(s.clip.name, 'corrupt-frames');
+    assert.equal(s.errors.length, 1);
+    assert.match(s.errors[0], /^frame 1 \(frame_2\.png\): frame_2\.png: the browser cannot decode this image/);
+    assert.ok(await page.locator('#frame-failed').isVisible());
+    assert.equal(await page.locator('#frame-failed').textContent(), s.errors[0]);
+    await page.keyboard.press('ArrowLeft');
+    await waitForFrame(page, 0);
+    assert.equal(await page.locator('#frame-failed').isVisible(), false);
+  });
+
   it('opens a nuScenes folder: picks the scene, projects GT in wasm like the CLI', async () => {
     const picked = Date.now();
     await pickNuScenes(path('nuscenes'));
@@ -384,6 +416,7 @@ describe('inputs', () => {
     await page.locator('#slider').fill('6');
     const s6 = await waitForFrame(page, 6);
     assert.equal(s6.drawn.boxes, cliGt[1].annotations.length);
+    assert.equal(await page.locator('#strip .thumb.current').getAttribute('data-index'), '6');
     assert.equal(await page.locator('#frame-kind').textContent(), 'keyframe');
     await screenshot(page, 'inputs-nuscenes-frame-006.png');
   });
