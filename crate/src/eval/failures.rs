@@ -160,21 +160,33 @@ pub struct FailureQueue {
 /// Positions of objects and detections per image.
 struct ByImage {
     objects: HashMap<i64, Vec<usize>>,
+    /// Unmatched predictions (false positives).
+    unmatched: HashMap<i64, Vec<usize>>,
 }
 
 impl ByImage {
-    fn new(gt: &GroundTruth) -> Self {
+    fn new(gt: &GroundTruth, dets: &[Detection], greedy: &GreedyResult) -> Self {
         let mut objects: HashMap<i64, Vec<usize>> = HashMap::new();
         for (g, o) in gt.objects.iter().enumerate() {
             if !o.iscrowd {
                 objects.entry(o.image_id).or_default().push(g);
             }
         }
-        ByImage { objects }
+        let mut unmatched: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (d, p) in dets.iter().enumerate() {
+            if matches!(greedy.detections[d], DetOutcome::FalsePositive) {
+                unmatched.entry(p.image_id).or_default().push(d);
+            }
+        }
+        ByImage { objects, unmatched }
     }
 
     fn objects(&self, image_id: i64) -> &[usize] {
         self.objects.get(&image_id).map_or(&[], Vec::as_slice)
+    }
+
+    fn unmatched(&self, image_id: i64) -> &[usize] {
+        self.unmatched.get(&image_id).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -272,7 +284,7 @@ pub fn failure_queue(
         dets,
         greedy,
         params,
-        by_image: ByImage::new(gt),
+        by_image: ByImage::new(gt, dets, greedy),
     };
     let mut cases = Vec::new();
     let mut explained = vec![false; gt.objects.len()];
@@ -500,15 +512,11 @@ fn explain_miss(ctx: &Ctx, g: usize) -> FailureCase {
 
 /// The unmatched prediction of `o`'s class overlapping it most.
 fn best_prediction_of_class(ctx: &Ctx, o: &GtObject) -> Option<(usize, f64)> {
-    ctx.dets
+    ctx.by_image
+        .unmatched(o.image_id)
         .iter()
-        .enumerate()
-        .filter(|(d, p)| {
-            p.image_id == o.image_id
-                && p.category_id == o.category_id
-                && matches!(ctx.greedy.detections[*d], DetOutcome::FalsePositive)
-        })
-        .map(|(d, p)| (d, bbox_iou(p.bbox, o.bbox, false)))
+        .filter(|&&d| ctx.dets[d].category_id == o.category_id)
+        .map(|&d| (d, bbox_iou(ctx.dets[d].bbox, o.bbox, false)))
         .filter(|&(_, iou)| iou > 0.0)
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
