@@ -132,14 +132,19 @@ pub struct DetMasks(Vec<Option<Rle>>);
 
 impl DetMasks {
     pub fn new(gt: &GroundTruth, dets: &[Detection], kind: IouKind) -> Self {
+        let sizes: HashMap<i64, (u32, u32)> = gt
+            .images
+            .iter()
+            .map(|im| (im.id, (im.height, im.width)))
+            .collect();
         DetMasks(
             dets.iter()
                 .map(|d| match (kind, &d.mask) {
                     (IouKind::Bbox, _) => None,
                     (IouKind::Segm, Some(m)) => Some(m.clone()),
-                    (IouKind::Segm, None) => gt
-                        .image(d.image_id)
-                        .and_then(|im| Rle::from_bbox(d.bbox, im.height, im.width).ok()),
+                    (IouKind::Segm, None) => sizes
+                        .get(&d.image_id)
+                        .and_then(|&(h, w)| Rle::from_bbox(d.bbox, h, w).ok()),
                 })
                 .collect(),
         )
