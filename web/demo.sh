@@ -20,4 +20,5 @@ print(f"demo scene: {len(gt)} keyframes, {n} projected boxes -> out/demo-gt.json
 PY
 
 bash web/build.sh
+echo "open http://127.0.0.1:${PORT:-8080}/?demo=1 for the embedded demo scene (or drop a clip on the page)"
 exec python3 web/serve.py "${PORT:-8080}"
