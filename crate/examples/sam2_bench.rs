@@ -1,14 +1,15 @@
-//! Benchmark of the SAM 2 port (Ravi et al., "SAM 2", 2024) on Burn's CPU
-//! backend: image encoder at the model's input size, then the decoder with 1
-//! and 16 boxes, each the median of `--iters` runs, plus the process's peak
+//! Benchmark of the SAM 2 port (Ravi et al., "SAM 2", 2024) on one of Burn's
+//! backends (`--device cpu|wgpu`): image encoder at the model's input size, then the decoder with 1
+//! and 16 boxes, each the median of `--iters` runs after a warm-up, plus the process's peak
 //! resident memory. Prints one JSON object; `tests/parity/sam2_bench.py` runs
 //! it beside PyTorch on the same weights and writes `docs/BENCHMARKS.md`.
 //!
-//! cargo run --release -p autolabel --example sam2_bench -- --model DIR [--iters 3]
+//! cargo run --release -p autolabel --example sam2_bench -- --model DIR [--iters 3] [--device cpu|wgpu]
 
 use std::time::Instant;
 
-use autolabel::models::burn::tensor::Device;
+use autolabel::models::BackendKind;
+use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -41,7 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(3)
         .max(1);
 
-    let device = Device::flex();
+    let kind: BackendKind = value("--device").unwrap_or_else(|| "cpu".into()).parse()?;
+    let device = init_device(kind)?;
     let start = Instant::now();
     let config = Sam2Config::from_json(&std::fs::read_to_string(dir.join("config.json"))?)?;
     let weights = std::fs::read(dir.join("model.safetensors"))?;
@@ -56,10 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut predictor = Sam2ImagePredictor::new(model);
 
+    // Warm-up (untimed): first-call costs such as shader compilation on wgpu.
+    predictor.set_image(&rgb, w, h)?;
+    device.sync()?;
     let mut encoder = Vec::new();
     for _ in 0..iters {
         let start = Instant::now();
         predictor.set_image(&rgb, w, h)?;
+        device.sync()?; // the GPU queues work lazily: wait for it
         encoder.push(start.elapsed().as_secs_f64());
     }
     let boxes = |n: usize| -> Vec<Prompt> {
@@ -70,12 +76,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Prompt {
                     points: Vec::new(),
                     bbox: Some([x, y, x + w as f32 / 4.0, y + h as f32 / 4.0]),
+                    ..Default::default()
                 }
             })
             .collect()
     };
     let decode = |n: usize| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
         let prompts = boxes(n);
+        predictor.predict(&prompts, false)?;
         let mut times = Vec::new();
         for _ in 0..iters {
             let start = Instant::now();
@@ -89,7 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "backend": "burn flex (CPU)",
+            "backend": match kind {
+                BackendKind::Cpu => "burn flex (CPU)",
+                BackendKind::Wgpu => "burn wgpu",
+            },
             "input": size,
             "load_s": load_s,
             "encoder_s": median(encoder.clone()),

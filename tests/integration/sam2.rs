@@ -11,9 +11,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use autolabel::models::BackendKind;
 use autolabel::models::burn::tensor::module::interpolate;
 use autolabel::models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::device::init_device;
 use autolabel::models::sam2::processing::{self, upscale_masks};
 use autolabel::models::sam2::weights::read_all_f32;
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2Error, Sam2ImagePredictor, Sam2Model};
@@ -54,8 +56,12 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 fn tensor<const D: usize>(entry: &(Vec<usize>, Vec<f32>)) -> Tensor<D> {
+    tensor_on(entry, &device())
+}
+
+fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
     let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
-    Tensor::from_data(TensorData::new(entry.1.clone(), shape), &device())
+    Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
 }
 
 fn max_magnitude(v: &[f32]) -> f32 {
@@ -81,9 +87,9 @@ fn config() -> Sam2Config {
     Sam2Config::from_json(&json).expect("fixture config parses")
 }
 
-fn model_with(config: Sam2Config) -> Sam2Model {
+fn model_with(config: Sam2Config, device: &Device) -> Sam2Model {
     let bytes = std::fs::read(dir().join("model.safetensors")).expect("model.safetensors");
-    Sam2Model::from_safetensors(config, &bytes, &device()).expect("fixture weights load")
+    Sam2Model::from_safetensors(config, &bytes, device).expect("fixture weights load")
 }
 
 fn cases() -> Vec<Value> {
@@ -141,15 +147,16 @@ fn prompts(case: &Value) -> Vec<Prompt> {
         .map(|i| Prompt {
             points: points.get(i).cloned().unwrap_or_default(),
             bbox: boxes.get(i).copied(),
+            ..Default::default()
         })
         .collect()
 }
 
-fn predictor_with(config: Sam2Config) -> Sam2ImagePredictor {
+fn predictor_with(config: Sam2Config, device: &Device) -> Sam2ImagePredictor {
     let image = read("image.safetensors");
     let (shape, rgb) = get(&image, "image_rgb");
     let rgb: Vec<u8> = rgb.iter().map(|&v| v as u8).collect();
-    let mut predictor = Sam2ImagePredictor::new(model_with(config));
+    let mut predictor = Sam2ImagePredictor::new(model_with(config, device));
     predictor
         .set_image(&rgb, shape[1], shape[0])
         .expect("set_image");
@@ -157,14 +164,19 @@ fn predictor_with(config: Sam2Config) -> Sam2ImagePredictor {
 }
 
 /// Worst error of every output of one case: (iou, object score, low-res logits,
-/// upscaled logits, binary mask pixels that differ where the logit is not ~0).
-fn case_errors(predictor: &Sam2ImagePredictor, case: &Value) -> [f32; 5] {
-    case_report(predictor, case).0
+/// upscaled logits, binary mask pixels that differ where the reference logit
+/// is farther than `tolerance` from the threshold).
+fn case_errors(predictor: &Sam2ImagePredictor, case: &Value, tolerance: f32) -> [f32; 5] {
+    case_report(predictor, case, tolerance).0
 }
 
 /// [`case_errors`], the largest reference magnitude of each output, and the
 /// number of mask pixels.
-fn case_report(predictor: &Sam2ImagePredictor, case: &Value) -> ([f32; 5], [f32; 4], usize) {
+fn case_report(
+    predictor: &Sam2ImagePredictor,
+    case: &Value,
+    tolerance: f32,
+) -> ([f32; 5], [f32; 4], usize) {
     let name = case["name"].as_str().expect("name");
     let want = read(&format!("case_{name}.safetensors"));
     let multimask = case["multimask"].as_bool().expect("multimask");
@@ -201,7 +213,7 @@ fn case_report(predictor: &Sam2ImagePredictor, case: &Value) -> ([f32; 5], [f32;
         .iter()
         .zip(masks_ref)
         .zip(&logits_ref.1)
-        .filter(|((a, b), logit)| a != b && logit.abs() > TOLERANCE)
+        .filter(|((a, b), logit)| a != b && logit.abs() > tolerance)
         .count();
     let magnitudes = [
         max_magnitude(&get(&want, "iou_scores").1),
@@ -229,9 +241,40 @@ fn sam2_preprocessing_matches_the_image_processor() {
 
 #[test]
 fn sam2_image_features_match_the_reference() {
+    check_image_features(&device(), TOLERANCE);
+}
+
+#[test]
+fn sam2_prompt_sets_match_the_reference() {
+    check_prompt_sets(&device(), TOLERANCE);
+}
+
+/// The tolerance on Burn's wgpu runtime, the CPU bar: its kernels sum
+/// in another order and use the driver's `exp`/`erf`; measured ≤ 1.2e-5 on
+/// lavapipe (mesa 22.3.6).
+const WGPU_TOLERANCE: f32 = 1e-4;
+
+/// The wgpu runtime on the machine's adapter; on CI that is mesa's lavapipe
+/// (software Vulkan, `mesa-vulkan-drivers`), installed by `.ci/install`.
+fn wgpu() -> Device {
+    init_device(BackendKind::Wgpu)
+        .expect("a wgpu adapter (Debian: apt install mesa-vulkan-drivers)")
+}
+
+#[test]
+fn sam2_image_features_match_the_reference_on_wgpu() {
+    check_image_features(&wgpu(), WGPU_TOLERANCE);
+}
+
+#[test]
+fn sam2_prompt_sets_match_the_reference_on_wgpu() {
+    check_prompt_sets(&wgpu(), WGPU_TOLERANCE);
+}
+
+fn check_image_features(device: &Device, tolerance: f32) {
     let image = read("image.safetensors");
-    let model = model_with(config());
-    let features = model.image_features(tensor::<4>(get(&image, "pixel_values")));
+    let model = model_with(config(), device);
+    let features = model.image_features(tensor_on::<4>(get(&image, "pixel_values"), device));
     for (name, got) in [
         ("image_embeddings", features.image_embeddings),
         ("high_res_s0", features.high_res_s0),
@@ -240,18 +283,17 @@ fn sam2_image_features_match_the_reference() {
         let want = get(&image, name);
         assert_eq!(got.dims().to_vec(), want.0, "{name} shape");
         let err = max_abs(name, &values(got), &want.1);
-        eprintln!("sam2 {name}: max abs {err:.2e}");
-        assert!(err <= TOLERANCE, "{name}: max abs {err} > {TOLERANCE}");
+        eprintln!("sam2 {name} ({device:?}): max abs {err:.2e}");
+        assert!(err <= tolerance, "{name}: max abs {err} > {tolerance}");
     }
 }
 
-#[test]
-fn sam2_prompt_sets_match_the_reference() {
-    let predictor = predictor_with(config());
+fn check_prompt_sets(device: &Device, tolerance: f32) {
+    let predictor = predictor_with(config(), device);
     for case in cases() {
-        let [iou, obj, low, up, flipped] = case_errors(&predictor, &case);
+        let [iou, obj, low, up, flipped] = case_errors(&predictor, &case, tolerance);
         eprintln!(
-            "sam2 {}: iou {iou:.1e}, object {obj:.1e}, low-res logits {low:.1e}, masks logits {up:.1e}, flipped {flipped}",
+            "sam2 {} ({device:?}): iou {iou:.1e}, object {obj:.1e}, low-res logits {low:.1e}, masks logits {up:.1e}, flipped {flipped}",
             case["name"]
         );
         for (what, err) in [
@@ -261,8 +303,8 @@ fn sam2_prompt_sets_match_the_reference() {
             ("mask logits", up),
         ] {
             assert!(
-                err <= TOLERANCE,
-                "{}: {what} max abs {err} > {TOLERANCE}",
+                err <= tolerance,
+                "{}: {what} max abs {err} > {tolerance}",
                 case["name"]
             );
         }
@@ -339,7 +381,7 @@ fn sam2_upscaling_with_align_corners_flipped_fails() {
 fn sam2_skipping_the_dynamic_multimask_fallback_fails() {
     let mut config = config();
     config.mask_decoder.dynamic_multimask_via_stability = false;
-    let predictor = predictor_with(config);
+    let predictor = predictor_with(config, &device());
     let mut failing = 0;
     let mut single = 0;
     for case in cases() {
@@ -347,7 +389,7 @@ fn sam2_skipping_the_dynamic_multimask_fallback_fails() {
             continue;
         }
         single += 1;
-        let [iou, obj, low, up, _] = case_errors(&predictor, &case);
+        let [iou, obj, low, up, _] = case_errors(&predictor, &case, TOLERANCE);
         assert!(
             obj <= TOLERANCE,
             "the object score does not depend on the mask choice"
@@ -444,7 +486,7 @@ fn sam2_parity_report() {
         max_magnitude(pixels),
     );
 
-    let model = model_with(config());
+    let model = model_with(config(), &device());
     let features = model.image_features(tensor::<4>(get(&image, "pixel_values")));
     for (name, got) in [
         ("image_embeddings", features.image_embeddings),
@@ -454,10 +496,10 @@ fn sam2_parity_report() {
         let want = &get(&image, name).1;
         report(name, max_abs(name, &values(got), want), max_magnitude(want));
     }
-    let predictor = predictor_with(config());
+    let predictor = predictor_with(config(), &device());
     for case in cases() {
         let name = case["name"].as_str().expect("name").to_string();
-        let (errors, magnitudes, pixels) = case_report(&predictor, &case);
+        let (errors, magnitudes, pixels) = case_report(&predictor, &case, TOLERANCE);
         for (i, what) in [
             "iou_scores",
             "object_score_logits",

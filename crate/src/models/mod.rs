@@ -2,7 +2,10 @@
 //! sub-network, module and field names mirroring the official Hugging Face
 //! checkpoints so their `model.safetensors` loads as published.
 
+pub mod device;
 pub mod sam2;
+
+pub use device::BackendKind;
 
 /// The Burn version the ports are built on, so callers build tensors and
 /// devices with the very same crate.

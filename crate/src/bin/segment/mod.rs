@@ -2,14 +2,15 @@
 //! with COCO RLE masks at the image's resolution.
 //!
 //! Paper: Ravi et al., "SAM 2", 2024; the model is `autolabel::models::sam2`
-//! (a port of transformers' `Sam2Model`), run on Burn's CPU backend.
+//! (a port of transformers' `Sam2Model`), run on Burn's CPU backend or its wgpu runtime (`--device`).
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use autolabel::export::rle::Rle;
-use autolabel::models::burn::tensor::Device;
+use autolabel::models::BackendKind;
+use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2ImagePredictor, Sam2Model};
 use serde::Serialize;
 
@@ -33,6 +34,10 @@ pub struct Args {
     /// Three masks per prompt set instead of one.
     #[arg(long)]
     pub multimask: bool,
+    /// Where the model runs: `cpu` (Burn's flex backend) or `wgpu` (the GPU
+    /// through Vulkan/Metal/DX12; a software Vulkan driver works too).
+    #[arg(long, default_value = "cpu")]
+    pub device: BackendKind,
     /// Write the JSON here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -112,16 +117,19 @@ fn prompt_sets(args: &Args) -> Result<Vec<Prompt>, Box<dyn Error>> {
         [] => Ok(vec![Prompt {
             points: args.points.clone(),
             bbox: None,
+            ..Default::default()
         }]),
         [single] => Ok(vec![Prompt {
             points: args.points.clone(),
             bbox: Some(*single),
+            ..Default::default()
         }]),
         many if args.points.is_empty() => Ok(many
             .iter()
             .map(|&b| Prompt {
                 points: Vec::new(),
                 bbox: Some(b),
+                ..Default::default()
             })
             .collect()),
         _ => Err("--point can be combined with at most one --box".into()),
@@ -136,7 +144,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         .to_rgb8();
     let (width, height) = image.dimensions();
 
-    let device = Device::flex();
+    let device = init_device(args.device)?;
     let start = Instant::now();
     let model = Sam2Model::from_dir(&args.model, &device)?;
     eprintln!(

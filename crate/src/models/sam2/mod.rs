@@ -148,6 +148,11 @@ impl Sam2Model {
         &self.config
     }
 
+    /// Side of the low-resolution mask input the prompt encoder takes.
+    pub fn mask_input_size(&self) -> usize {
+        self.prompt_encoder.mask_input_size()
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &Device {
         &self.device
