@@ -73,7 +73,11 @@ impl Vocab {
     /// repeated token takes the id of its last line, as transformers').
     pub fn parse(contents: &str) -> Self {
         let tokens: Vec<String> = contents.lines().map(str::to_owned).collect();
-        let ids = tokens.iter().zip(0..).map(|(t, id)| (t.clone(), id)).collect();
+        let ids = tokens
+            .iter()
+            .zip(0..)
+            .map(|(t, id)| (t.clone(), id))
+            .collect();
         Vocab { ids, tokens }
     }
 
@@ -205,16 +209,37 @@ fn is_chinese_char(c: char) -> bool {
 
 /// Step 4: NFD (decomposition, then each run of combining marks stably sorted
 /// by combining class), nonspacing marks dropped.
+///
+/// Origins follow tokenizers' `NormalizedString` alignment, which is by
+/// position: after the reordering, the first piece of each decomposition takes
+/// the next input character's origin, later pieces the same again.
 fn strip_accents(chars: &[Normalized]) -> Vec<Normalized> {
-    let mut out = Vec::with_capacity(chars.len());
+    let mut pieces = Vec::with_capacity(chars.len());
     for n in chars {
-        decompose_canonical(n.c, |c| out.push(Normalized { c, ..*n }));
+        let mut first = true;
+        decompose_canonical(n.c, |c| {
+            pieces.push((c, first));
+            first = false;
+        });
     }
-    let is_mark = |n: &Normalized| canonical_combining_class(n.c) != 0;
-    for run in out.chunk_by_mut(|a, b| is_mark(a) && is_mark(b)) {
-        run.sort_by_key(|n| canonical_combining_class(n.c));
+    let is_mark = |c: char| canonical_combining_class(c) != 0;
+    for run in pieces.chunk_by_mut(|a, b| is_mark(a.0) && is_mark(b.0)) {
+        run.sort_by_key(|&(c, _)| canonical_combining_class(c));
     }
-    out.retain(|n| !n.c.is_mark_nonspacing());
+    let mut inputs = chars.iter();
+    let mut origin = 0;
+    let mut out = Vec::with_capacity(pieces.len());
+    for (c, first) in pieces {
+        if first {
+            origin = inputs
+                .next()
+                .expect("one first piece per input char")
+                .origin;
+        }
+        if !c.is_mark_nonspacing() {
+            out.push(Normalized { c, origin });
+        }
+    }
     out
 }
 
@@ -447,7 +472,10 @@ mod tests {
     #[test]
     fn reference_example() {
         let enc = uncased().encode("a cat. a remote control.");
-        assert_eq!(enc.ids, [101, 1037, 4937, 1012, 1037, 6556, 2491, 1012, 102]);
+        assert_eq!(
+            enc.ids,
+            [101, 1037, 4937, 1012, 1037, 6556, 2491, 1012, 102]
+        );
         let offsets = [(0, 0), (0, 1), (2, 5), (5, 6), (7, 8), (9, 15), (16, 23)];
         assert_eq!(enc.offsets[..7], offsets);
     }
@@ -460,10 +488,16 @@ mod tests {
             ["hello", "!", "how", "are", "you", "?"]
         );
         assert_eq!(basic.tokenize("H\u{00E9}llo"), ["hello"]);
-        assert_eq!(basic.tokenize("ah\u{535A}\u{63A8}zz"), ["ah", "\u{535A}", "\u{63A8}", "zz"]);
+        assert_eq!(
+            basic.tokenize("ah\u{535A}\u{63A8}zz"),
+            ["ah", "\u{535A}", "\u{63A8}", "zz"]
+        );
         assert_eq!(basic.tokenize("a\0b\u{fffd}c\u{200b}d\u{7}e"), ["abcde"]);
         assert_eq!(basic.tokenize("x\u{3000}y\u{a0}z"), ["x", "y", "z"]);
-        assert_eq!(basic.tokenize("$5+3=8 \u{201C}ok\u{201D}"), ["$", "5", "+", "3", "=", "8", "\u{201C}", "ok", "\u{201D}"]);
+        assert_eq!(
+            basic.tokenize("$5+3=8 \u{201C}ok\u{201D}"),
+            ["$", "5", "+", "3", "=", "8", "\u{201C}", "ok", "\u{201D}"]
+        );
         let cased = BasicTokenizer::new(BasicOptions {
             lowercase: false,
             ..BasicOptions::default()

@@ -35,9 +35,7 @@ pub enum PromptError {
         "empty prompt: give one or more class phrases separated by ',', '.', ';' or new lines, e.g. \"car, truck\""
     )]
     Empty,
-    #[error(
-        "prompt phrase {0:?} has no tokens: it holds only control or zero-width characters"
-    )]
+    #[error("prompt phrase {0:?} has no tokens: it holds only control or zero-width characters")]
     NoTokens(String),
     #[error(
         "prompt too long: {tokens} tokens ([CLS] and [SEP] included), Grounding DINO reads at most {MAX_TEXT_LEN}; use fewer or shorter phrases"
@@ -88,7 +86,11 @@ impl Prompt {
 /// Trimmed, inner white space collapsed, lower-cased.
 fn normalize_phrase(phrase: &str) -> String {
     let words: Vec<&str> = phrase.split_whitespace().collect();
-    words.join(" ").chars().flat_map(char::to_lowercase).collect()
+    words
+        .join(" ")
+        .chars()
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A prompt with its tokens.
@@ -191,7 +193,14 @@ mod tests {
     fn too_long() {
         let tok = tokenizer();
         let phrases = vec!["car"; 127].join(", "); // 127 × 2 tokens + [CLS] + [SEP]
-        assert_eq!(EncodedPrompt::new(&tok, &phrases).unwrap().encoding.ids.len(), 256);
+        assert_eq!(
+            EncodedPrompt::new(&tok, &phrases)
+                .unwrap()
+                .encoding
+                .ids
+                .len(),
+            256
+        );
         let err = EncodedPrompt::new(&tok, &(phrases + ", bus")).unwrap_err();
         assert_eq!(err, PromptError::TooLong { tokens: 258 });
         assert!(err.to_string().contains("258 tokens"), "{err}");
