@@ -10,3 +10,4 @@ pub mod eval;
 pub mod export;
 pub mod geometry;
 pub mod models;
+pub mod text;

@@ -1,5 +1,6 @@
-//! Integration tests: the nuScenes projection against the real devkit, bad
-//! input, the demo scene's render/ground-truth agreement and memory use.
+//! Integration tests: the nuScenes projection against the real devkit, the
+//! BERT tokenizer against transformers, bad input, the demo scene's
+//! render/ground-truth agreement and memory use.
 //! One test binary on purpose: every binary links the whole stack.
 
 mod alloc;
@@ -11,6 +12,7 @@ mod eval_demo;
 mod eval_fixtures;
 mod sam2;
 mod support;
+mod tokenizer;
 
 #[global_allocator]
 static ALLOCATOR: alloc::Counting = alloc::Counting;

@@ -1,0 +1,9 @@
+//! Text prompts for the open-vocabulary detectors: BERT's WordPiece tokenizer
+//! ([`bert`], Grounding DINO's text encoder input) and the normalisation of a
+//! user's class list into Grounding DINO's caption ([`prompt`]).
+
+pub mod bert;
+pub mod prompt;
+
+pub use bert::{BasicOptions, BertTokenizer, Encoding, TokenizerError, Vocab};
+pub use prompt::{EncodedPrompt, MAX_TEXT_LEN, Prompt, PromptError};

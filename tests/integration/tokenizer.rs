@@ -1,0 +1,143 @@
+//! transformers' `BertTokenizer` (v5.23.0 on tokenizers 0.23.3), live, as the
+//! oracle of the BERT tokenizer (`autolabel::text::bert`): on the > 100k lines
+//! of `tests/oracle/tokenizer_corpus.py` (standard-library source, licences,
+//! the vocabulary, driving prompts, adversarial Unicode) every id and every
+//! character offset is the reference's. Variants with one normalisation step
+//! switched off disagree on thousands of lines, so the corpus discriminates.
+
+use std::sync::OnceLock;
+
+use autolabel::text::{BasicOptions, BertTokenizer};
+use serde::Deserialize;
+
+use crate::support::{Scratch, repo, run_oracle};
+
+/// One corpus line and the reference's encoding of it.
+#[derive(Deserialize)]
+struct Line {
+    text: String,
+    ids: Vec<u32>,
+    offsets: Vec<(usize, usize)>,
+}
+
+fn vocab_path() -> std::path::PathBuf {
+    repo().join("models/vocab/bert-base-uncased/vocab.txt")
+}
+
+/// The corpus encoded by the reference (run once for all tests).
+fn reference() -> &'static [Line] {
+    static LINES: OnceLock<Vec<Line>> = OnceLock::new();
+    LINES.get_or_init(|| {
+        let scratch = Scratch::new("tokenizer");
+        let out = scratch.0.join("reference.jsonl");
+        let summary = run_oracle(
+            "bert_tokenizer.py",
+            &[vocab_path().to_str().unwrap(), out.to_str().unwrap()],
+        );
+        eprintln!("oracle: {}", summary.trim());
+        let jsonl = std::fs::read_to_string(&out).expect("read the oracle's output");
+        jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an oracle line"))
+            .collect()
+    })
+}
+
+fn uncased() -> BertTokenizer {
+    BertTokenizer::from_file(&vocab_path()).expect("the BERT vocabulary")
+}
+
+/// The lines whose ids `tokenizer` gets wrong, and those whose offsets only.
+fn mismatches(tokenizer: &BertTokenizer, lines: &[Line]) -> (Vec<usize>, Vec<usize>) {
+    let (mut ids, mut offsets) = (Vec::new(), Vec::new());
+    for (i, line) in lines.iter().enumerate() {
+        let ours = tokenizer.encode(&line.text);
+        if ours.ids != line.ids {
+            ids.push(i);
+        } else if ours.offsets != line.offsets {
+            offsets.push(i);
+        }
+    }
+    (ids, offsets)
+}
+
+/// The first few mismatching lines, tokens side by side.
+fn report(tokenizer: &BertTokenizer, lines: &[Line], bad: &[usize]) -> String {
+    let names = |ids: &[u32]| -> Vec<&str> {
+        ids.iter()
+            .map(|&id| tokenizer.vocab().token(id).unwrap_or("?"))
+            .collect()
+    };
+    let mut out = String::new();
+    for &i in bad.iter().take(8) {
+        let ours = tokenizer.encode(&lines[i].text);
+        out += &format!(
+            "line {i}: {:?}\n  transformers {:?} {:?}\n  ours         {:?} {:?}\n",
+            lines[i].text,
+            names(&lines[i].ids),
+            lines[i].offsets,
+            names(&ours.ids),
+            ours.offsets,
+        );
+    }
+    out
+}
+
+#[test]
+fn tokenizer_equals_transformers_on_the_corpus() {
+    let lines = reference();
+    assert!(lines.len() >= 100_000, "corpus of {} lines", lines.len());
+    let tokenizer = uncased();
+    let (bad_ids, bad_offsets) = mismatches(&tokenizer, lines);
+    let tokens: usize = lines.iter().map(|l| l.ids.len()).sum();
+    eprintln!(
+        "tokenizer: {} lines, {tokens} tokens; {} lines with other ids, {} with other offsets only",
+        lines.len(),
+        bad_ids.len(),
+        bad_offsets.len()
+    );
+    for (what, bad) in [("ids", &bad_ids), ("offsets", &bad_offsets)] {
+        assert!(
+            bad.is_empty(),
+            "{} of {} lines have other {what} than transformers':\n{}",
+            bad.len(),
+            lines.len(),
+            report(&tokenizer, lines, bad)
+        );
+    }
+}
+
+#[test]
+fn tokenizer_oracle_discriminates() {
+    let lines = reference();
+    let defaults = BasicOptions::default();
+    let variants = [
+        (
+            "accents kept",
+            BasicOptions {
+                strip_accents: Some(false),
+                ..defaults
+            },
+        ),
+        (
+            "no CJK spacing",
+            BasicOptions {
+                tokenize_chinese_chars: false,
+                ..defaults
+            },
+        ),
+        (
+            "cased",
+            BasicOptions {
+                lowercase: false,
+                ..defaults
+            },
+        ),
+    ];
+    for (name, options) in variants {
+        let broken = uncased().with_options(options);
+        let bad = mismatches(&broken, lines).0.len();
+        eprintln!("tokenizer variant {name}: {bad} mismatching lines");
+        assert!(bad > 1000, "variant {name}: only {bad} mismatching lines");
+    }
+}
