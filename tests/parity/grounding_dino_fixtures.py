@@ -155,6 +155,12 @@ def finite(t):
     return torch.where(mask, t, torch.zeros_like(t)), mask.to(torch.uint8)
 
 
+def midpoint(values, k):
+    """Halfway between the k-th and (k+1)-th largest of `values`."""
+    ranked = values.flatten().sort(descending=True)[0]
+    return float((ranked[k - 1] + ranked[k]) / 2)
+
+
 def size_cases():
     """(height, width) → resized (height, width) by the default processor
     (shortest edge 800, longest 1333)."""
@@ -247,12 +253,13 @@ def main():
         tensors[f"decoder_boxes.{level}"] = bx
 
     # Post-processing with thresholds inside the score range, so some
-    # queries pass and some do not, and labels differ in length.
+    # queries pass and some do not and labels differ in length; each halfway
+    # between two neighbouring values, so rounding cannot flip a decision.
     probs = out.logits.sigmoid()[0]
     scores = probs.max(-1)[0]
-    box_threshold = float(scores.sort(descending=True)[0][len(scores) // 3])
+    box_threshold = midpoint(scores, len(scores) // 3)
     kept = probs[scores > box_threshold]
-    text_threshold = float(kept[kept > 0].median())
+    text_threshold = midpoint(kept[kept > 0], kept[kept > 0].numel() // 2)
     original = torch.tensor([image_hw])
     boxes = out.pred_boxes[0]
     xyxy = torch.cat([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], -1)
@@ -286,7 +293,7 @@ def main():
     print("scores", [round(float(s), 3) for s in scores.sort(descending=True)[0]])
     print("box threshold", round(box_threshold, 4), "text threshold", round(text_threshold, 4), "detections", int(keep.sum()))
     print("boxes cx cy w h range", boxes.min(0)[0].tolist(), boxes.max(0)[0].tolist())
-    print("label ids", label_ids)
+    print("label ids of the first detections", [[int(i) for i in ids] for ids in label_ids[:10]])
 
 
 if __name__ == "__main__":

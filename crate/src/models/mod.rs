@@ -2,6 +2,7 @@
 //! sub-network, module and field names mirroring the official Hugging Face
 //! checkpoints so their `model.safetensors` loads as published.
 
+pub mod grounding_dino;
 pub mod sam2;
 
 /// The Burn version the ports are built on, so callers build tensors and
