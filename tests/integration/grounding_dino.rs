@@ -138,8 +138,22 @@ fn stage_report(out: Outputs, r: &Tensors) -> Vec<(String, f32, f32)> {
     for (key, t) in pairs {
         check(key.into(), values(t), get(r, key));
     }
-    let indices: Vec<f32> = values(out.selected.indices.float());
-    check("topk_indices".into(), indices, get(r, "topk_indices"));
+    // Invalid proposals (boxes off the image) share one score, so they tie
+    // and may be selected in any order; their initial box is exactly 1.
+    let indices = values(out.selected.indices.float());
+    let init = &get(r, "init_reference_points").1;
+    let differing = indices
+        .iter()
+        .zip(&get(r, "topk_indices").1)
+        .zip(init.chunks_exact(4))
+        .filter(|((a, b), init)| a != b && init.iter().any(|&v| v < 1.0))
+        .count();
+    let none = (vec![1], vec![0.0]);
+    check(
+        "topk_indices (valid, differing)".into(),
+        vec![differing as f32],
+        &none,
+    );
     let layers = out.decoder.hidden.len();
     let stacked = |ts: Vec<Tensor<3>>| values(Tensor::stack::<4>(ts, 1));
     check(
