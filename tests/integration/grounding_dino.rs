@@ -254,6 +254,37 @@ fn grounding_dino_every_stage_matches_the_reference() {
     }
 }
 
+/// A batch of two images runs each as if alone.
+#[test]
+fn grounding_dino_batch_of_two_matches_the_reference() {
+    let r = reference();
+    let pixels = tensor::<4>(get(&r, "pixel_values"));
+    let out = model()
+        .forward(
+            Tensor::cat(vec![pixels.clone(), pixels], 0),
+            &[prompt(&r), prompt(&r)],
+        )
+        .expect("forward");
+    let (Some(logits), Some(boxes)) = (out.logits.last(), out.boxes.last()) else {
+        panic!("no decoder layers");
+    };
+    for image in 0..2 {
+        let logits = values(logits.clone().narrow(0, image, 1));
+        let zeroed: Vec<f32> = logits
+            .iter()
+            .map(|&v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        let err = max_abs("logits", &zeroed, &get(&r, "logits").1);
+        assert!(err <= TOLERANCE, "image {image}: logits max abs {err}");
+        let err = max_abs(
+            "boxes",
+            &values(boxes.clone().narrow(0, image, 1)),
+            &get(&r, "pred_boxes").1,
+        );
+        assert!(err <= TOLERANCE, "image {image}: boxes max abs {err}");
+    }
+}
+
 #[test]
 fn grounding_dino_detections_match_the_post_processor() {
     let r = reference();

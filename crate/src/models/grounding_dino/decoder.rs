@@ -18,7 +18,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
-use super::heads::{MlpHead, contrastive_logits};
+use super::heads::{MlpHead, text_similarity};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, sine_embedding};
 use super::weights::Loader;
 
@@ -75,7 +75,6 @@ pub struct QuerySelection {
     bbox_embed: MlpHead,
     /// `[Q, C]` initial decoder queries.
     query_embeddings: Tensor<2>,
-    max_text_len: usize,
 }
 
 /// What the query selection hands the decoder.
@@ -110,7 +109,6 @@ impl QuerySelection {
                 &format!("{prefix}.query_position_embeddings.weight"),
                 [c.num_queries, d],
             ),
-            max_text_len: c.max_text_len,
         }
     }
 
@@ -130,7 +128,9 @@ impl QuerySelection {
         let object_query = self
             .enc_output_norm
             .forward(self.enc_output.forward(memory * valid_token));
-        let class = contrastive_logits(object_query.clone(), text, padding, self.max_text_len);
+        // The reference pads the scores to max_text_len with -inf first: no
+        // effect on the maximum.
+        let class = text_similarity(object_query.clone(), text, padding); // [B, S, T]
         let best = class.max_dim(2).squeeze_dim::<2>(2); // [B, S]
         let (_, indices) = best.topk_with_indices(q, 1); // [B, Q]
         let gather = |t: Tensor<3>| {

@@ -48,20 +48,26 @@ impl MlpHead {
     }
 }
 
-/// `GroundingDinoContrastiveEmbedding`: queries `[B, Q, C]` against text
-/// `[B, T, C]`, `-inf` at padded tokens (`padding` `[B, 1, T]`, true = pad)
-/// and at positions `T..max_text_len`: `[B, Q, max_text_len]`.
+/// Queries `[B, Q, C]` against text `[B, T, C]`: dot products, `-inf` at
+/// padded tokens (`padding` `[B, 1, T]`, true = pad), `[B, Q, T]`.
+pub fn text_similarity(queries: Tensor<3>, text: Tensor<3>, padding: Tensor<3, Bool>) -> Tensor<3> {
+    let [b, q, _] = queries.dims();
+    let t = text.dims()[1];
+    queries
+        .matmul(text.swap_dims(1, 2))
+        .mask_fill(padding.expand([b, q, t]), f32::NEG_INFINITY)
+}
+
+/// `GroundingDinoContrastiveEmbedding`: [`text_similarity`] padded with
+/// `-inf` to `max_text_len` tokens, `[B, Q, max_text_len]`.
 pub fn contrastive_logits(
     queries: Tensor<3>,
     text: Tensor<3>,
     padding: Tensor<3, Bool>,
     max_text_len: usize,
 ) -> Tensor<3> {
-    let [b, q, _] = queries.dims();
-    let t = text.dims()[1];
-    let logits = queries
-        .matmul(text.swap_dims(1, 2))
-        .mask_fill(padding.expand([b, q, t]), f32::NEG_INFINITY);
+    let logits = text_similarity(queries, text, padding);
+    let [b, q, t] = logits.dims();
     if max_text_len > t {
         let pad = Tensor::full(
             [b, q, max_text_len - t],
