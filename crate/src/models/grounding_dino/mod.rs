@@ -394,11 +394,11 @@ impl GroundingDino {
     /// truncated to `max_text_len`, the phrase mask and position ids.
     fn text_batch(&self, prompts: &[Prompt]) -> Result<TextBatch, GroundingDinoError> {
         let c = &self.config;
-        let full = prompts[0].input_ids.len();
-        let t = full.min(c.max_text_len);
         let bad = |m: String| Err(GroundingDinoError::Input(m));
+        let full = prompts.first().map_or(0, |p| p.input_ids.len());
+        let t = full.min(c.max_text_len);
         if t == 0 {
-            return bad("empty prompt".into());
+            return bad("no prompt or an empty one".into());
         }
         let (mut ids, mut types, mut positions) = (Vec::new(), Vec::new(), Vec::new());
         let (mut phrase, mut pad) = (Vec::new(), Vec::new());
@@ -430,7 +430,15 @@ impl GroundingDino {
                     c.text.type_vocab_size
                 ));
             }
-            let (mask, pos) = bert::phrase_attention(p_ids);
+            // Masks and positions of the whole prompt, then truncated, as the
+            // reference does.
+            let (full_mask, full_pos) = bert::phrase_attention(&p.input_ids);
+            let mask: Vec<bool> = full_mask
+                .chunks_exact(full)
+                .take(t)
+                .flat_map(|row| row[..t].iter().copied())
+                .collect();
+            let pos = &full_pos[..t];
             if let Some(&max) = pos.iter().max()
                 && max as usize >= c.text.max_position_embeddings
             {
@@ -441,7 +449,7 @@ impl GroundingDino {
             }
             ids.extend_from_slice(p_ids);
             types.extend_from_slice(&p.token_type_ids[..t]);
-            positions.extend(pos);
+            positions.extend_from_slice(pos);
             phrase.extend(
                 mask.into_iter()
                     .map(|keep| if keep { 0.0f32 } else { f32::MIN }),
