@@ -122,6 +122,18 @@ struct TextBatch {
     position_embedding: Tensor<3>,
 }
 
+/// The image side of a batch, flattened for the encoder.
+struct ImageTokens {
+    /// Swin output stages, `[B, C_s, H_s, W_s]`.
+    backbone: Vec<Tensor<4>>,
+    /// Projected levels as tokens, `[B, S, C]`.
+    features: Tensor<3>,
+    /// Sine + level embedding, `[B, S, C]`.
+    position: Tensor<3>,
+    /// `(h, w)` of each level.
+    shapes: Vec<[usize; 2]>,
+}
+
 /// `GroundingDinoForObjectDetection`.
 #[derive(Debug, Clone)]
 pub struct GroundingDino {
@@ -263,17 +275,9 @@ impl GroundingDino {
         ); // [B, T, H_text]
         let text_features = self.text_projection.forward(text_backbone.clone()); // [B, T, C]
 
-        let backbone = self.backbone.forward(pixels);
-        let levels = self.project_levels(&backbone); // [B, C, h_l, w_l] each
-        let shapes: Vec<[usize; 2]> = levels.iter().map(|t| [t.dims()[2], t.dims()[3]]).collect();
-        let vision_features = Tensor::cat(
-            levels
-                .into_iter()
-                .map(|t| t.flatten::<3>(2, 3).swap_dims(1, 2))
-                .collect(),
-            1,
-        ); // [B, S, C]
-        let vision_position = self.vision_position(&shapes, b); // [B, S, C]
+        let image = self.encode_image(pixels);
+        let (backbone, vision_features, vision_position, shapes) =
+            (image.backbone, image.features, image.position, image.shapes);
 
         let ctx = EncoderContext {
             vision_position: vision_position.clone(),
@@ -287,7 +291,6 @@ impl GroundingDino {
             self.encoder
                 .forward(vision_features.clone(), text_features.clone(), &ctx);
 
-        let max_text_len = self.config.max_text_len;
         let selected = self.query_selection.forward(
             encoder_vision.clone(),
             encoder_text.clone(),
@@ -306,23 +309,7 @@ impl GroundingDino {
             &memory,
             &self.bbox_embed,
         );
-        let mut logits = Vec::with_capacity(decoder.hidden.len());
-        let mut boxes = Vec::with_capacity(decoder.hidden.len());
-        for (i, hidden) in decoder.hidden.iter().enumerate() {
-            let reference = if i == 0 {
-                selected.reference.clone()
-            } else {
-                decoder.references[i - 1].clone()
-            };
-            logits.push(contrastive_logits(
-                hidden.clone(),
-                encoder_text.clone(),
-                text.padding.clone(),
-                max_text_len,
-            ));
-            let delta = self.bbox_embed.forward(hidden.clone());
-            boxes.push(sigmoid(delta + inverse_sigmoid(reference, 1e-5)));
-        }
+        let (logits, boxes) = self.predict(&decoder, &selected, encoder_text.clone(), text.padding);
         Ok(Outputs {
             backbone,
             text_backbone,
@@ -336,6 +323,55 @@ impl GroundingDino {
             logits,
             boxes,
         })
+    }
+
+    /// The image side: Swin maps, their projected levels flattened to tokens
+    /// `[B, S, C]` and the tokens' position embedding `[B, S, C]`.
+    fn encode_image(&self, pixels: Tensor<4>) -> ImageTokens {
+        let batch = pixels.dims()[0];
+        let backbone = self.backbone.forward(pixels);
+        let levels = self.project_levels(&backbone); // [B, C, h_l, w_l] each
+        let shapes: Vec<[usize; 2]> = levels.iter().map(|t| [t.dims()[2], t.dims()[3]]).collect();
+        let tokens = levels
+            .into_iter()
+            .map(|t| t.flatten::<3>(2, 3).swap_dims(1, 2))
+            .collect();
+        let position = self.vision_position(&shapes, batch);
+        ImageTokens {
+            backbone,
+            features: Tensor::cat(tokens, 1),
+            position,
+            shapes,
+        }
+    }
+
+    /// The detection head on every decoder layer: contrastive logits
+    /// `[B, Q, max_text_len]` and boxes `[B, Q, 4]`, each layer's boxes
+    /// refining the previous layer's references.
+    fn predict(
+        &self,
+        decoder: &DecoderOutput,
+        selected: &Selected,
+        text: Tensor<3>,
+        padding: Tensor<3, Bool>,
+    ) -> (Vec<Tensor<3>>, Vec<Tensor<3>>) {
+        let references = std::iter::once(&selected.reference).chain(&decoder.references);
+        decoder
+            .hidden
+            .iter()
+            .zip(references)
+            .map(|(hidden, reference)| {
+                let logits = contrastive_logits(
+                    hidden.clone(),
+                    text.clone(),
+                    padding.clone(),
+                    self.config.max_text_len,
+                );
+                let delta = self.bbox_embed.forward(hidden.clone());
+                let boxes = sigmoid(delta + inverse_sigmoid(reference.clone(), 1e-5));
+                (logits, boxes)
+            })
+            .unzip()
     }
 
     /// `input_proj_vision`: 1×1 convolutions of the backbone outputs, then
