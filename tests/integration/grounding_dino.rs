@@ -506,3 +506,34 @@ fn grounding_dino_parity_report() {
         serde_json::json!({"output": "forward", "seconds": seconds})
     );
 }
+
+/// The published configs name only what differs from the defaults: the
+/// grounding-dino-base one (Swin-B, window 12) parses to the `base` preset,
+/// an empty one to `tiny`.
+#[test]
+fn grounding_dino_published_configs_parse_to_the_presets() {
+    let base = r#"{
+        "architectures": ["GroundingDinoForObjectDetection"],
+        "model_type": "grounding-dino",
+        "backbone_config": {
+            "model_type": "swin", "embed_dim": 128, "depths": [2, 2, 18, 2],
+            "num_heads": [4, 8, 16, 32], "window_size": 12, "image_size": 384,
+            "out_features": ["stage2", "stage3", "stage4"], "out_indices": [2, 3, 4]
+        },
+        "text_config": {"model_type": "bert"},
+        "d_model": 256, "num_queries": 900, "max_text_len": 256, "torch_dtype": "float32"
+    }"#;
+    assert_eq!(
+        GroundingDinoConfig::from_json(base).expect("base config"),
+        GroundingDinoConfig::base()
+    );
+    assert_eq!(
+        GroundingDinoConfig::from_json("{}").expect("empty config"),
+        GroundingDinoConfig::tiny()
+    );
+    let unsupported = r#"{"two_stage": false}"#;
+    assert!(matches!(
+        GroundingDinoConfig::from_json(unsupported),
+        Err(GroundingDinoError::Config(_))
+    ));
+}
