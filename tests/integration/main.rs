@@ -10,6 +10,7 @@ mod demo_scene;
 mod devkit;
 mod eval_demo;
 mod eval_fixtures;
+mod grounding_dino;
 mod sam2;
 mod support;
 mod tokenizer;

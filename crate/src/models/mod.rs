@@ -3,6 +3,7 @@
 //! checkpoints so their `model.safetensors` loads as published.
 
 pub mod device;
+pub mod grounding_dino;
 pub mod sam2;
 
 pub use device::BackendKind;

@@ -1,0 +1,95 @@
+//! Image pre-processing as transformers' `GroundingDinoImageProcessor` does
+//! it: resize keeping the aspect ratio so the shortest edge is 800 px unless
+//! the longest would then exceed 1333 px (torchvision's antialiased bilinear
+//! on uint8), rescale by 1/255 and normalise with the ImageNet statistics.
+//! A single image needs no padding, so its pixel mask is all ones.
+//!
+//! Paper: Liu et al., "Grounding DINO", 2023. Reference: transformers
+//! `models/grounding_dino/image_processing_grounding_dino.py`
+//! (`GroundingDinoImageProcessor.resize`, `_preprocess`) and
+//! `image_transforms.py` (`get_size_with_aspect_ratio`).
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::models::sam2::processing::resize_rgb_u8;
+
+/// ImageNet mean, as `IMAGENET_DEFAULT_MEAN`.
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet standard deviation, as `IMAGENET_DEFAULT_STD`.
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// The processor's `size`: `{"shortest_edge": 800, "longest_edge": 1333}` by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResizeTarget {
+    pub shortest_edge: usize,
+    pub longest_edge: usize,
+}
+
+impl Default for ResizeTarget {
+    fn default() -> Self {
+        ResizeTarget {
+            shortest_edge: 800,
+            longest_edge: 1333,
+        }
+    }
+}
+
+/// `get_size_with_aspect_ratio`: the `[height, width]` an image of
+/// `[height, width]` is resized to (Python's float arithmetic, `round` half to
+/// even, `int` truncation).
+pub fn resized_size([height, width]: [usize; 2], target: ResizeTarget) -> [usize; 2] {
+    let (h, w) = (height as f64, width as f64);
+    let mut size = target.shortest_edge as f64;
+    let max_size = target.longest_edge as f64;
+    let (min_side, max_side) = (h.min(w), h.max(w));
+    let mut raw_size = None;
+    if max_side / min_side * size > max_size {
+        let raw = max_size * min_side / max_side;
+        raw_size = Some(raw);
+        size = raw.round_ties_even();
+    }
+    let size_int = size as usize;
+    if (height <= width && height == size_int) || (width <= height && width == size_int) {
+        return [height, width];
+    }
+    let scaled = raw_size.unwrap_or(size);
+    if width < height {
+        [(scaled * h / w) as usize, size_int]
+    } else {
+        [size_int, (scaled * w / h) as usize]
+    }
+}
+
+/// `GroundingDinoImageProcessor` on one RGB image (interleaved, row-major,
+/// `width × height`): `[3, h, w]` channel-major values and `[h, w]`.
+pub fn preprocess_rgb(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    target: ResizeTarget,
+) -> (Vec<f32>, [usize; 2]) {
+    let [oh, ow] = resized_size([height, width], target);
+    let resized = resize_rgb_u8(rgb, width, height, ow, oh);
+    let plane = oh * ow;
+    let mut out = vec![0.0f32; 3 * plane];
+    for c in 0..3 {
+        let mean = MEAN[c] * 255.0;
+        let std = STD[c] * 255.0;
+        for (i, px) in resized.chunks_exact(3).enumerate() {
+            out[c * plane + i] = (f32::from(px[c]) - mean) / std;
+        }
+    }
+    (out, [oh, ow])
+}
+
+/// [`preprocess_rgb`] as a `[1, 3, h, w]` tensor.
+pub fn preprocess(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    target: ResizeTarget,
+    device: &Device,
+) -> Tensor<4> {
+    let (values, [h, w]) = preprocess_rgb(rgb, width, height, target);
+    Tensor::from_data(TensorData::new(values, [1, 3, h, w]), device)
+}

@@ -1,0 +1,539 @@
+//! Grounding DINO (Liu et al., 2023) against the reference, transformers
+//! 5.23.0, on Burn's CPU backend: the committed tiny checkpoint in
+//! `models/fixtures/grounding-dino-tiny` (written by
+//! `tests/parity/grounding_dino_fixtures.py` with `save_pretrained`, so under
+//! the on-disk key names and without the tied box heads; random weights at a
+//! discriminative scale) is loaded through the same loader users use, and
+//! every stored intermediate — backbone maps, BERT output, projected text and
+//! image tokens, encoder memory, the top-k query selection, each decoder
+//! layer's boxes and logits — and the final detections must match the
+//! reference's to `TOLERANCE` max abs. Deformable attention sampling with
+//! `align_corners` flipped is shown to fail the same comparison.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::grounding_dino::bert::phrase_attention;
+use autolabel::models::grounding_dino::postprocess::{self, RawOutputs};
+use autolabel::models::grounding_dino::preprocess::{self, ResizeTarget};
+use autolabel::models::grounding_dino::{
+    GroundingDino, GroundingDinoConfig, GroundingDinoError, Outputs, Prompt, Thresholds,
+};
+use autolabel::models::sam2::weights::read_all_f32;
+use serde_json::Value;
+
+use crate::support::repo;
+
+/// The issue's bar: max abs error on the CPU backend.
+const TOLERANCE: f32 = 1e-4;
+
+type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// The committed tiny fixture, or `$AUTOLABEL_GROUNDING_DINO_FIXTURE` (the
+/// full-size parity script points it at a generated directory).
+fn dir() -> PathBuf {
+    std::env::var_os("AUTOLABEL_GROUNDING_DINO_FIXTURE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("models/fixtures/grounding-dino-tiny"))
+}
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn reference() -> Tensors {
+    let bytes = std::fs::read(dir().join("reference.safetensors"))
+        .expect("fixture file (run tests/parity/grounding_dino_fixtures.py)");
+    read_all_f32(&bytes).expect("fixture is safetensors")
+}
+
+fn cases() -> Value {
+    let json = std::fs::read_to_string(dir().join("cases.json")).expect("cases.json");
+    serde_json::from_str(&json).expect("cases.json parses")
+}
+
+fn get<'a>(t: &'a Tensors, key: &str) -> &'a (Vec<usize>, Vec<f32>) {
+    t.get(key)
+        .unwrap_or_else(|| panic!("fixture lacks '{key}'"))
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+fn tensor<const D: usize>(entry: &(Vec<usize>, Vec<f32>)) -> Tensor<D> {
+    let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
+    Tensor::from_data(TensorData::new(entry.1.clone(), shape), &device())
+}
+
+fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, reference has {}",
+        got.len(),
+        want.len()
+    );
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
+fn config() -> GroundingDinoConfig {
+    let json = std::fs::read_to_string(dir().join("config.json")).expect("config.json");
+    GroundingDinoConfig::from_json(&json).expect("fixture config parses")
+}
+
+fn model() -> GroundingDino {
+    let bytes = std::fs::read(dir().join("model.safetensors")).expect("model.safetensors");
+    GroundingDino::from_safetensors(config(), &bytes, &device()).expect("fixture weights load")
+}
+
+fn ints(r: &Tensors, key: &str) -> Vec<i64> {
+    get(r, key).1.iter().map(|&v| v as i64).collect()
+}
+
+fn prompt(r: &Tensors) -> Prompt {
+    Prompt {
+        input_ids: ints(r, "input_ids"),
+        attention_mask: ints(r, "attention_mask"),
+        token_type_ids: ints(r, "token_type_ids"),
+    }
+}
+
+fn run(model: &GroundingDino, r: &Tensors) -> Outputs {
+    model
+        .forward(tensor::<4>(get(r, "pixel_values")), &[prompt(r)])
+        .expect("forward")
+}
+
+/// `(output, max abs error, max |reference|)` of every compared stage; `-inf`
+/// logits must sit exactly where the reference has them and are left out of
+/// the error.
+fn stage_report(out: Outputs, r: &Tensors) -> Vec<(String, f32, f32)> {
+    let mut errors = Vec::new();
+    let mut check = |name: String, got: Vec<f32>, want: &(Vec<usize>, Vec<f32>)| {
+        let magnitude = want.1.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        errors.push((name.clone(), max_abs(&name, &got, &want.1), magnitude));
+    };
+    for (i, map) in out.backbone.into_iter().enumerate() {
+        let key = format!("backbone.{i}");
+        assert_eq!(map.dims().to_vec(), get(r, &key).0, "{key} shape");
+        check(key.clone(), values(map), get(r, &key));
+    }
+    let pairs = [
+        ("text_backbone", out.text_backbone),
+        ("text_features", out.text_features),
+        ("vision_features", out.vision_features),
+        ("vision_position_embedding", out.vision_position),
+        ("encoder_vision", out.encoder_vision),
+        ("encoder_text", out.encoder_text),
+        ("init_reference_points", out.selected.reference),
+    ];
+    for (key, t) in pairs {
+        check(key.into(), values(t), get(r, key));
+    }
+    // Invalid proposals (boxes off the image) share one score, so they tie
+    // and may be selected in any order; their initial box is exactly 1.
+    let indices = values(out.selected.indices.float());
+    let init = &get(r, "init_reference_points").1;
+    let differing = indices
+        .iter()
+        .zip(&get(r, "topk_indices").1)
+        .zip(init.chunks_exact(4))
+        .filter(|((a, b), init)| a != b && init.iter().any(|&v| v < 1.0))
+        .count();
+    let none = (vec![1], vec![0.0]);
+    check(
+        "topk_indices (valid, differing)".into(),
+        vec![differing as f32],
+        &none,
+    );
+    let layers = out.decoder.hidden.len();
+    let stacked = |ts: Vec<Tensor<3>>| values(Tensor::stack::<4>(ts, 1));
+    check(
+        "decoder_hidden".into(),
+        stacked(out.decoder.hidden),
+        get(r, "decoder_hidden"),
+    );
+    check(
+        "decoder_reference_points".into(),
+        stacked(out.decoder.references),
+        get(r, "decoder_reference_points"),
+    );
+    for (l, (logits, boxes)) in out.logits.into_iter().zip(out.boxes).enumerate() {
+        let logits = values(logits);
+        let finite: Vec<f32> = logits
+            .iter()
+            .map(|v| f32::from(u8::from(v.is_finite())))
+            .collect();
+        if l + 1 == layers {
+            assert_eq!(
+                finite,
+                get(r, "logits_finite").1,
+                "-inf logits at other positions than the reference's"
+            );
+        }
+        let zeroed: Vec<f32> = logits
+            .iter()
+            .map(|&v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        check(
+            format!("decoder_logits.{l}"),
+            zeroed,
+            get(r, &format!("decoder_logits.{l}")),
+        );
+        check(
+            format!("decoder_boxes.{l}"),
+            values(boxes),
+            get(r, &format!("decoder_boxes.{l}")),
+        );
+    }
+    errors
+}
+
+/// [`stage_report`] without the magnitudes.
+fn stage_errors(out: Outputs, r: &Tensors) -> Vec<(String, f32)> {
+    stage_report(out, r)
+        .into_iter()
+        .map(|(name, err, _)| (name, err))
+        .collect()
+}
+
+#[test]
+fn grounding_dino_preprocessing_matches_the_image_processor() {
+    let r = reference();
+    let (shape, rgb) = get(&r, "image_rgb");
+    let rgb: Vec<u8> = rgb.iter().map(|&v| v as u8).collect();
+    let want = get(&r, "pixel_values");
+    let target = ResizeTarget {
+        shortest_edge: want.0[2].min(want.0[3]),
+        longest_edge: 1333,
+    };
+    let (ours, hw) = preprocess::preprocess_rgb(&rgb, shape[1], shape[0], target);
+    assert_eq!(hw.to_vec(), want.0[2..].to_vec(), "resized size");
+    let err = max_abs("pixel_values", &ours, &want.1);
+    assert!(err <= TOLERANCE, "pixel_values max abs {err}");
+    for case in cases()["resize_cases"].as_array().expect("resize cases") {
+        let size = |v: &Value| -> [usize; 2] {
+            let a = v.as_array().expect("pair");
+            [
+                a[0].as_u64().expect("h") as usize,
+                a[1].as_u64().expect("w") as usize,
+            ]
+        };
+        let (input, output) = (size(&case["in"]), size(&case["out"]));
+        assert_eq!(
+            preprocess::resized_size(input, ResizeTarget::default()),
+            output,
+            "resize of {input:?}"
+        );
+    }
+}
+
+#[test]
+fn grounding_dino_phrase_mask_and_positions_match_the_reference() {
+    let r = reference();
+    let (mask, positions) = phrase_attention(&ints(&r, "input_ids"));
+    let mask: Vec<f32> = mask.into_iter().map(|m| f32::from(u8::from(m))).collect();
+    assert_eq!(mask, get(&r, "text_self_attention_mask").1);
+    assert_eq!(positions, ints(&r, "text_position_ids"));
+}
+
+#[test]
+fn grounding_dino_every_stage_matches_the_reference() {
+    let r = reference();
+    for (name, err) in stage_errors(run(&model(), &r), &r) {
+        eprintln!("grounding dino {name}: max abs {err:.2e}");
+        assert!(err <= TOLERANCE, "{name}: max abs {err} > {TOLERANCE}");
+    }
+}
+
+/// A batch of two images runs each as if alone.
+#[test]
+fn grounding_dino_batch_of_two_matches_the_reference() {
+    let r = reference();
+    let pixels = tensor::<4>(get(&r, "pixel_values"));
+    let out = model()
+        .forward(
+            Tensor::cat(vec![pixels.clone(), pixels], 0),
+            &[prompt(&r), prompt(&r)],
+        )
+        .expect("forward");
+    let (Some(logits), Some(boxes)) = (out.logits.last(), out.boxes.last()) else {
+        panic!("no decoder layers");
+    };
+    for image in 0..2 {
+        let logits = values(logits.clone().narrow(0, image, 1));
+        let zeroed: Vec<f32> = logits
+            .iter()
+            .map(|&v| if v.is_finite() { v } else { 0.0 })
+            .collect();
+        let err = max_abs("logits", &zeroed, &get(&r, "logits").1);
+        assert!(err <= TOLERANCE, "image {image}: logits max abs {err}");
+        let err = max_abs(
+            "boxes",
+            &values(boxes.clone().narrow(0, image, 1)),
+            &get(&r, "pred_boxes").1,
+        );
+        assert!(err <= TOLERANCE, "image {image}: boxes max abs {err}");
+    }
+}
+
+#[test]
+fn grounding_dino_detections_match_the_post_processor() {
+    let r = reference();
+    let cases = cases();
+    let thresholds = Thresholds {
+        box_threshold: cases["box_threshold"].as_f64().expect("box threshold") as f32,
+        text_threshold: cases["text_threshold"].as_f64().expect("text threshold") as f32,
+    };
+    let hw = [shape_of(&cases, 0), shape_of(&cases, 1)];
+    let model = model();
+    let ours = model
+        .detect(
+            tensor::<4>(get(&r, "pixel_values")),
+            &prompt(&r),
+            hw,
+            thresholds,
+        )
+        .expect("detect");
+    let want = cases["detections"].as_array().expect("detections");
+    assert_eq!(ours.len(), want.len(), "number of detections");
+    // Boxes are in pixels: the normalised tolerance scaled by the image side.
+    let box_tolerance = TOLERANCE * hw[0].max(hw[1]) as f32;
+    for (got, want) in ours.iter().zip(want) {
+        let score = (got.score - want["score"].as_f64().expect("score") as f32).abs();
+        assert!(score <= TOLERANCE, "score off by {score}");
+        let boxes: Vec<f32> = want["box"]
+            .as_array()
+            .expect("box")
+            .iter()
+            .map(|v| v.as_f64().expect("coordinate") as f32)
+            .collect();
+        let err = max_abs("box", &got.box_xyxy, &boxes);
+        assert!(err <= box_tolerance, "box off by {err} px");
+        let ids: Vec<i64> = want["token_ids"]
+            .as_array()
+            .expect("token ids")
+            .iter()
+            .map(|v| v.as_i64().expect("id"))
+            .collect();
+        assert_eq!(got.token_ids, ids, "label tokens");
+    }
+    let masks = &get(&r, "detections.token_mask").1;
+    let max_text_len = model.config().max_text_len;
+    for (got, row) in ours.iter().zip(masks.chunks_exact(max_text_len)) {
+        let positions: Vec<usize> = (0..max_text_len).filter(|&i| row[i] > 0.0).collect();
+        assert_eq!(got.token_positions, positions, "label positions");
+    }
+    // Post-processing alone, on the reference's own outputs, is exact.
+    let logits = &get(&r, "logits").1;
+    let finite = &get(&r, "logits_finite").1;
+    let logits: Vec<f32> = logits
+        .iter()
+        .zip(finite)
+        .map(|(&v, &f)| if f > 0.0 { v } else { f32::NEG_INFINITY })
+        .collect();
+    let raw = RawOutputs {
+        logits: &logits,
+        boxes: &get(&r, "pred_boxes").1,
+        max_text_len,
+    };
+    let exact = postprocess::detections(raw, &ints(&r, "input_ids"), thresholds, hw);
+    let scores: Vec<f32> = exact.iter().map(|d| d.score).collect();
+    assert_eq!(scores.len(), want.len());
+    let err = max_abs("scores", &scores, &get(&r, "detections.scores").1);
+    assert!(err <= 1e-6, "post-processing scores off by {err}");
+}
+
+fn shape_of(cases: &Value, i: usize) -> usize {
+    cases["image_hw"][i].as_u64().expect("image size") as usize
+}
+
+/// The fixture is discriminative: scores spread, boxes differ.
+#[test]
+fn grounding_dino_fixture_outputs_are_discriminative() {
+    let r = reference();
+    let scores = &get(&r, "detections.scores").1;
+    assert!(scores.len() >= 3, "only {} detections", scores.len());
+    let boxes = &get(&r, "pred_boxes").1;
+    let (lo, hi) = boxes
+        .chunks_exact(4)
+        .map(|b| b[0])
+        .fold((1.0f32, 0.0f32), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    assert!(hi - lo > 0.3, "box centres x within [{lo}, {hi}]");
+    let logits: Vec<f32> = get(&r, "logits")
+        .1
+        .iter()
+        .zip(&get(&r, "logits_finite").1)
+        .filter(|&(_, &f)| f > 0.0)
+        .map(|(&v, _)| v)
+        .collect();
+    let (lo, hi) = logits
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(hi - lo > 2.0, "logits within [{lo}, {hi}]");
+}
+
+/// Wrong variant: deformable attention sampling with `align_corners = true`
+/// (the flag PyTorch's `grid_sample` takes as false here) fails the comparison.
+#[test]
+fn grounding_dino_sampling_with_align_corners_flipped_fails() {
+    let r = reference();
+    let wrong = model().with_deformable_align_corners(true);
+    let errors = stage_errors(run(&wrong, &r), &r);
+    let by_name: BTreeMap<_, _> = errors.into_iter().collect();
+    assert!(
+        by_name["text_backbone"] <= TOLERANCE,
+        "the text side does not sample"
+    );
+    for stage in ["encoder_vision", "decoder_hidden", "decoder_boxes.1"] {
+        assert!(
+            by_name[stage] > 100.0 * TOLERANCE,
+            "{stage}: align_corners=true passes ({})",
+            by_name[stage]
+        );
+    }
+}
+
+#[test]
+fn grounding_dino_weight_errors_name_the_key_and_shapes() {
+    let bytes = std::fs::read(dir().join("model.safetensors")).expect("model.safetensors");
+    let load = |config: GroundingDinoConfig| match GroundingDino::from_safetensors(
+        config,
+        &bytes,
+        &device(),
+    ) {
+        Err(GroundingDinoError::Weights(p)) => p,
+        Err(other) => panic!("expected a weights error, got {other}"),
+        Ok(_) => panic!("a wrong config loaded"),
+    };
+
+    let mut wider = config();
+    wider.decoder_ffn_dim = 96;
+    let problems = load(wider);
+    assert!(
+        problems.mismatched.contains(
+            &"key 'model.decoder.layers.0.fc1.weight' expected [96, 64], got [128, 64]".to_string()
+        ),
+        "{problems}"
+    );
+
+    let mut deeper = config();
+    deeper.decoder_layers = 3;
+    let problems = load(deeper);
+    assert!(
+        problems
+            .missing
+            .iter()
+            .any(|k| k == "model.decoder.layers.2.self_attn.query.weight"),
+        "{problems}"
+    );
+
+    let mut shallower = config();
+    shallower.text.num_hidden_layers = 1;
+    let problems = load(shallower);
+    assert!(
+        problems
+            .unexpected
+            .iter()
+            .any(|k| k.starts_with("model.text_backbone.encoder.layer.1.")),
+        "{problems}"
+    );
+    let message = GroundingDinoError::Weights(problems).to_string();
+    assert!(message.contains("unexpected"), "{message}");
+
+    match GroundingDino::from_safetensors(config(), b"not a safetensors file", &device()) {
+        Err(GroundingDinoError::Safetensors(_)) => {}
+        other => panic!("garbage bytes: {:?}", other.err()),
+    }
+}
+
+#[test]
+fn grounding_dino_checkpoint_dir_loads_and_bad_prompts_are_refused() {
+    let model = GroundingDino::from_dir(&dir(), &device()).expect("the fixture directory loads");
+    assert_eq!(model.config(), &config());
+    let r = reference();
+    let pixels = || tensor::<4>(get(&r, "pixel_values"));
+    let mut bad = prompt(&r);
+    bad.input_ids[1] = model.config().text.vocab_size as i64;
+    assert!(matches!(
+        model.forward(pixels(), &[bad]),
+        Err(GroundingDinoError::Input(_))
+    ));
+    let mut short = prompt(&r);
+    short.attention_mask.pop();
+    assert!(matches!(
+        model.forward(pixels(), &[short]),
+        Err(GroundingDinoError::Input(_))
+    ));
+    assert!(matches!(
+        model.forward(pixels(), &[]),
+        Err(GroundingDinoError::Input(_))
+    ));
+    let missing = GroundingDino::from_dir(&dir().join("nowhere"), &device());
+    assert!(matches!(missing, Err(GroundingDinoError::Io { .. })));
+}
+
+/// The full-size parity report (`tests/parity/grounding_dino_full.py` runs it
+/// with `AUTOLABEL_GROUNDING_DINO_FIXTURE` set): max abs and relative error of
+/// every stage, one `GROUNDING_DINO_PARITY {json}` line each, plus the wall
+/// time of the forward pass. It asserts nothing but that it ran.
+#[test]
+#[ignore = "run by tests/parity/grounding_dino_full.py on a generated full-size fixture"]
+fn grounding_dino_parity_report() {
+    let r = reference();
+    let model = model();
+    let start = std::time::Instant::now();
+    let out = run(&model, &r);
+    let last = out.boxes.last().cloned().expect("decoder layers");
+    let _ = values(last);
+    let seconds = start.elapsed().as_secs_f64();
+    for (name, abs, magnitude) in stage_report(out, &r) {
+        println!(
+            "GROUNDING_DINO_PARITY {}",
+            serde_json::json!({"output": name, "max_abs": abs, "max_rel": abs / magnitude.max(f32::MIN_POSITIVE), "ref_max": magnitude})
+        );
+    }
+    println!(
+        "GROUNDING_DINO_PARITY {}",
+        serde_json::json!({"output": "forward", "seconds": seconds})
+    );
+}
+
+/// The published configs name only what differs from the defaults: the
+/// grounding-dino-base one (Swin-B, window 12) parses to the `base` preset,
+/// an empty one to `tiny`.
+#[test]
+fn grounding_dino_published_configs_parse_to_the_presets() {
+    let base = r#"{
+        "architectures": ["GroundingDinoForObjectDetection"],
+        "model_type": "grounding-dino",
+        "backbone_config": {
+            "model_type": "swin", "embed_dim": 128, "depths": [2, 2, 18, 2],
+            "num_heads": [4, 8, 16, 32], "window_size": 12, "image_size": 384,
+            "out_features": ["stage2", "stage3", "stage4"], "out_indices": [2, 3, 4]
+        },
+        "text_config": {"model_type": "bert"},
+        "d_model": 256, "num_queries": 900, "max_text_len": 256, "torch_dtype": "float32"
+    }"#;
+    assert_eq!(
+        GroundingDinoConfig::from_json(base).expect("base config"),
+        GroundingDinoConfig::base()
+    );
+    assert_eq!(
+        GroundingDinoConfig::from_json("{}").expect("empty config"),
+        GroundingDinoConfig::tiny()
+    );
+    let unsupported = r#"{"two_stage": false}"#;
+    assert!(matches!(
+        GroundingDinoConfig::from_json(unsupported),
+        Err(GroundingDinoError::Config(_))
+    ));
+}
