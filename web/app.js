@@ -26,6 +26,7 @@ import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
 import { Notices } from './notices.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
+import { Segmenter } from './segment.js';
 import { FrameStrip } from './strip.js';
 import { isVideoFile, openVideo } from './video.js';
 
@@ -56,6 +57,14 @@ const state = {
   cachedFrames: () => cache.indices(),
 };
 window.__autolabel = state;
+
+const segmenter = new Segmenter({
+  state,
+  notify: (kind, message) => notify(kind, message),
+  redraw: () => draw(),
+  bitmap: () => cache.pinned,
+  toImage: (cx, cy) => [(cx - state.view.ox) / state.view.scale, (cy - state.view.oy) / state.view.scale],
+});
 
 let clip = null; // the clip on screen (see web/clips.js)
 let folder = null; // the nuScenes folder the clip on screen came from
@@ -400,6 +409,7 @@ function display(index) {
   $('frame-failed').hidden = !failure;
   $('frame-failed').textContent = failure ?? '';
   const bitmap = failure ? null : cache.get(index);
+  if (bitmap !== cache.pinned) segmenter.onFrameChanged();
   cache.pin(bitmap);
   state.displayed = index;
   if (bitmap && !(clip.width && clip.height)) setAspect(bitmap.width, bitmap.height);
@@ -430,6 +440,7 @@ function draw() {
   }
   const anns = visibleAnnotations(state.displayed);
   state.view = drawFrame(canvas, $('stage'), bitmap, anns, highlight);
+  segmenter.drawOverlay(canvas.getContext('2d'), state.view);
   state.drawn = { index: state.displayed, boxes: anns.length, ignored: anns.filter((a) => a.class === null).length };
   canvas.dataset.frame = String(state.displayed);
   canvas.dataset.boxes = String(anns.length);
@@ -516,6 +527,7 @@ function chooseBackend(backend) {
 function onBackendPicked(backend) {
   localStorage.setItem(BACKEND_KEY, backend);
   chooseBackend(backend);
+  segmenter.onBackendChanged();
 }
 
 // ------------------------------------------------------------------- wiring
@@ -613,4 +625,5 @@ wireViewer();
 updateStatus();
 performance.mark('autolabel-interactive');
 showBackend();
+segmenter.init();
 if (params.has('demo')) openDemoScene();

@@ -37,6 +37,8 @@ found="$("$WASM_BINDGEN" --version | awk '{print $2}')"
   || die "wasm-bindgen CLI is $found, the crate needs $BINDGEN_VERSION. Install it with: cargo install wasm-bindgen-cli --version $BINDGEN_VERSION --force"
 
 cd "$ROOT"
+# wasm SIMD for the CPU build (every browser with WebGPU has it too).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:--C target-feature=+simd128}"
 echo "building autolabel-web ($PROFILE, $TARGET)…" >&2
 cargo build -p autolabel-web "${CARGO_PROFILE[@]}" --target "$TARGET"
 

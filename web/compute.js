@@ -18,13 +18,16 @@ export class ComputeWorker {
     this.worker.onmessageerror = () => this.fail(new Error('the compute worker sent an unreadable message'));
   }
 
-  /** Runs `op` in the worker; `onProgress({text, done, total})` reports along the way. */
-  call(op, args = {}, { onProgress } = {}) {
+  /**
+   * Runs `op` in the worker; `onProgress({text, done, total})` reports along
+   * the way; `transfer` lists objects of `args` to move rather than copy.
+   */
+  call(op, args = {}, { onProgress, transfer = [] } = {}) {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, op, ...args });
+      this.worker.postMessage({ id, op, ...args }, transfer);
     });
   }
 

@@ -10,6 +10,9 @@
 //   nuscenesClip  {scene, channel, maxFrames}    → ClipView
 //   folderFrames  {folder, names, fps, maxFrames} → [FrameInfo]
 //   decode        {file}                         → ImageBitmap        (any image file)
+//   sam2Load      {url | files, backend, sha256} → {info, files, loadMs} (SAM 2 weights → model)
+//   sam2SetImage  {bitmap}                       → {ms}               (encode a frame)
+//   sam2Predict   {prompts, multimask}           → {predictions, ms}  (masks; pixels transferred)
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
 //               {panic}  (a Rust panic's message, from console_error_panic_hook)
 
@@ -17,16 +20,21 @@ import init, {
   DemoScene,
   NuScenesDataset,
   NuScenesFiles,
+  Sam2Session,
   folderFrames,
   nuscenesTableNames,
 } from './pkg/autolabel_web.js';
+import { fetchModelFile, mib, sha256 } from './model-store.js';
 
 const WASM_URL = new URL('./pkg/autolabel_web_bg.wasm', import.meta.url);
 
 let ready = null;
+let exports = null; // the wasm instance's exports (its linear memory: the CPU build's heap)
 let demo = null;
 let demoSize = null;
 let dataset = null;
+let sam2 = null; // Sam2Session
+let sam2Busy = Promise.resolve(); // SAM 2 calls run one at a time
 
 /** A result whose listed objects are transferred, not copied, to the page. */
 class Transfer {
@@ -54,7 +62,7 @@ async function loadWasm() {
     );
   }
   const t0 = performance.now();
-  await init({ module_or_path: WASM_URL });
+  exports = await init({ module_or_path: WASM_URL });
   return performance.now() - t0;
 }
 
@@ -69,6 +77,47 @@ async function decodeImage(file) {
   } catch (e) {
     throw new Error(`${file.name}: the browser cannot decode this image (${errorMessage(e)})`);
   }
+}
+
+/** Runs `work` after every SAM 2 call before it (the session is not re-entrant). */
+function serial(work) {
+  const run = sam2Busy.then(work, work);
+  sam2Busy = run.catch(() => {});
+  return run;
+}
+
+/** config.json text and model.safetensors bytes from a URL directory or dropped files. */
+async function sam2Files({ url, files, sha256: expected }, progress) {
+  if (files) {
+    const weights = new Uint8Array(await files.weights.arrayBuffer());
+    progress({ text: `checking ${files.weights.name} (sha256 of ${mib(weights.byteLength)})` });
+    const digest = await sha256(weights);
+    const config = await files.config.text();
+    return { config, weights, report: { source: 'files', sha256: digest, bytes: weights.byteLength } };
+  }
+  const base = new URL(url, self.location.href);
+  const get = (name) =>
+    fetchModelFile(new URL(name, base).href, { expected: expected?.[name] ?? null, progress });
+  const config = await get('config.json');
+  const weights = await get('model.safetensors');
+  const report = {
+    source: weights.fromCache ? 'cache' : 'download',
+    sha256: weights.sha256,
+    verified: weights.verified && config.verified,
+    bytes: weights.bytes.byteLength,
+  };
+  return { config: new TextDecoder().decode(config.bytes), weights: weights.bytes, report };
+}
+
+/** The wasm heap's size: it only grows, so it is the peak of the CPU build's memory. */
+const wasmHeap = () => exports?.memory.buffer.byteLength ?? null;
+
+async function rgbaOf(bitmap) {
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return ctx.getImageData(0, 0, canvas.width, canvas.height).data;
 }
 
 const ops = {
@@ -124,6 +173,42 @@ const ops = {
   async folderFrames({ folder, names, fps, maxFrames }) {
     await wasm();
     return folderFrames(folder, names, fps, maxFrames);
+  },
+
+  async sam2Load(args, progress) {
+    progress({ text: 'loading wasm…' });
+    await wasm();
+    const { config, weights, report } = await sam2Files(args, progress);
+    progress({ text: `building SAM 2 on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
+    return serial(async () => {
+      sam2?.free();
+      sam2 = null;
+      const t0 = performance.now();
+      sam2 = await Sam2Session.load(config, weights, args.backend);
+      return { info: sam2.info(), ...report, loadMs: performance.now() - t0 };
+    });
+  },
+
+  async sam2SetImage({ bitmap }) {
+    if (!sam2) throw new Error('no SAM 2 model is loaded');
+    const { width, height } = bitmap;
+    const rgba = await rgbaOf(bitmap);
+    return serial(async () => {
+      const t0 = performance.now();
+      await sam2.setImage(new Uint8Array(rgba.buffer), width, height);
+      return { ms: performance.now() - t0, width, height, wasmHeapBytes: wasmHeap() };
+    });
+  },
+
+  async sam2Predict({ prompts, multimask }) {
+    if (!sam2) throw new Error('no SAM 2 model is loaded');
+    return serial(async () => {
+      const t0 = performance.now();
+      const predictions = await sam2.predict(prompts, multimask);
+      const ms = performance.now() - t0;
+      const buffers = predictions.flatMap((p) => p.masks.map((m) => m.data.buffer));
+      return new Transfer({ predictions, ms, wasmHeapBytes: wasmHeap() }, buffers);
+    });
   },
 
   async decode({ file }) {

@@ -3,10 +3,10 @@
 // Env: CHROMIUM (default /usr/bin/chromium).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -15,6 +15,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = join(ROOT, 'tests/e2e/artifacts');
 export const FIXTURES = join(ROOT, 'tests/e2e/fixtures');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/autolabel/target');
 const FLAGS = [
   '--headless=new',
   '--no-sandbox',
@@ -164,3 +165,18 @@ export async function tempDir(prefix) {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** AUTOLABEL_CLI, else the newer of the release and debug builds, else a release build made now. */
+export function findCli() {
+  if (process.env.AUTOLABEL_CLI) return process.env.AUTOLABEL_CLI;
+  const builds = [join(TARGET, 'release/autolabel'), join(TARGET, 'debug/autolabel')].filter((p) => existsSync(p));
+  if (builds.length) return builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  console.log('building the autolabel CLI (cargo build --release -p autolabel --bin autolabel)…');
+  execFileSync('cargo', ['build', '--release', '--locked', '-p', 'autolabel', '--bin', 'autolabel'], {
+    cwd: ROOT,
+    env: { ...process.env, CARGO_TARGET_DIR: TARGET },
+    stdio: 'inherit',
+  });
+  return join(TARGET, 'release/autolabel');
+}
+

@@ -9,15 +9,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   FIXTURES,
   ROOT,
   appState,
   canvasStats,
+  findCli,
   centrePixel,
   notices,
   openSession,
@@ -27,27 +26,12 @@ import {
   waitIdle,
 } from './harness.mjs';
 
-const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/autolabel/target');
 const SCENE_FRAMES = 13;
 
 let session;
 let page;
 let temp;
 let cliGt; // the CLI's ground truth for the generated nuScenes scene
-
-/** AUTOLABEL_CLI, else the newer of the release and debug builds, else a release build made now. */
-function findCli() {
-  if (process.env.AUTOLABEL_CLI) return process.env.AUTOLABEL_CLI;
-  const builds = [join(TARGET, 'release/autolabel'), join(TARGET, 'debug/autolabel')].filter((p) => existsSync(p));
-  if (builds.length) return builds.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  console.log('building the autolabel CLI (cargo build --release -p autolabel --bin autolabel)…');
-  execFileSync('cargo', ['build', '--release', '--locked', '-p', 'autolabel', '--bin', 'autolabel'], {
-    cwd: ROOT,
-    env: { ...process.env, CARGO_TARGET_DIR: TARGET },
-    stdio: 'inherit',
-  });
-  return join(TARGET, 'release/autolabel');
-}
 
 /** Writes the test's input folders under `temp.dir`. */
 async function writeInputs() {

@@ -1,12 +1,13 @@
 //! SAM 2 (Ravi et al., 2024) against the reference, transformers 5.23.0, on
-//! Burn's CPU backend: the committed tiny checkpoint in
-//! `models/fixtures/sam2-tiny` (written by `tests/parity/sam2_fixtures.py`,
-//! random weights at a discriminative scale) is loaded through the same
-//! loader users use, and the image embeddings, high-resolution features,
-//! IoU scores, object scores and masks of six prompt sets must match the
-//! reference's to `TOLERANCE` max abs. Deliberately wrong variants (one resize
-//! with `align_corners` flipped, the dynamic multimask fallback skipped) are
-//! shown to fail the same comparison.
+//! Burn's CPU backend and on its wgpu runtime (lavapipe on CI): the committed
+//! tiny checkpoint in `models/fixtures/sam2-tiny` (written by
+//! `tests/parity/sam2_fixtures.py`, random weights at a discriminative scale)
+//! is loaded through the same loader users use, and the image embeddings,
+//! high-resolution features, IoU scores, object scores and masks of seven
+//! prompt sets (one with a mask input) must match the reference's to
+//! `TOLERANCE` max abs. Deliberately wrong variants (one resize with
+//! `align_corners` flipped, the dynamic multimask fallback skipped) are shown
+//! to fail the same comparison.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,12 +143,17 @@ fn prompts(case: &Value) -> Vec<Prompt> {
                 .collect()
         })
         .unwrap_or_default();
+    // A case with `mask_from` feeds a low-res mask back (SAM2ImagePredictor's mask_input).
+    let mask_input = case.get("mask_from").map(|_| {
+        let name = case["name"].as_str().expect("name");
+        get(&read(&format!("case_{name}.safetensors")), "input_masks").1.clone()
+    });
     let n = boxes.len().max(points.len());
     (0..n)
         .map(|i| Prompt {
             points: points.get(i).cloned().unwrap_or_default(),
             bbox: boxes.get(i).copied(),
-            ..Default::default()
+            mask_input: mask_input.clone(),
         })
         .collect()
 }

@@ -1,7 +1,9 @@
-"""SAM 2 speed: the Rust port (Burn CPU backend) beside PyTorch, same
-full-size random weights (sam2.1-hiera-tiny config), same machine, same run.
+"""SAM 2 speed: the Rust port on each native Burn backend (`flex` CPU, and
+`wgpu` — on a GPU-less machine that is mesa's lavapipe, software Vulkan)
+beside PyTorch, same full-size random weights (sam2.1-hiera-tiny config),
+same machine, same run.
 
-    python tests/parity/sam2_bench.py [--work DIR] [--iters 3] [--write docs/BENCHMARKS.md]
+    python tests/parity/sam2_bench.py [--work DIR] [--iters 3] [--wgpu-iters 1] [--write docs/BENCHMARKS.md]
 
 Needs the checkpoint directory `sam2_full.py` (or `sam2_fixtures.py --preset
 sam2.1-hiera-tiny`) wrote. Measures, each as the median of --iters runs after
@@ -76,17 +78,17 @@ def pytorch(work, iters):
     return out
 
 
-def rust(work, iters):
+def rust(work, iters, device):
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
     run = subprocess.run(
         ["cargo", "run", "-q", "--release", "-p", "autolabel", "--example", "sam2_bench", "--",
-         "--model", work, "--iters", str(iters)],
+         "--model", work, "--iters", str(iters), "--device", device],
         cwd=REPO, env=env, capture_output=True, text=True,
     )
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
-        sys.exit("the Rust benchmark failed")
+        sys.exit(f"the Rust benchmark failed on {device}")
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -94,11 +96,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/sam2-full"))
     parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--wgpu-iters", type=int, default=1, help="runs on wgpu (lavapipe is slow)")
     parser.add_argument("--write", help="Markdown file whose marked section receives the table")
     args = parser.parse_args()
 
     torch_numbers = pytorch(args.work, args.iters)
-    rust_numbers = rust(args.work, args.iters)
+    flex = rust(args.work, args.iters, "cpu")
+    wgpu = rust(args.work, args.wgpu_iters, "wgpu")
     peak = torch_numbers["gemm_2048_gflops"]
     rows = [
         ("image encoder, 1024²", "encoder_s"),
@@ -106,19 +110,20 @@ def main():
         ("decoder, 16 boxes", "decoder_16_boxes_s"),
     ]
     lines = [
-        f"PyTorch {torch_numbers['torch']} ({torch_numbers['threads']} threads) vs the port on Burn `flex`, "
+        f"PyTorch {torch_numbers['torch']} ({torch_numbers['threads']} threads) vs the port on Burn `flex` "
+        f"(medians of {args.iters}) and Burn `wgpu` on lavapipe ({args.wgpu_iters} run after a warm-up), "
         f"same weights, same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
         "",
-        "| stage | PyTorch | Burn flex (CPU) | Burn ÷ PyTorch | Burn GFLOP/s |",
-        "|---|---|---|---|---|",
+        "| stage | PyTorch | Burn flex (CPU) | flex ÷ PyTorch | flex GFLOP/s | Burn wgpu (lavapipe) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, key in rows:
-        t, r = torch_numbers[key], rust_numbers[key]
+        t, r, g = torch_numbers[key], flex[key], wgpu[key]
         gflops = f"{ENCODER_GFLOP / r:.0f} ({100 * ENCODER_GFLOP / r / peak:.0f} % of peak)" if key == "encoder_s" else "–"
-        lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} |")
-    if rust_numbers.get("peak_rss_mib"):
-        lines += ["", f"Peak resident memory of the Rust process (load + `set_image` + 16-box predict): "
-                  f"{rust_numbers['peak_rss_mib']:.0f} MiB."]
+        lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} | {g:.3f} s |")
+    lines += ["", "Peak resident memory of each Rust process (load + encoder runs + 1- and 16-box predicts): "
+              + ", ".join(f"{name} {n['peak_rss_mib']:.0f} MiB" for name, n in [("flex", flex), ("wgpu", wgpu)]
+                          if n.get("peak_rss_mib")) + "."]
     table = "\n".join(lines)
     print(table)
     if args.write:

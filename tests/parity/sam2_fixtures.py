@@ -150,10 +150,13 @@ def cases(h, w):
             "labels": [[1], [1, 0]],
             "multimask": True,
         },
+        # SAM2ImagePredictor's mask_input: box_single's low-res logits fed back
+        # with its box (multimask, so the stability threshold stays as it is).
+        {"name": "box_mask_input_multi", "boxes": [[0.1 * w, 0.55 * h, 0.4 * w, 0.9 * h]], "mask_from": "box_single", "multimask": True},
     ]
 
 
-def run_case(model, processor, image, case):
+def run_case(model, processor, image, case, input_masks=None):
     kwargs = {}
     if "points" in case:
         kwargs["input_points"] = [case["points"]]
@@ -167,6 +170,7 @@ def run_case(model, processor, image, case):
             input_points=inputs.get("input_points"),
             input_labels=inputs.get("input_labels"),
             input_boxes=inputs.get("input_boxes"),
+            input_masks=input_masks,
             multimask_output=case["multimask"],
         )
     original = inputs["original_sizes"][0].tolist()
@@ -183,6 +187,8 @@ def run_case(model, processor, image, case):
     for key in ("input_points", "input_labels", "input_boxes"):
         if inputs.get(key) is not None:
             tensors[key] = inputs[key][0].float()
+    if input_masks is not None:
+        tensors["input_masks"] = input_masks  # [1, 1, 4h, 4w] low-res logits
     return tensors, inputs
 
 
@@ -227,7 +233,7 @@ def main():
         delta = config.mask_decoder_config.dynamic_multimask_stability_delta
         scores = []
         for case in all_cases:
-            if not case["multimask"]:
+            if not case["multimask"] and "mask_from" not in case:
                 _, inputs = run_case(model, processor, image, case)
                 scores += single_mask_stability(model, inputs, delta)
         scores = sorted(scores)
@@ -256,8 +262,11 @@ def main():
     save_file({k: v.contiguous() for k, v in intermediate.items()}, os.path.join(args.out, "image.safetensors"))
 
     summary = []
+    outputs = {}
     for case in all_cases:
-        tensors, _ = run_case(model, processor, image, case)
+        source = outputs[case["mask_from"]]["pred_masks"][:1, :1] if "mask_from" in case else None
+        tensors, _ = run_case(model, processor, image, case, source)
+        outputs[case["name"]] = tensors
         save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(args.out, f"case_{case['name']}.safetensors"))
         summary.append(
             {

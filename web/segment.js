@@ -1,0 +1,390 @@
+// The SAM 2 panel and its Test mode: choose a checkpoint (models/manifest.json
+// or dropped files), load it into a model worker on the chosen backend, then
+// click points (Shift+click: background) or drag a box on the frame on screen
+// and see the masks with their scores. The frame is encoded once; changing
+// prompts only re-runs the decoder.
+
+import { ComputeWorker } from './compute.js';
+import { CancelledError } from './errors.js';
+
+const $ = (id) => document.getElementById(id);
+const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
+const MASK_COLORS = [
+  [61, 220, 151],
+  [79, 157, 255],
+  [255, 159, 67],
+];
+const DRAG_PX = 4; // a press that moves less than this (canvas px) is a click
+
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
+const seconds = (ms) => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
+
+/** Which entries of the manifest are SAM 2 checkpoints, by name. */
+async function loadManifest() {
+  const response = await fetch(MANIFEST_URL);
+  if (!response.ok) throw new Error(`models/manifest.json: HTTP ${response.status}`);
+  const { models } = await response.json();
+  return models.filter((m) => m.network === 'sam2');
+}
+
+export class Segmenter {
+  /**
+   * `app`: {state, notify, redraw, bitmap(): the displayed ImageBitmap or null,
+   * toImage(canvasX, canvasY): image pixels}.
+   */
+  constructor(app) {
+    this.app = app;
+    this.worker = null;
+    this.models = [];
+    this.prompt = { points: [], box: null };
+    this.drag = null;
+    this.overlays = [];
+    this.chosenMask = 0;
+    this.generation = 0; // bumps when the frame or the model changes: stale answers are dropped
+    this.public = {
+      status: 'unloaded', // unloaded | loading | ready | error
+      info: null,
+      load: null, // {source, sha256, verified, bytes, loadMs}
+      encoded: null, // {frame, ms, width, height}
+      predictions: null, // [{masks: [{rle, area, score, bbox}], object_score}]
+      decodeMs: null,
+      wasmHeapBytes: null, // the worker's wasm heap after the last call (its peak so far)
+      prompt: this.prompt,
+      error: null,
+    };
+    app.state.sam2 = this.public;
+  }
+
+  async init() {
+    $('sam2-load').addEventListener('click', () => this.loadChosen());
+    $('sam2-files').addEventListener('click', () => $('pick-sam2').click());
+    $('pick-sam2').addEventListener('change', (e) => {
+      const files = [...e.target.files];
+      e.target.value = '';
+      this.loadFiles(files);
+    });
+    $('sam2-model').addEventListener('change', () => this.describeChoice());
+    $('sam2-test').addEventListener('change', () => this.setTestMode($('sam2-test').checked));
+    $('sam2-multimask').addEventListener('change', () => this.run());
+    $('sam2-clear').addEventListener('click', () => this.clearPrompts());
+    $('sam2-cancel').addEventListener('click', () => this.cancel());
+    this.wireCanvas($('view'));
+    try {
+      this.models = await loadManifest();
+    } catch (e) {
+      $('sam2-status').textContent = `No model list (${e.message}): drop a checkpoint's files instead.`;
+      return;
+    }
+    const select = $('sam2-model');
+    select.replaceChildren(
+      ...this.models.map((m) => {
+        const option = document.createElement('option');
+        option.value = m.name;
+        option.textContent = m.label ?? m.name;
+        return option;
+      }),
+    );
+    const wanted = new URLSearchParams(location.search).get('sam2');
+    if (wanted && this.models.some((m) => m.name === wanted)) select.value = wanted;
+    await this.describeChoice();
+  }
+
+  chosen() {
+    return this.models.find((m) => m.name === $('sam2-model').value) ?? null;
+  }
+
+  /** Says what loading the chosen checkpoint will download, or that it is cached. */
+  async describeChoice() {
+    const model = this.chosen();
+    if (!model || this.public.status === 'loading') return;
+    const url = new URL('model.safetensors', new URL(model.url, location.href)).href;
+    const cached = typeof caches !== 'undefined' && (await caches.match(url).catch(() => null));
+    let text;
+    if (cached) text = `${model.name}: in this browser's cache — loads offline.`;
+    else if (model.bytes) text = `${model.name}: ${mib(model.bytes['model.safetensors'])} to download once (then cached).`;
+    else
+      text =
+        `${model.name}: not downloaded yet — model.safetensors from ${new URL(model.url, location.href).host}` +
+        (model.image_model_bytes_f32 ? `, more than ${mib(model.image_model_bytes_f32)} (f32; exact size once the download starts)` : '') +
+        '. Downloaded once, then cached.';
+    if (this.public.status !== 'ready') $('sam2-status').textContent = text;
+    $('sam2-load').title = text;
+  }
+
+  // ------------------------------------------------------------- loading
+
+  loadChosen() {
+    const model = this.chosen();
+    if (!model) return;
+    const url = new URL(model.url, location.href).href;
+    return this.load({ url, sha256: model.sha256 ?? null }, model.name);
+  }
+
+  loadFiles(files) {
+    const config = files.find((f) => f.name === 'config.json');
+    const weights = files.find((f) => f.name.endsWith('.safetensors'));
+    if (!config || !weights) {
+      const names = files.map((f) => f.name).join(', ') || 'nothing';
+      this.fail(`a SAM 2 checkpoint is two files, config.json and model.safetensors; got ${names}`);
+      return;
+    }
+    return this.load({ files: { config, weights } }, weights.name);
+  }
+
+  async load(source, name) {
+    const backend = this.app.state.backend ?? 'cpu';
+    this.worker?.terminate();
+    this.worker = new ComputeWorker();
+    this.generation += 1;
+    this.lastSource = { source, name };
+    Object.assign(this.public, { status: 'loading', info: null, load: null, encoded: null, error: null });
+    this.clearPrompts();
+    this.setBusy(`loading ${name}…`);
+    this.updateControls();
+    try {
+      const out = await this.worker.call('sam2Load', { ...source, backend }, { onProgress: (p) => this.progress(p) });
+      Object.assign(this.public, { status: 'ready', info: out.info, load: out });
+      $('sam2-status').textContent = this.describeLoaded(out);
+    } catch (e) {
+      this.worker?.terminate();
+      this.worker = null;
+      if (e instanceof CancelledError) {
+        this.public.status = 'unloaded';
+        $('sam2-status').textContent = 'Loading cancelled.';
+      } else this.fail(`SAM 2 (${name}): ${e.message}`);
+    } finally {
+      this.setBusy(null);
+      this.updateControls();
+    }
+  }
+
+  describeLoaded({ info, source, sha256, verified, bytes, loadMs }) {
+    const where = info.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+    const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source];
+    const hash = verified ? `sha256 ${sha256.slice(0, 12)}… verified` : `sha256 ${sha256.slice(0, 12)}…`;
+    return `${info.variant} (${info.image_size} px) on ${where} — ${mib(bytes)} ${from}, ${hash}, built in ${seconds(loadMs)}.`;
+  }
+
+  /** The backend changed: a loaded model follows it (the weights come from the cache). */
+  onBackendChanged() {
+    if (this.lastSource && this.public.status === 'ready') this.load(this.lastSource.source, this.lastSource.name);
+  }
+
+  cancel() {
+    this.worker?.terminate();
+  }
+
+  fail(message) {
+    this.public.status = this.public.info ? 'ready' : 'error';
+    this.public.error = message;
+    $('sam2-status').textContent = message;
+    this.app.notify('error', message);
+  }
+
+  progress({ text, done, total }) {
+    $('sam2-task-text').textContent = text;
+    const bar = $('sam2-task-progress');
+    if (total) {
+      bar.max = total;
+      bar.value = done;
+    } else bar.removeAttribute('value');
+  }
+
+  setBusy(text) {
+    $('sam2-task').hidden = !text;
+    if (text) this.progress({ text });
+  }
+
+  updateControls() {
+    const ready = this.public.status === 'ready';
+    $('sam2-test').disabled = !ready;
+    if (!ready) $('sam2-test').checked = false;
+    $('sam2-tools').hidden = !(ready && $('sam2-test').checked);
+    $('sam2-load').disabled = this.public.status === 'loading';
+  }
+
+  // --------------------------------------------------------- test prompts
+
+  setTestMode(on) {
+    $('view').classList.toggle('prompting', on);
+    this.updateControls();
+    if (!on) this.clearPrompts();
+  }
+
+  get testing() {
+    return this.public.status === 'ready' && $('sam2-test').checked;
+  }
+
+  /** The frame on screen changed: its prompts and masks no longer apply. */
+  onFrameChanged() {
+    if (this.prompt.points.length || this.prompt.box || this.overlays.length) this.clearPrompts();
+  }
+
+  clearPrompts() {
+    this.prompt.points = [];
+    this.prompt.box = null;
+    this.overlays = [];
+    this.public.predictions = null;
+    this.generation += 1;
+    this.renderResults();
+    this.app.redraw();
+  }
+
+  wireCanvas(canvas) {
+    canvas.addEventListener('contextmenu', (e) => this.testing && e.preventDefault());
+    canvas.addEventListener('pointerdown', (e) => {
+      if (!this.testing || !this.app.bitmap()) return;
+      canvas.setPointerCapture(e.pointerId);
+      this.drag = { x: e.offsetX, y: e.offsetY, now: null, negative: e.shiftKey || e.button === 2 };
+    });
+    canvas.addEventListener('pointermove', (e) => {
+      if (!this.drag) return;
+      this.drag.now = [e.offsetX, e.offsetY];
+      this.app.redraw();
+    });
+    canvas.addEventListener('pointerup', (e) => {
+      const drag = this.drag;
+      this.drag = null;
+      if (!drag) return;
+      const dpr = window.devicePixelRatio || 1;
+      const moved = Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) * dpr;
+      const a = this.app.toImage(drag.x * dpr, drag.y * dpr);
+      const b = this.app.toImage(e.offsetX * dpr, e.offsetY * dpr);
+      if (moved >= DRAG_PX) {
+        this.prompt.box = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+      } else {
+        this.prompt.points.push([a[0], a[1], drag.negative ? 0 : 1]);
+      }
+      this.run();
+    });
+  }
+
+  /** Encodes the frame on screen if it is not the encoded one, then decodes the prompt. */
+  async run() {
+    if (!this.testing || (!this.prompt.points.length && !this.prompt.box)) return;
+    const generation = ++this.generation;
+    const frame = this.app.state.displayed;
+    try {
+      if (this.public.encoded?.frame !== frame) {
+        this.public.encoded = null;
+        this.setBusy('encoding the frame (SAM 2 image encoder)…');
+        const bitmap = await createImageBitmap(this.app.bitmap());
+        const out = await this.worker.call('sam2SetImage', { bitmap }, { transfer: [bitmap] });
+        if (generation !== this.generation) return;
+        this.public.encoded = { frame, ...out };
+      }
+      this.setBusy('decoding the prompt…');
+      const prompts = [{ points: this.prompt.points, box: this.prompt.box }];
+      const multimask = $('sam2-multimask').checked;
+      const { predictions, ms, wasmHeapBytes } = await this.worker.call('sam2Predict', { prompts, multimask });
+      if (generation !== this.generation) return;
+      this.public.wasmHeapBytes = wasmHeapBytes;
+      this.show(predictions, ms);
+    } catch (e) {
+      if (!(e instanceof CancelledError)) this.fail(`SAM 2: ${e.message}`);
+    } finally {
+      if (generation === this.generation) this.setBusy(null);
+    }
+  }
+
+  show(predictions, ms) {
+    const [prediction] = predictions;
+    const { width, height } = this.public.encoded;
+    this.overlays = prediction.masks.map((m, i) => maskCanvas(m.data, width, height, MASK_COLORS[i % MASK_COLORS.length]));
+    const best = prediction.masks.reduce((bi, m, i, all) => (m.score > all[bi].score ? i : bi), 0);
+    this.chosenMask = best;
+    this.public.predictions = predictions.map((p) => ({
+      object_score: p.object_score,
+      masks: p.masks.map(({ rle, area, score, bbox }) => ({ rle, area, score, bbox })),
+    }));
+    this.public.decodeMs = ms;
+    this.renderResults();
+    this.app.redraw();
+  }
+
+  renderResults() {
+    const list = $('sam2-results');
+    list.replaceChildren();
+    const p = this.public.predictions?.[0];
+    const timings = [];
+    if (this.public.encoded) timings.push(`frame encoded in ${seconds(this.public.encoded.ms)}`);
+    if (p) timings.push(`prompt decoded in ${seconds(this.public.decodeMs)}`);
+    $('sam2-timings').textContent = timings.join(' · ');
+    if (!p) return;
+    p.masks.forEach((m, i) => {
+      const item = document.createElement('li');
+      item.className = i === this.chosenMask ? 'chosen' : '';
+      const [r, g, b] = MASK_COLORS[i % MASK_COLORS.length];
+      item.innerHTML = `<span class="swatch" style="background: rgb(${r} ${g} ${b})"></span>`;
+      item.append(`mask ${i + 1} · predicted IoU ${m.score.toFixed(3)} · ${m.area.toLocaleString('en')} px`);
+      item.addEventListener('click', () => {
+        this.chosenMask = i;
+        this.renderResults();
+        this.app.redraw();
+      });
+      list.append(item);
+    });
+    const object = document.createElement('li');
+    object.className = 'muted';
+    object.textContent = `object score ${p.object_score.toFixed(2)} (${p.object_score > 0 ? 'an object' : 'no object'} per the model)`;
+    list.append(object);
+  }
+
+  /** Draws the chosen mask and the prompts over the frame; `view` maps image → canvas. */
+  drawOverlay(ctx, view) {
+    const { scale, ox, oy } = view;
+    const overlay = this.overlays[this.chosenMask];
+    if (overlay) {
+      ctx.save();
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(overlay, ox, oy, overlay.width * scale, overlay.height * scale);
+      ctx.restore();
+    }
+    const dpr = window.devicePixelRatio || 1;
+    const at = (x, y) => [ox + x * scale, oy + y * scale];
+    ctx.save();
+    ctx.lineWidth = 2 * dpr;
+    if (this.prompt.box) {
+      const [x0, y0] = at(this.prompt.box[0], this.prompt.box[1]);
+      const [x1, y1] = at(this.prompt.box[2], this.prompt.box[3]);
+      ctx.setLineDash([6 * dpr, 4 * dpr]);
+      ctx.strokeStyle = '#ffffff';
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    }
+    if (this.drag?.now) {
+      ctx.setLineDash([4 * dpr, 4 * dpr]);
+      ctx.strokeStyle = '#ffffffaa';
+      const [x, y] = [this.drag.x * dpr, this.drag.y * dpr];
+      ctx.strokeRect(x, y, this.drag.now[0] * dpr - x, this.drag.now[1] * dpr - y);
+    }
+    ctx.setLineDash([]);
+    for (const [x, y, label] of this.prompt.points) {
+      const [cx, cy] = at(x, y);
+      ctx.beginPath();
+      ctx.arc(cx, cy, 5 * dpr, 0, 2 * Math.PI);
+      ctx.fillStyle = label ? '#3ddc97' : '#ff5d8f';
+      ctx.fill();
+      ctx.strokeStyle = '#000000';
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+}
+
+/** A frame-sized canvas with the mask's pixels in `color`, half transparent. */
+function maskCanvas(data, width, height, [r, g, b]) {
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const image = new ImageData(width, height);
+  const px = image.data;
+  for (let i = 0; i < data.length; i++) {
+    if (!data[i]) continue;
+    px[4 * i] = r;
+    px[4 * i + 1] = g;
+    px[4 * i + 2] = b;
+    px[4 * i + 3] = 120;
+  }
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  return canvas;
+}
