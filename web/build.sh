@@ -46,7 +46,7 @@ WASM="$CARGO_TARGET_DIR/$TARGET/$PROFILE/autolabel_web.wasm"
 [[ -f "$WASM" ]] || die "cargo finished but $WASM is missing"
 
 rm -rf web/pkg
-"$WASM_BINDGEN" --target web --out-dir web/pkg "$WASM"
+"$WASM_BINDGEN" --target web --remove-name-section --out-dir web/pkg "$WASM"
 
 if [[ "${WASM_OPT:-0}" == "1" ]]; then
   command -v wasm-opt >/dev/null 2>&1 || die "WASM_OPT=1 but wasm-opt is missing. Install it with: npm i -g binaryen"
