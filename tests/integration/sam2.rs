@@ -146,7 +146,9 @@ fn prompts(case: &Value) -> Vec<Prompt> {
     // A case with `mask_from` feeds a low-res mask back (SAM2ImagePredictor's mask_input).
     let mask_input = case.get("mask_from").map(|_| {
         let name = case["name"].as_str().expect("name");
-        get(&read(&format!("case_{name}.safetensors")), "input_masks").1.clone()
+        get(&read(&format!("case_{name}.safetensors")), "input_masks")
+            .1
+            .clone()
     });
     let n = boxes.len().max(points.len());
     (0..n)
