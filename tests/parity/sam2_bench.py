@@ -18,6 +18,7 @@ Paper: Ravi et al., "SAM 2", 2024.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,7 +89,9 @@ def rust(work, iters, device):
     )
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
-        sys.exit(f"the Rust benchmark failed on {device}")
+        error = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        cause = re.search(r"can't allocate buffer of size: \d+", error)
+        return {"error": cause.group(0) if cause else error}
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -117,10 +120,15 @@ def main():
         "| stage | PyTorch | Burn flex (CPU) | flex ÷ PyTorch | flex GFLOP/s | Burn wgpu (lavapipe) |",
         "|---|---|---|---|---|---|",
     ]
+    if "error" in flex:
+        sys.exit(f"the Rust benchmark failed on the CPU: {flex['error']}")
     for label, key in rows:
-        t, r, g = torch_numbers[key], flex[key], wgpu[key]
+        t, r = torch_numbers[key], flex[key]
+        g = "failed" if "error" in wgpu else f"{wgpu[key]:.3f} s"
         gflops = f"{ENCODER_GFLOP / r:.0f} ({100 * ENCODER_GFLOP / r / peak:.0f} % of peak)" if key == "encoder_s" else "–"
-        lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} | {g:.3f} s |")
+        lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} | {g} |")
+    if "error" in wgpu:
+        lines += ["", f"Burn wgpu failed: `{wgpu['error'][:300]}`"]
     lines += ["", "Peak resident memory of each Rust process (load + encoder runs + 1- and 16-box predicts): "
               + ", ".join(f"{name} {n['peak_rss_mib']:.0f} MiB" for name, n in [("flex", flex), ("wgpu", wgpu)]
                           if n.get("peak_rss_mib")) + "."]
