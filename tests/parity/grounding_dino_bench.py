@@ -21,6 +21,7 @@ DINO", 2023.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,7 +102,9 @@ def rust(work, device, iters):
     )
     if run.returncode != 0:
         sys.stderr.write(run.stdout + run.stderr)
-        sys.exit(f"the Rust benchmark on {device} failed")
+        # The innermost cause of Burn's error chain, e.g. "can't allocate buffer of size: N".
+        causes = re.findall(r"Caused by:\\n\s*([^\\]+)", run.stderr)
+        return {"error": causes[-1].strip() if causes else "failed"}
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
@@ -118,6 +121,9 @@ def table(torch_numbers, runs):
         f"{100 * FORWARD_GFLOP / t / peak:.0f} % | – | – |",
     ]
     for name, r in runs["rust"]:
+        if "error" in r:
+            lines.append(f"| {name} | failed: `{r['error']}` | | | | | | |")
+            continue
         d = r["detect_s"]
         rss = f"{r['peak_rss_mib']:.0f} MiB" if r.get("peak_rss_mib") else "–"
         lines.append(

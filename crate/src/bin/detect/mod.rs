@@ -15,6 +15,7 @@ use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::detector::{DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD};
 use autolabel::models::grounding_dino::{DetectOptions, Detector, Thresholds, VocabSource};
+use autolabel::text::Prompt;
 
 /// Arguments of `autolabel detect`.
 #[derive(clap::Args, Debug)]
@@ -66,6 +67,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         nms_iou: args.nms_iou,
     };
     options.validate()?;
+    Prompt::parse(&args.prompt)?; // an empty prompt fails before the model loads
     let image = image::open(&args.image)
         .map_err(|e| format!("{}: {e}", args.image.display()))?
         .to_rgb8();
