@@ -17,6 +17,7 @@ use autolabel::export::coco::{
 };
 use clap::{Args, Parser, Subcommand};
 
+mod detect;
 mod segment;
 
 #[derive(Parser)]
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Detect objects of the prompt's classes in an image with Grounding DINO; boxes as JSON.
+    Detect(detect::Args),
     /// Segment objects in an image with SAM 2 from box and point prompts; masks as COCO RLE.
     Segment(segment::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
@@ -333,6 +336,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Gt {
             nuscenes,

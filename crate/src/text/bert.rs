@@ -31,6 +31,9 @@
 //! Transformers 4's Python `BasicTokenizer` differs only in corner cases (it
 //! lower-cases before stripping accents, with Python's Unicode tables and final
 //! sigma).
+//!
+//! [`BertTokenizer::decode`] is the inverse transformers' `tokenizer.decode`
+//! runs: tokenizers' `WordPiece` decoder (`prefix="##"`, `cleanup=True`).
 
 use std::collections::HashMap;
 
@@ -46,6 +49,11 @@ const SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 /// Prefix of the WordPiece pieces that continue a word.
 const CONTINUATION: &str = "##";
+
+/// bert-base-uncased's `vocab.txt` (30,522 tokens), the vocabulary of every
+/// published Grounding DINO checkpoint, for model directories that lack one.
+pub const BERT_BASE_UNCASED_VOCAB: &str =
+    include_str!("../../../models/vocab/bert-base-uncased/vocab.txt");
 
 /// What can go wrong building a tokenizer.
 #[derive(Debug, thiserror::Error)]
@@ -371,6 +379,28 @@ impl BertTokenizer {
         out
     }
 
+    /// The text of token ids as transformers' `tokenizer.decode(ids)` gives
+    /// it (special tokens kept): tokenizers' `WordPiece` decoder joins the
+    /// tokens with spaces, glues `##` pieces to the token before (a leading
+    /// one keeps its `##`) and, its `cleanup`, drops the space before `.`,
+    /// `?`, `!` and `,`. Ids outside the vocabulary are skipped, as there.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let mut out = String::new();
+        for token in ids.iter().filter_map(|&id| self.vocab.token(id)) {
+            if out.is_empty() {
+                out.push_str(token);
+            } else if let Some(rest) = token.strip_prefix(CONTINUATION) {
+                out.push_str(rest);
+            } else if matches!(token, "." | "?" | "!" | ",") {
+                out.push_str(token);
+            } else {
+                out.push(' ');
+                out.push_str(token);
+            }
+        }
+        out
+    }
+
     /// Step 1: the text between special tokens goes through the rest.
     fn tokenize_into(&self, text: &str, out: &mut Encoding) {
         let (mut rest, mut base) = (text, 0);
@@ -443,10 +473,8 @@ impl BertTokenizer {
 mod tests {
     use super::*;
 
-    const VOCAB: &str = include_str!("../../../models/vocab/bert-base-uncased/vocab.txt");
-
     fn uncased() -> BertTokenizer {
-        BertTokenizer::from_vocab(VOCAB).unwrap()
+        BertTokenizer::from_vocab(BERT_BASE_UNCASED_VOCAB).unwrap()
     }
 
     fn tokens(tok: &BertTokenizer, text: &str) -> Vec<String> {
@@ -529,5 +557,26 @@ mod tests {
     fn offsets_are_characters_of_the_input() {
         let enc = uncased().tokenize("Caf\u{e9} \u{5317}x");
         assert_eq!(enc.offsets, [(0, 4), (5, 6), (6, 7)]);
+    }
+
+    /// Checked against transformers 5.23.0 `BertTokenizer(vocab=...)`.decode.
+    #[test]
+    fn decode_as_transformers() {
+        let tok = uncased();
+        let cases: [(&[u32], &str); 7] = [
+            (
+                &[101, 1037, 4937, 1012, 1037, 6556, 2491, 1012, 102],
+                "[CLS] a cat. a remote control. [SEP]",
+            ),
+            (&[4937, 1012, 102], "cat. [SEP]"),
+            (&[1041, 1011, 8040, 17206, 2121], "e - scooter"),
+            (&[7668, 1879, 1755, 2123, 1005, 1056], "cafe 東 京 don ' t"),
+            (&[2015], "##s"),
+            (&[102, 4937], "[SEP] cat"),
+            (&[], ""),
+        ];
+        for (ids, want) in cases {
+            assert_eq!(tok.decode(ids), want, "{ids:?}");
+        }
     }
 }

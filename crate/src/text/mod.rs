@@ -5,5 +5,7 @@
 pub mod bert;
 pub mod prompt;
 
-pub use bert::{BasicOptions, BertTokenizer, Encoding, TokenizerError, Vocab};
+pub use bert::{
+    BERT_BASE_UNCASED_VOCAB, BasicOptions, BertTokenizer, Encoding, TokenizerError, Vocab,
+};
 pub use prompt::{EncodedPrompt, MAX_TEXT_LEN, Prompt, PromptError};

@@ -146,10 +146,10 @@ fn phrase_tokens(prompt: &Prompt, encoding: &Encoding) -> Result<Vec<Range<usize
 mod tests {
     use super::*;
 
-    const VOCAB: &str = include_str!("../../../models/vocab/bert-base-uncased/vocab.txt");
+    use crate::text::bert::BERT_BASE_UNCASED_VOCAB;
 
     fn tokenizer() -> BertTokenizer {
-        BertTokenizer::from_vocab(VOCAB).unwrap()
+        BertTokenizer::from_vocab(BERT_BASE_UNCASED_VOCAB).unwrap()
     }
 
     #[test]

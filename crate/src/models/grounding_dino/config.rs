@@ -232,8 +232,18 @@ impl GroundingDinoConfig {
     /// Parses a checkpoint's `config.json` and checks it is a variant this
     /// port implements.
     pub fn from_json(json: &str) -> Result<Self, GroundingDinoError> {
-        let config: GroundingDinoConfig = serde_json::from_str(json)
-            .map_err(|e| GroundingDinoError::Config(format!("config.json: {e}")))?;
+        let bad = |e: serde_json::Error| GroundingDinoError::Config(format!("config.json: {e}"));
+        let value: serde_json::Value = serde_json::from_str(json).map_err(bad)?;
+        if let Some(other) = value
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .filter(|&t| t != "grounding-dino")
+        {
+            return Err(GroundingDinoError::Config(format!(
+                "config.json: model_type '{other}' is not 'grounding-dino': a checkpoint of another model"
+            )));
+        }
+        let config: GroundingDinoConfig = serde_json::from_value(value).map_err(bad)?;
         config.validate()?;
         Ok(config)
     }

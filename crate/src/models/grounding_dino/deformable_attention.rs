@@ -107,8 +107,11 @@ impl DeformableAttention {
         let options = GridSampleOptions::new(InterpolateMode::Bilinear)
             .with_padding_mode(GridSamplePaddingMode::Zeros)
             .with_align_corners(self.align_corners);
+        let weights = weights.swap_dims(1, 2).reshape([b * h, 1, q, lv * p]);
+        // Level by level, so no buffer holds every level's samples
+        // ([B·H, d, Q, L·P] is 364 MB at 800×1333, more than a wgpu buffer may hold).
         let mut start = 0;
-        let mut sampled = Vec::with_capacity(lv);
+        let mut out = Tensor::<3>::zeros([b * h, d, q], &value.device());
         for (level, &[hl, wl]) in shapes.iter().enumerate() {
             let v = value
                 .clone()
@@ -122,12 +125,14 @@ impl DeformableAttention {
                 .reshape([b, q, h, p, 2])
                 .swap_dims(1, 2)
                 .reshape([b * h, q, p, 2]);
-            sampled.push(v.grid_sample_2d(grid, options.clone())); // [B·H, d, Q, P]
+            let sampled = v.grid_sample_2d(grid, options.clone()); // [B·H, d, Q, P]
+            let weighted = (sampled * weights.clone().narrow(3, level * p, p))
+                .sum_dim(3)
+                .reshape([b * h, d, q]);
+            out = out + weighted;
             start += hl * wl;
         }
-        let sampled = Tensor::cat(sampled, 3); // [B·H, d, Q, L·P]
-        let weights = weights.swap_dims(1, 2).reshape([b * h, 1, q, lv * p]);
-        let out = (sampled * weights).sum_dim(3).reshape([b, h * d, q]);
+        let out = out.reshape([b, h * d, q]);
         self.output_proj.forward(out.swap_dims(1, 2))
     }
 

@@ -15,7 +15,8 @@
 //! [`weights`] reads the official `model.safetensors` by its on-disk keys,
 //! [`config`] its `config.json`. [`preprocess`] is `GroundingDinoImageProcessor`,
 //! [`postprocess`] `post_process_grounded_object_detection`. Prompts arrive
-//! tokenised (bert-base-uncased WordPiece ids, as the processor makes them).
+//! tokenised (bert-base-uncased WordPiece ids, as the processor makes them);
+//! [`detector`] runs the whole chain from a class list and RGB pixels.
 //!
 //! Images of one batch share their size: there is no padding, so the pixel
 //! mask is all ones and every valid ratio 1.
@@ -24,6 +25,7 @@ pub mod bert;
 pub mod config;
 pub mod decoder;
 pub mod deformable_attention;
+pub mod detector;
 pub mod encoder;
 pub mod heads;
 mod layers;
@@ -33,9 +35,10 @@ pub mod swin;
 pub mod weights;
 
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData, Transaction};
 
 pub use config::GroundingDinoConfig;
+pub use detector::{DetectOptions, DetectionReport, Detector, LabelledBox, VocabSource};
 pub use postprocess::{Detection, Thresholds};
 pub use weights::WeightProblems;
 
@@ -65,6 +68,10 @@ pub enum GroundingDinoError {
     },
     #[error("input: {0}")]
     Input(String),
+    #[error(transparent)]
+    Prompt(#[from] crate::text::PromptError),
+    #[error("tokenizer: {0}")]
+    Tokenizer(#[from] crate::text::TokenizerError),
     #[error("reading a tensor back from the device: {0}")]
     Readback(String),
 }
@@ -517,9 +524,8 @@ impl GroundingDino {
 
     /// Detects the prompt's phrases in one preprocessed image `[1, 3, H, W]`
     /// whose original size is `[height, width]`. Reads the outputs back
-    /// synchronously: on WebGPU, run [`GroundingDino::forward`], read the last
-    /// logits and boxes with an async readback and call
-    /// [`postprocess::detections`].
+    /// synchronously (native backends); in the browser use
+    /// [`GroundingDino::detect_async`].
     pub fn detect(
         &self,
         pixels: Tensor<4>,
@@ -527,16 +533,62 @@ impl GroundingDino {
         original_hw: [usize; 2],
         thresholds: Thresholds,
     ) -> Result<Vec<Detection>, GroundingDinoError> {
-        let out = self.forward(pixels, std::slice::from_ref(prompt))?;
-        let read = |t: Tensor<3>| {
-            t.into_data()
-                .try_into_vec::<f32>()
-                .map_err(|e| GroundingDinoError::Readback(format!("{e:?}")))
-        };
-        let (Some(logits), Some(boxes)) = (out.logits.last(), out.boxes.last()) else {
+        let data = self
+            .prediction(pixels, prompt)?
+            .try_execute()
+            .map_err(readback)?;
+        self.detections(data, prompt, original_hw, thresholds)
+    }
+
+    /// [`GroundingDino::detect`] with an asynchronous readback: what WebGPU
+    /// in a browser needs (a synchronous read there cannot complete). The
+    /// forward pass itself reads nothing back.
+    pub async fn detect_async(
+        &self,
+        pixels: Tensor<4>,
+        prompt: &Prompt,
+        original_hw: [usize; 2],
+        thresholds: Thresholds,
+    ) -> Result<Vec<Detection>, GroundingDinoError> {
+        let data = self
+            .prediction(pixels, prompt)?
+            .execute_async()
+            .await
+            .map_err(readback)?;
+        self.detections(data, prompt, original_hw, thresholds)
+    }
+
+    /// The forward pass of one image, its last layer's logits and boxes
+    /// registered for one readback.
+    fn prediction(
+        &self,
+        pixels: Tensor<4>,
+        prompt: &Prompt,
+    ) -> Result<Transaction, GroundingDinoError> {
+        let mut out = self.forward(pixels, std::slice::from_ref(prompt))?;
+        let (Some(logits), Some(boxes)) = (out.logits.pop(), out.boxes.pop()) else {
             return Err(GroundingDinoError::Config("no decoder layers".into()));
         };
-        let (logits, boxes) = (read(logits.clone())?, read(boxes.clone())?);
+        Ok(Transaction::default().register(logits).register(boxes))
+    }
+
+    /// [`postprocess::detections`] on the read-back logits and boxes.
+    fn detections(
+        &self,
+        data: Vec<TensorData>,
+        prompt: &Prompt,
+        original_hw: [usize; 2],
+        thresholds: Thresholds,
+    ) -> Result<Vec<Detection>, GroundingDinoError> {
+        let mut values = data
+            .into_iter()
+            .map(|d| d.try_into_vec::<f32>().map_err(readback));
+        let mut next = || {
+            values
+                .next()
+                .unwrap_or_else(|| Err(readback("missing output")))
+        };
+        let (logits, boxes) = (next()?, next()?);
         let raw = postprocess::RawOutputs {
             logits: &logits,
             boxes: &boxes,
@@ -548,5 +600,21 @@ impl GroundingDino {
             thresholds,
             original_hw,
         ))
+    }
+}
+
+fn readback(e: impl std::fmt::Debug) -> GroundingDinoError {
+    GroundingDinoError::Readback(format!("{e:?}"))
+}
+
+impl From<&crate::text::Encoding> for Prompt {
+    /// One unpadded prompt: every token attended, token type 0.
+    fn from(encoding: &crate::text::Encoding) -> Self {
+        let n = encoding.ids.len();
+        Prompt {
+            input_ids: encoding.ids.iter().map(|&id| i64::from(id)).collect(),
+            attention_mask: vec![1; n],
+            token_type_ids: vec![0; n],
+        }
     }
 }

@@ -10,6 +10,11 @@
 //! `models/grounding_dino/processing_grounding_dino.py`
 //! (`post_process_grounded_object_detection`, `get_phrases_from_posmap`).
 //! Runs on host values, after the caller's (possibly async) readback.
+//!
+//! [`nms_per_label`] is not in the reference (Grounding DINO's queries are
+//! trained one-to-one and the reference keeps every query above the
+//! threshold); it is the usual greedy non-maximum suppression, an option of
+//! `autolabel detect`.
 
 /// One detected object.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,4 +96,84 @@ pub fn detections(
             })
         })
         .collect()
+}
+
+/// Intersection over union of two `[x0, y0, x1, y1]` boxes (0 when both are
+/// empty).
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// Greedy non-maximum suppression within each label (detections with the
+/// same `token_ids`): from the highest score down, a detection is dropped
+/// when its IoU with a kept one of its label exceeds `iou_threshold`. The
+/// survivors keep their order.
+pub fn nms_per_label(detections: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
+    let mut order: Vec<usize> = (0..detections.len()).collect();
+    order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        let d = &detections[i];
+        let suppressed = kept.iter().any(|&k| {
+            let other = &detections[k];
+            other.token_ids == d.token_ids && iou(&other.box_xyxy, &d.box_xyxy) > iou_threshold
+        });
+        if !suppressed {
+            kept.push(i);
+        }
+    }
+    kept.sort_unstable();
+    let mut keep = vec![false; detections.len()];
+    for k in kept {
+        keep[k] = true;
+    }
+    detections
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(d, k)| k.then_some(d))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(score: f32, box_xyxy: [f32; 4], label: i64) -> Detection {
+        Detection {
+            score,
+            box_xyxy,
+            token_positions: vec![1],
+            token_ids: vec![label],
+        }
+    }
+
+    #[test]
+    fn iou_of_boxes() {
+        let a = [0.0, 0.0, 10.0, 10.0];
+        assert_eq!(iou(&a, &a), 1.0);
+        assert_eq!(iou(&a, &[10.0, 0.0, 20.0, 10.0]), 0.0);
+        assert!((iou(&a, &[5.0, 0.0, 15.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(iou(&[1.0; 4], &[1.0; 4]), 0.0);
+    }
+
+    #[test]
+    fn nms_is_per_label_and_keeps_order() {
+        let dets = vec![
+            det(0.5, [0.0, 0.0, 10.0, 10.0], 7),
+            det(0.9, [1.0, 0.0, 11.0, 10.0], 7), // suppresses the first
+            det(0.4, [1.0, 0.0, 11.0, 10.0], 8), // other label: kept
+            det(0.3, [50.0, 50.0, 60.0, 60.0], 7), // no overlap: kept
+        ];
+        let kept = nms_per_label(dets.clone(), 0.5);
+        assert_eq!(
+            kept,
+            vec![dets[1].clone(), dets[2].clone(), dets[3].clone()]
+        );
+        assert_eq!(nms_per_label(dets.clone(), 0.95).len(), 4);
+    }
 }

@@ -25,6 +25,36 @@ pub struct ResizeTarget {
     pub longest_edge: usize,
 }
 
+impl ResizeTarget {
+    /// The `size` of a `preprocessor_config.json` (the default where it
+    /// names none).
+    pub fn from_preprocessor_config(json: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("preprocessor_config.json: {e}"))?;
+        let mut target = ResizeTarget::default();
+        let Some(size) = value.get("size").filter(|v| !v.is_null()) else {
+            return Ok(target);
+        };
+        for (key, slot) in [
+            ("shortest_edge", &mut target.shortest_edge),
+            ("longest_edge", &mut target.longest_edge),
+        ] {
+            match size.get(key) {
+                None => {}
+                Some(v) => match v.as_u64().filter(|&n| n > 0) {
+                    Some(n) => *slot = n as usize,
+                    None => {
+                        return Err(format!(
+                            "preprocessor_config.json: size.{key} must be a positive integer, got {v}"
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(target)
+    }
+}
+
 impl Default for ResizeTarget {
     fn default() -> Self {
         ResizeTarget {
@@ -92,4 +122,40 @@ pub fn preprocess(
 ) -> Tensor<4> {
     let (values, [h, w]) = preprocess_rgb(rgb, width, height, target);
     Tensor::from_data(TensorData::new(values, [1, 3, h, w]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_target_from_preprocessor_config() {
+        let published =
+            r#"{"do_resize": true, "size": {"shortest_edge": 800, "longest_edge": 1333}}"#;
+        assert_eq!(
+            ResizeTarget::from_preprocessor_config(published),
+            Ok(ResizeTarget::default())
+        );
+        let small = r#"{"size": {"shortest_edge": 96}}"#;
+        assert_eq!(
+            ResizeTarget::from_preprocessor_config(small).map(|t| t.shortest_edge),
+            Ok(96)
+        );
+        assert_eq!(
+            ResizeTarget::from_preprocessor_config("{}"),
+            Ok(ResizeTarget::default())
+        );
+        let bad = r#"{"size": {"shortest_edge": -1}}"#;
+        let err = ResizeTarget::from_preprocessor_config(bad).unwrap_err();
+        assert!(err.contains("size.shortest_edge"), "{err}");
+    }
+
+    #[test]
+    fn tiny_and_elongated_images() {
+        let target = ResizeTarget::default();
+        assert_eq!(resized_size([10, 10], target), [800, 800]);
+        // Longest edge 1333 leaves 0.44 px for the short side: Python's
+        // arithmetic rounds it to 0.
+        assert_eq!(resized_size([1, 3000], target), [0, 1333]);
+    }
 }
