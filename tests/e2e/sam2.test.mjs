@@ -1,4 +1,4 @@
-// SAM 2 in the page, on the wasm CPU build: the tiny fixture model
+// SAM 2 in the page, on WebGPU and on the wasm CPU build: the tiny fixture model
 // (models/fixtures/sam2-tiny, random weights) loads from localhost with its
 // sha256 checked, a box dragged on the frame and then a point clicked give
 // the masks and scores the native CLI (`autolabel segment`, Burn's CPU
@@ -19,15 +19,12 @@ const IMAGE_DIR = join(FIXTURES, 'sam2');
 
 /**
  * How close the page must come to the native CPU result: the CPU build is
- * the same code as the CLI, compiled for wasm32 (SIMD128 instead of AVX).
- *
- * WebGPU is not tested here yet: on headless Chromium's SwiftShader adapter
- * the tiny encoder's readback never resolves and the device is lost after
- * ~4 minutes ("A valid external Instance reference no longer exists"), also
- * with --disable-gpu-watchdog; native wgpu passes the same parity
- * (tests/integration/sam2.rs).
+ * the same code as the CLI, compiled for wasm32 (SIMD128 instead of AVX);
+ * WebGPU (SwiftShader here) runs other kernels with another summation order,
+ * so its scores may differ in the last digits and a pixel on a mask's edge
+ * may flip.
  */
-const TOLERANCE = { cpu: { score: 1e-4, iou: 0.999 } };
+const TOLERANCE = { cpu: { score: 1e-4, iou: 0.999 }, webgpu: { score: 1e-4, iou: 0.999 } };
 
 /** COCO compressed RLE counts → run lengths (pycocotools' rleFrString). */
 function decodeCounts(s) {
@@ -118,19 +115,23 @@ async function openWithModel(page, url, backend) {
 function assertClose(page, native, backend) {
   const tol = TOLERANCE[backend];
   assert.equal(page.masks.length, native.masks.length, 'mask count');
+  let [worstScore, worstIou] = [0, 1];
   page.masks.forEach((m, i) => {
     const want = native.masks[i];
-    assert.ok(Math.abs(m.score - want.score) <= tol.score, `mask ${i} IoU score ${m.score} vs native ${want.score}`);
+    const diff = Math.abs(m.score - want.score);
+    assert.ok(diff <= tol.score, `mask ${i} IoU score ${m.score} vs native ${want.score}`);
     const iou = rleIou(m.rle, want.rle);
     assert.ok(iou >= tol.iou, `mask ${i}: pixel IoU with the native mask ${iou}`);
+    [worstScore, worstIou] = [Math.max(worstScore, diff), Math.min(worstIou, iou)];
   });
+  console.log(`${backend} vs native CPU: max |Δ IoU score| ${worstScore.toExponential(1)}, min pixel IoU ${worstIou.toFixed(4)}`);
   assert.ok(
     Math.abs(page.object_score - native.object_score) <= tol.score * 10,
     `object score ${page.object_score} vs native ${native.object_score}`,
   );
 }
 
-for (const backend of ['cpu']) {
+for (const backend of ['cpu', 'webgpu']) {
   describe(`SAM 2 in the page on ${backend}`, () => {
     let session;
     let page;

@@ -8,14 +8,13 @@
 //! `Sam2MultiScaleBlock`, `Sam2MultiScaleAttention`, `window_partition`).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::{attention, interpolate, max_pool2d};
-use burn::tensor::ops::{
-    AttentionModuleOptions, InterpolateMode, InterpolateOptions, MaxPoolOptions,
-};
+use burn::tensor::module::{attention, max_pool2d};
+use burn::tensor::ops::{AttentionModuleOptions, MaxPoolOptions};
 
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
+use crate::models::resample::bicubic_resize;
 
 /// `Sam2MultiScaleAttention`: fused QKV, optional max-pooled queries.
 #[derive(Debug, Clone)]
@@ -253,12 +252,7 @@ impl Hiera {
 
     /// `_get_pos_embed`: `[1, H, W, C]` for an `H × W` token grid.
     fn position_embedding(&self, h: usize, w: usize) -> Tensor<4> {
-        let background = interpolate(
-            self.pos_embed.clone(),
-            InterpolateOptions::new(InterpolateMode::Bicubic)
-                .with_align_corners(false)
-                .with_output_size([h, w]),
-        ); // [1, C, H, W]
+        let background = bicubic_resize(self.pos_embed.clone(), [h, w]); // [1, C, H, W]
         let [_, _, wh, ww] = self.pos_embed_window.dims();
         let window = self
             .pos_embed_window
