@@ -15,6 +15,7 @@ use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, merge_heads, split_heads};
 use super::weights::Loader;
+use crate::models::limits::in_row_blocks;
 
 /// `GroundingDinoBiMultiHeadAttention` inside its `GroundingDinoFusionLayer`.
 #[derive(Debug, Clone)]
@@ -129,6 +130,7 @@ struct DeformableLayer {
     self_attn_layer_norm: LayerNorm,
     fc1: Linear,
     fc2: Linear,
+    ffn_dim: usize,
     final_layer_norm: LayerNorm,
 }
 
@@ -152,6 +154,7 @@ impl DeformableLayer {
             ),
             fc1: Linear::load(l, &format!("{prefix}.fc1"), d, c.encoder_ffn_dim),
             fc2: Linear::load(l, &format!("{prefix}.fc2"), c.encoder_ffn_dim, d),
+            ffn_dim: c.encoder_ffn_dim,
             final_layer_norm: LayerNorm::load(l, &format!("{prefix}.final_layer_norm"), d, eps),
         }
     }
@@ -167,7 +170,10 @@ impl DeformableLayer {
             self.self_attn
                 .forward(vision.clone() + position, vision.clone(), reference, shapes);
         let vision = self.self_attn_layer_norm.forward(vision + attended);
-        let ffn = self.fc2.forward(relu(self.fc1.forward(vision.clone())));
+        // The hidden [B, N, 2048] is 182 MB at 800×1333: over WebGPU's buffer limit.
+        let ffn = in_row_blocks(vision.clone(), 1, self.ffn_dim, |t| {
+            self.fc2.forward(relu(self.fc1.forward(t)))
+        });
         self.final_layer_norm.forward(vision + ffn)
     }
 }

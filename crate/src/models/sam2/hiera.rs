@@ -14,12 +14,16 @@ use burn::tensor::ops::{AttentionModuleOptions, MaxPoolOptions};
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
+use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
-/// `Sam2MultiScaleAttention`: fused QKV, optional max-pooled queries.
+/// `Sam2MultiScaleAttention`: the checkpoint's fused `qkv` projection, run as
+/// three (the fused output is 144 MiB at the first stage transition of a
+/// 1024² tiny encoder, over WebGPU's buffer limit), optional max-pooled queries.
 #[derive(Debug, Clone)]
 struct MultiScaleAttention {
-    qkv: Linear,
+    /// `[q, k, v]`, each `C_in → C_out`.
+    qkv: [Linear; 3],
     proj: Linear,
     heads: usize,
     query_stride: Option<usize>,
@@ -29,16 +33,12 @@ impl MultiScaleAttention {
     /// `[B, H, W, C]` → `[B, H', W', C_out]` (H' = H / stride with query pooling).
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, w, _] = x.dims();
-        let qkv = self.qkv.forward(x); // [B, H, W, 3 C_out]
-        let c_out = qkv.dims()[3] / 3;
+        let c_out = self.proj.d_out();
         let head_dim = c_out / self.heads;
-        let qkv = qkv.reshape([b, h * w, 3, self.heads, head_dim]);
-        let take = |i: usize| {
-            qkv.clone()
-                .narrow(2, i, 1)
+        let [mut q, k, v] = self.qkv.each_ref().map(|p| {
+            p.forward(x.clone())
                 .reshape([b, h * w, self.heads, head_dim])
-        };
-        let (mut q, k, v) = (take(0), take(1), take(2)); // [B, HW, nH, d]
+        }); // [B, HW, nH, d]
         let (mut h_out, mut w_out) = (h, w);
         if let Some(stride) = self.query_stride {
             let pooled = pool(q.reshape([b, h, w, c_out]), stride); // [B, H', W', C_out]
@@ -144,7 +144,12 @@ impl MultiScaleBlock {
             self.attn.forward(normed)
         };
         let x = residual + attn_out;
-        let mlp_out = self.mlp.forward(self.layer_norm2.forward(x.clone()));
+        let mlp_out = in_row_blocks(
+            self.layer_norm2.forward(x.clone()),
+            1,
+            self.mlp.hidden(),
+            |t| self.mlp.forward(t),
+        );
         x + mlp_out
     }
 }
@@ -212,7 +217,7 @@ impl Hiera {
                         c.layer_norm_eps,
                     ),
                     attn: MultiScaleAttention {
-                        qkv: Linear::load(l, &format!("{p}.attn.qkv"), dim, 3 * dim_out),
+                        qkv: Linear::load_split(l, &format!("{p}.attn.qkv"), dim, dim_out),
                         proj: Linear::load(l, &format!("{p}.attn.proj"), dim_out, dim_out),
                         heads: c.num_attention_heads_per_stage[stage],
                         query_stride,

@@ -30,6 +30,26 @@ impl Linear {
         }
     }
 
+    /// A fused projection (`qkv` is `[3 · d_out, d_in]` on disk) as `N`
+    /// separate ones, so no output holds all of them at once.
+    pub(crate) fn load_split<const N: usize>(
+        l: &mut Loader,
+        prefix: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> [Self; N] {
+        let fused = Self::load(l, prefix, d_in, N * d_out);
+        std::array::from_fn(|i| Linear {
+            weight: fused.weight.clone().narrow(1, i * d_out, d_out),
+            bias: fused.bias.clone().narrow(0, i * d_out, d_out),
+        })
+    }
+
+    /// Output features.
+    pub(crate) fn d_out(&self) -> usize {
+        self.bias.dims()[0]
+    }
+
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         linear(x, self.weight.clone(), Some(self.bias.clone()))
     }
@@ -178,6 +198,11 @@ impl FeedForward {
             activation,
             sigmoid_output,
         }
+    }
+
+    /// The widest intermediate, per input row.
+    pub(crate) fn hidden(&self) -> usize {
+        self.proj_in.d_out()
     }
 
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
