@@ -24,14 +24,26 @@ pub fn in_row_blocks<const D: usize>(
     widest: usize,
     f: impl Fn(Tensor<D>) -> Tensor<D>,
 ) -> Tensor<D> {
-    let dims = x.dims();
-    let rows: usize = dims[..D - 1].iter().product();
-    let bytes = rows * widest * size_of::<f32>();
-    let blocks = bytes.div_ceil(MAX_BUFFER_BYTES).min(dims[dim]);
-    if blocks <= 1 {
-        return f(x);
+    let rows: usize = x.dims()[..D - 1].iter().product();
+    let parts: Vec<_> = blocks(x, dim, rows * widest * size_of::<f32>())
+        .into_iter()
+        .map(f)
+        .collect();
+    match <[_; 1]>::try_from(parts) {
+        Ok([whole]) => whole,
+        Err(parts) => Tensor::cat(parts, dim),
     }
-    Tensor::cat(x.chunk(blocks, dim).into_iter().map(f).collect(), dim)
+}
+
+/// `x` cut along `dim` into as few slices as keep each slice's share of
+/// `bytes` (what the whole of `x` needs at its widest) within
+/// [`MAX_BUFFER_BYTES`]; `[x]` when it fits.
+pub fn blocks<const D: usize>(x: Tensor<D>, dim: usize, bytes: usize) -> Vec<Tensor<D>> {
+    let count = bytes.div_ceil(MAX_BUFFER_BYTES).min(x.dims()[dim]);
+    if count <= 1 {
+        return vec![x];
+    }
+    x.chunk(count, dim)
 }
 
 #[cfg(test)]

@@ -45,14 +45,18 @@ impl MultiScaleAttention {
             [_, h_out, w_out, _] = pooled.dims();
             q = pooled.reshape([b, h_out * w_out, self.heads, head_dim]);
         }
-        let out = attention(
-            q.swap_dims(1, 2),
-            k.swap_dims(1, 2),
-            v.swap_dims(1, 2),
-            None,
-            None,
-            AttentionModuleOptions::default(),
-        ); // [B, nH, H'W', d]
+        let (k, v) = (k.swap_dims(1, 2), v.swap_dims(1, 2)); // [B, nH, HW, d]
+        // Global attention at 64² tokens scores 256 MiB at once: split the queries.
+        let out = in_row_blocks(q.swap_dims(1, 2), 2, h * w, |q| {
+            attention(
+                q,
+                k.clone(),
+                v.clone(),
+                None,
+                None,
+                AttentionModuleOptions::default(),
+            )
+        }); // [B, nH, H'W', d]
         let out = out.swap_dims(1, 2).reshape([b, h_out, w_out, c_out]);
         self.proj.forward(out)
     }

@@ -13,6 +13,7 @@ use super::processing::{self, MASK_THRESHOLD};
 use super::prompt_encoder::{LABEL_PAD, PromptTokens};
 use super::{ImageFeatures, Sam2Error, Sam2Model};
 use crate::export::mask::Mask;
+use crate::models::limits;
 
 /// One prompt set in original-image pixels: points with labels (1 = object,
 /// 0 = background) and/or a box `[x0, y0, x1, y1]`, optionally with a mask
@@ -211,7 +212,13 @@ impl Sam2ImagePredictor {
         let out = self
             .model
             .decode(&encoded.features, 0, tokens, mask_input, multimask_output)?;
-        let upscaled = processing::upscale_masks(out.masks.clone(), encoded.original); // [P, M, H, W]
+        let [p, m, _, _] = out.masks.dims();
+        let [height, width] = encoded.original;
+        let bytes = p * m * height * width * size_of::<f32>();
+        let upscaled = limits::blocks(out.masks.clone(), 0, bytes)
+            .into_iter()
+            .map(|block| processing::upscale_masks(block, encoded.original))
+            .collect(); // [P_i, M, H, W] each
         Ok(Decoded {
             low_res_dims: out.masks.dims(),
             original: encoded.original,
@@ -260,8 +267,9 @@ struct Decoded {
     low_res_dims: [usize; 4],
     /// `[height, width]` of the original image.
     original: [usize; 2],
-    /// Mask logits at the original resolution, `[P, M, H, W]`.
-    upscaled: Tensor<4>,
+    /// Mask logits at the original resolution, `[P, M, H, W]` in blocks of
+    /// prompts (each read back in its own buffer, within WebGPU's limit).
+    upscaled: Vec<Tensor<4>>,
     low_res: Tensor<4>,
     /// `[P, M]`.
     iou: Tensor<2>,
@@ -272,8 +280,9 @@ struct Decoded {
 impl Decoded {
     /// One readback of all four outputs.
     fn transaction(&self) -> Transaction {
-        Transaction::default()
-            .register(self.upscaled.clone())
+        self.upscaled
+            .iter()
+            .fold(Transaction::default(), |t, block| t.register(block.clone()))
             .register(self.low_res.clone())
             .register(self.iou.clone())
             .register(self.objects.clone())
@@ -289,7 +298,11 @@ impl Decoded {
                 .next()
                 .unwrap_or_else(|| Err(readback("missing output")))
         };
-        let (logits, low_res, iou, objects) = (next()?, next()?, next()?, next()?);
+        let mut logits = Vec::new();
+        for _ in &self.upscaled {
+            logits.extend(next()?);
+        }
+        let (low_res, iou, objects) = (next()?, next()?, next()?);
         let [p, m, lh, lw] = self.low_res_dims;
         let [height, width] = self.original;
         let plane = height * width;
