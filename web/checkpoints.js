@@ -8,11 +8,18 @@ const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
 export const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
 export const seconds = (ms) => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
 
-/** The manifest's checkpoints of `network` (`sam2`, `grounding_dino`). */
-export async function loadManifest(network) {
+let manifest = null; // one fetch of the model list, shared by the panels
+
+async function fetchManifest() {
   const response = await fetch(MANIFEST_URL);
   if (!response.ok) throw new Error(`models/manifest.json: HTTP ${response.status}`);
-  const { models } = await response.json();
+  return (await response.json()).models;
+}
+
+/** The manifest's checkpoints of `network` (`sam2`, `grounding_dino`). */
+export async function loadManifest(network) {
+  manifest ??= fetchManifest();
+  const models = await manifest;
   return models.filter((m) => m.network === network);
 }
 
