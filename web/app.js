@@ -6,7 +6,8 @@
 //
 // Test hook: `window.__autolabel` is the page state (status, clip, frames,
 // groundTruth, current, displayed, drawn, view, timings, renderCount, errors,
-// warnings, task, capabilities, backend, classColors, cachedFrames()).
+// warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd).
+// `?sam2=NAME` / `?gd=NAME` preselect a checkpoint in the SAM 2 / Grounding DINO panel.
 // `?demo=1` opens the demo scene on load, `?demo=small` a 13-frame 640×360 variant.
 // The performance mark `autolabel-interactive` is set once every control is wired.
 
@@ -26,6 +27,7 @@ import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
 import { Notices } from './notices.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
+import { Detector } from './detect.js';
 import { Segmenter } from './segment.js';
 import { FrameStrip } from './strip.js';
 import { isVideoFile, openVideo } from './video.js';
@@ -64,6 +66,13 @@ const segmenter = new Segmenter({
   redraw: () => draw(),
   bitmap: () => cache.pinned,
   toImage: (cx, cy) => [(cx - state.view.ox) / state.view.scale, (cy - state.view.oy) / state.view.scale],
+});
+
+const detector = new Detector({
+  state,
+  notify: (kind, message) => notify(kind, message),
+  redraw: () => draw(),
+  bitmap: () => cache.pinned,
 });
 
 let clip = null; // the clip on screen (see web/clips.js)
@@ -440,6 +449,7 @@ function draw() {
   }
   const anns = visibleAnnotations(state.displayed);
   state.view = drawFrame(canvas, $('stage'), bitmap, anns, highlight);
+  detector.drawOverlay(canvas.getContext('2d'), state.view);
   segmenter.drawOverlay(canvas.getContext('2d'), state.view);
   state.drawn = { index: state.displayed, boxes: anns.length, ignored: anns.filter((a) => a.class === null).length };
   canvas.dataset.frame = String(state.displayed);
@@ -528,6 +538,7 @@ function onBackendPicked(backend) {
   localStorage.setItem(BACKEND_KEY, backend);
   chooseBackend(backend);
   segmenter.onBackendChanged();
+  detector.onBackendChanged();
 }
 
 // ------------------------------------------------------------------- wiring
@@ -626,4 +637,5 @@ updateStatus();
 performance.mark('autolabel-interactive');
 showBackend();
 segmenter.init();
+detector.init();
 if (params.has('demo')) openDemoScene();

@@ -4,28 +4,17 @@
 // and see the masks with their scores. The frame is encoded once; changing
 // prompts only re-runs the decoder.
 
+import { checkpointOfFiles, describeCheckpoint, describeLoad, loadManifest, seconds } from './checkpoints.js';
 import { ComputeWorker } from './compute.js';
 import { CancelledError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
-const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
 const MASK_COLORS = [
   [61, 220, 151],
   [79, 157, 255],
   [255, 159, 67],
 ];
 const DRAG_PX = 4; // a press that moves less than this (canvas px) is a click
-
-const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
-const seconds = (ms) => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
-
-/** Which entries of the manifest are SAM 2 checkpoints, by name. */
-async function loadManifest() {
-  const response = await fetch(MANIFEST_URL);
-  if (!response.ok) throw new Error(`models/manifest.json: HTTP ${response.status}`);
-  const { models } = await response.json();
-  return models.filter((m) => m.network === 'sam2');
-}
 
 export class Segmenter {
   /**
@@ -70,7 +59,7 @@ export class Segmenter {
     $('sam2-cancel').addEventListener('click', () => this.cancel());
     this.wireCanvas($('view'));
     try {
-      this.models = await loadManifest();
+      this.models = await loadManifest('sam2');
     } catch (e) {
       $('sam2-status').textContent = `No model list (${e.message}): drop a checkpoint's files instead.`;
       return;
@@ -97,16 +86,7 @@ export class Segmenter {
   async describeChoice() {
     const model = this.chosen();
     if (!model || this.public.status === 'loading') return;
-    const url = new URL('model.safetensors', new URL(model.url, location.href)).href;
-    const cached = typeof caches !== 'undefined' && (await caches.match(url).catch(() => null));
-    let text;
-    if (cached) text = `${model.name}: in this browser's cache — loads offline.`;
-    else if (model.bytes) text = `${model.name}: ${mib(model.bytes['model.safetensors'])} to download once (then cached).`;
-    else
-      text =
-        `${model.name}: not downloaded yet — model.safetensors from ${new URL(model.url, location.href).host}` +
-        (model.image_model_bytes_f32 ? `, more than ${mib(model.image_model_bytes_f32)} (f32; exact size once the download starts)` : '') +
-        '. Downloaded once, then cached.';
+    const text = await describeCheckpoint(model);
     if (this.public.status !== 'ready') $('sam2-status').textContent = text;
     $('sam2-load').title = text;
   }
@@ -121,14 +101,12 @@ export class Segmenter {
   }
 
   loadFiles(files) {
-    const config = files.find((f) => f.name === 'config.json');
-    const weights = files.find((f) => f.name.endsWith('.safetensors'));
-    if (!config || !weights) {
-      const names = files.map((f) => f.name).join(', ') || 'nothing';
-      this.fail(`a SAM 2 checkpoint is two files, config.json and model.safetensors; got ${names}`);
+    const checkpoint = checkpointOfFiles(files, 'SAM 2');
+    if (checkpoint.error) {
+      this.fail(checkpoint.error);
       return;
     }
-    return this.load({ files: { config, weights } }, weights.name);
+    return this.load({ files: checkpoint }, checkpoint.weights.name);
   }
 
   async load(source, name) {
@@ -158,11 +136,8 @@ export class Segmenter {
     }
   }
 
-  describeLoaded({ info, source, sha256, verified, bytes, loadMs }) {
-    const where = info.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
-    const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source];
-    const hash = verified ? `sha256 ${sha256.slice(0, 12)}… verified` : `sha256 ${sha256.slice(0, 12)}…`;
-    return `${info.variant} (${info.image_size} px) on ${where} — ${mib(bytes)} ${from}, ${hash}, built in ${seconds(loadMs)}.`;
+  describeLoaded(out) {
+    return `${out.info.variant} (${out.info.image_size} px) ${describeLoad(out)}.`;
   }
 
   /** The backend changed: a loaded model follows it (the weights come from the cache). */

@@ -13,11 +13,15 @@
 //   sam2Load      {url | files, backend, sha256} → {info, files, loadMs} (SAM 2 weights → model)
 //   sam2SetImage  {bitmap}                       → {ms}               (encode a frame)
 //   sam2Predict   {prompts, multimask}           → {predictions, ms}  (masks; pixels transferred)
+//   gdLoad        {url | files, backend, sha256} → {info, files, loadMs} (Grounding DINO weights → model)
+//   gdDetect      {bitmap, prompt, boxThreshold, textThreshold, nms}
+//                                                → {report, ms}       (autolabel detect's JSON)
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
 //               {panic}  (a Rust panic's message, from console_error_panic_hook)
 
 import init, {
   DemoScene,
+  GroundingDinoSession,
   NuScenesDataset,
   NuScenesFiles,
   Sam2Session,
@@ -34,7 +38,8 @@ let demo = null;
 let demoSize = null;
 let dataset = null;
 let sam2 = null; // Sam2Session
-let sam2Busy = Promise.resolve(); // SAM 2 calls run one at a time
+let gd = null; // GroundingDinoSession
+let modelBusy = Promise.resolve(); // model calls run one at a time
 
 /** A result whose listed objects are transferred, not copied, to the page. */
 class Transfer {
@@ -79,15 +84,18 @@ async function decodeImage(file) {
   }
 }
 
-/** Runs `work` after every SAM 2 call before it (the session is not re-entrant). */
+/** Runs `work` after every model call before it (a session is not re-entrant). */
 function serial(work) {
-  const run = sam2Busy.then(work, work);
-  sam2Busy = run.catch(() => {});
+  const run = modelBusy.then(work, work);
+  modelBusy = run.catch(() => {});
   return run;
 }
 
-/** config.json text and model.safetensors bytes from a URL directory or dropped files. */
-async function sam2Files({ url, files, sha256: expected }, progress) {
+/**
+ * A transformers checkpoint's config.json text and model.safetensors bytes,
+ * from a URL directory (cached, sha256-checked) or dropped files.
+ */
+async function checkpointFiles({ url, files, sha256: expected }, progress) {
   if (files) {
     const weights = new Uint8Array(await files.weights.arrayBuffer());
     progress({ text: `checking ${files.weights.name} (sha256 of ${mib(weights.byteLength)})` });
@@ -178,7 +186,7 @@ const ops = {
   async sam2Load(args, progress) {
     progress({ text: 'loading wasm…' });
     await wasm();
-    const { config, weights, report } = await sam2Files(args, progress);
+    const { config, weights, report } = await checkpointFiles(args, progress);
     progress({ text: `building SAM 2 on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
     return serial(async () => {
       sam2?.free();
@@ -208,6 +216,31 @@ const ops = {
       const ms = performance.now() - t0;
       const buffers = predictions.flatMap((p) => p.masks.map((m) => m.data.buffer));
       return new Transfer({ predictions, ms, wasmHeapBytes: wasmHeap() }, buffers);
+    });
+  },
+
+  async gdLoad(args, progress) {
+    progress({ text: 'loading wasm…' });
+    await wasm();
+    const { config, weights, report } = await checkpointFiles(args, progress);
+    progress({ text: `building Grounding DINO on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
+    return serial(async () => {
+      gd?.free();
+      gd = null;
+      const t0 = performance.now();
+      gd = await GroundingDinoSession.load(config, weights, args.backend);
+      return { info: gd.info(), ...report, loadMs: performance.now() - t0 };
+    });
+  },
+
+  async gdDetect({ bitmap, prompt, boxThreshold, textThreshold, nms }) {
+    if (!gd) throw new Error('no Grounding DINO model is loaded');
+    const { width, height } = bitmap;
+    const rgba = await rgbaOf(bitmap);
+    return serial(async () => {
+      const t0 = performance.now();
+      const report = await gd.detect(new Uint8Array(rgba.buffer), width, height, prompt, boxThreshold, textThreshold, nms ?? undefined);
+      return { report, ms: performance.now() - t0, wasmHeapBytes: wasmHeap() };
     });
   },
 

@@ -21,6 +21,8 @@ use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+pub mod grounding_dino;
+pub mod pixels;
 pub mod sam2;
 
 /// Routes Rust panics to `console.error` with their message, once per instance.

@@ -112,21 +112,6 @@ impl ModelInfo {
     }
 }
 
-/// Interleaved RGBA (what a canvas gives) to RGB (what the model takes).
-pub fn rgb_of_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<u8>, String> {
-    if width == 0 || height == 0 || rgba.len() != width * height * 4 {
-        return Err(format!(
-            "{} bytes for a {width}×{height} RGBA frame (expected {})",
-            rgba.len(),
-            width * height * 4
-        ));
-    }
-    Ok(rgba
-        .chunks_exact(4)
-        .flat_map(|px| [px[0], px[1], px[2]])
-        .collect())
-}
-
 #[cfg(target_arch = "wasm32")]
 pub use session::Sam2Session;
 
@@ -142,7 +127,8 @@ mod session {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::future_to_promise;
 
-    use super::{ModelInfo, PredictionJs, PromptJs, rgb_of_rgba};
+    use super::{ModelInfo, PredictionJs, PromptJs};
+    use crate::pixels::rgb_of_rgba;
 
     /// A loaded SAM 2 model and the frame it has encoded.
     #[wasm_bindgen]
@@ -185,6 +171,9 @@ mod session {
         }
 
         /// Encodes an RGBA frame; the promise resolves when the device is done.
+        // The shared borrow held across the readback is the busy flag: a call
+        // that needs the predictor mutably meanwhile gets "busy", not a panic.
+        #[allow(clippy::await_holding_refcell_ref)]
         #[wasm_bindgen(js_name = setImage)]
         pub fn set_image(&self, rgba: Vec<u8>, width: usize, height: usize) -> Promise {
             let predictor = self.predictor.clone();
@@ -207,6 +196,7 @@ mod session {
         /// Masks for prompt sets `[{points: [[x, y, label]], box: [x0, y0, x1, y1]}]`:
         /// resolves to `[{masks: [{rle, area, score, bbox, data: Uint8Array}],
         /// object_score}]`, `data` holding one 0/1 byte per frame pixel.
+        #[allow(clippy::await_holding_refcell_ref)] // as in `set_image`
         pub fn predict(&self, prompts: JsValue, multimask: bool) -> Promise {
             let predictor = self.predictor.clone();
             future_to_promise(async move {
@@ -249,17 +239,6 @@ mod session {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rgba_becomes_rgb_and_sizes_are_checked() {
-        let rgba = [1, 2, 3, 255, 4, 5, 6, 255];
-        assert_eq!(rgb_of_rgba(&rgba, 2, 1).unwrap(), vec![1, 2, 3, 4, 5, 6]);
-        let err = rgb_of_rgba(&rgba, 3, 1).unwrap_err();
-        assert!(
-            err.contains("8 bytes for a 3×1 RGBA frame (expected 12)"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn prompt_labels_must_be_zero_or_one() {

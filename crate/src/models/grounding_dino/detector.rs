@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::postprocess::{Detection, Thresholds, nms_per_label};
 use super::preprocess::{self, ResizeTarget};
-use super::{GroundingDino, GroundingDinoError, Prompt};
+use super::{GroundingDino, GroundingDinoConfig, GroundingDinoError, Prompt};
 use crate::text::{BertTokenizer, EncodedPrompt};
 
 /// The box threshold of transformers' documented usage (the post-processor's
@@ -161,6 +161,22 @@ impl Detector {
         Ok((Detector::new(model, tokenizer).with_resize(resize), source))
     }
 
+    /// A checkpoint held in memory (what the page downloads or the user
+    /// drops): `config.json` text and `model.safetensors` bytes, with the
+    /// embedded bert-base-uncased vocabulary (every published checkpoint's)
+    /// and the processor's default resize (800 / 1333, the published
+    /// `preprocessor_config.json` values).
+    pub fn from_bytes(
+        config_json: &str,
+        weights: &[u8],
+        device: &burn::tensor::Device,
+    ) -> Result<Self, GroundingDinoError> {
+        let config = GroundingDinoConfig::from_json(config_json)?;
+        let tokenizer = BertTokenizer::from_vocab(crate::text::BERT_BASE_UNCASED_VOCAB)?;
+        let model = GroundingDino::from_safetensors(config, weights, device)?;
+        Ok(Detector::new(model, tokenizer))
+    }
+
     pub fn model(&self) -> &GroundingDino {
         &self.model
     }
@@ -281,5 +297,68 @@ impl Detector {
             height,
             detections,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models/fixtures/grounding-dino-tiny"
+    );
+
+    fn fixture_file(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURE}/{name}")).unwrap()
+    }
+
+    #[cfg(feature = "native")]
+    #[test]
+    fn from_bytes_detects_as_the_model_directory_does() {
+        let device = burn::tensor::Device::flex();
+        let config = String::from_utf8(fixture_file("config.json")).unwrap();
+        let detector =
+            Detector::from_bytes(&config, &fixture_file("model.safetensors"), &device).unwrap();
+        let (from_dir, vocab) = Detector::from_dir(std::path::Path::new(FIXTURE), &device).unwrap();
+        assert_eq!(vocab, VocabSource::Embedded);
+        let (width, height) = (24, 16);
+        let rgb: Vec<u8> = (0..width * height * 3)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let options = DetectOptions {
+            thresholds: Thresholds {
+                box_threshold: 0.5,
+                text_threshold: 0.5,
+            },
+            nms_iou: None,
+        };
+        let prompt = "A cat, a remote control";
+        let got = detector
+            .detect(&rgb, width, height, prompt, options)
+            .unwrap();
+        let want = from_dir
+            .detect(&rgb, width, height, prompt, options)
+            .unwrap();
+        assert_eq!(got.prompt, "a cat . a remote control .");
+        assert!(!got.detections.is_empty());
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn from_bytes_names_what_is_wrong() {
+        let device = burn::tensor::Device::flex();
+        let config = String::from_utf8(fixture_file("config.json")).unwrap();
+        let weights = fixture_file("model.safetensors");
+        let other = config.replace("\"grounding-dino\"", "\"sam2\"");
+        let err = Detector::from_bytes(&other, &weights, &device).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model_type 'sam2' is not 'grounding-dino'"),
+            "{err}"
+        );
+        let err =
+            Detector::from_bytes(&config, &weights[..weights.len() / 2], &device).unwrap_err();
+        assert!(matches!(err, GroundingDinoError::Safetensors(_)), "{err}");
     }
 }

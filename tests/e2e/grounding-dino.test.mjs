@@ -1,0 +1,191 @@
+// Grounding DINO in the page, on the wasm CPU build and on WebGPU: the tiny
+// fixture model (models/fixtures/grounding-dino-tiny, random weights) loads
+// from localhost with its sha256 checked, "Detect" on a photo gives the
+// detections the native CLI (`autolabel detect`, Burn's CPU backend) gives for
+// the same image, prompt and thresholds — same count and labels, scores and
+// boxes within the tolerances below. An empty prompt and wrong model files
+// give specific messages and leave the clip on screen.
+// Screenshots: tests/e2e/artifacts/grounding-dino-*.png.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { FIXTURES, ROOT, findCli, notices, openSession, screenshot, waitForFrame } from './harness.mjs';
+
+const MODEL = join(ROOT, 'models/fixtures/grounding-dino-tiny');
+const IMAGE_DIR = join(FIXTURES, 'grounding-dino');
+const FIXTURE = 'grounding-dino-tiny-fixture';
+
+/**
+ * The fixture's prompt (cases.json) with thresholds that keep 13 of its 30
+ * queries on this image (the nearest score is 0.005 above the box threshold,
+ * so a backend's rounding cannot change the count).
+ */
+const CASE = { prompt: 'a cat. a remote control.', boxThreshold: 0.8, textThreshold: 0.75 };
+
+/**
+ * How close the page must come to the native CPU result. The CPU build is the
+ * CLI's code compiled for wasm32 (SIMD128 instead of AVX-512, other summation
+ * order); WebGPU (SwiftShader here) runs other kernels. Scores are
+ * probabilities; boxes are in the 200×134 image's pixels.
+ */
+const TOLERANCE = { cpu: { score: 1e-4, px: 0.01 }, webgpu: { score: 1e-4, px: 0.01 } };
+
+/** How long one detection may take: WebGPU on SwiftShader is slow. */
+const DETECT_TIMEOUT = { cpu: 120_000, webgpu: 900_000 };
+
+/** `autolabel detect`'s report for the test case. */
+function native() {
+  const args = ['detect', '--model', MODEL, '--image', join(IMAGE_DIR, 'image.png'), '--prompt', CASE.prompt];
+  args.push('--box-threshold', String(CASE.boxThreshold), '--text-threshold', String(CASE.textThreshold));
+  return JSON.parse(execFileSync(findCli(), args, { stdio: ['ignore', 'pipe', 'ignore'] }));
+}
+
+const gdState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__autolabel.gd)));
+
+async function waitGd(page, predicate, timeout = 120_000) {
+  await page.waitForFunction(predicate, null, { timeout, polling: 200 });
+  return gdState(page);
+}
+
+/** Opens the one-image folder and loads the fixture entry on `backend`. */
+async function openWithModel(page, url, backend) {
+  await page.goto(url(`?gd=${FIXTURE}`), { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
+  await page.locator(`label:has(#backend-${backend})`).click();
+  await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
+  await waitForFrame(page, 0);
+  await page.waitForFunction((name) => document.getElementById('gd-model').value === name, FIXTURE);
+  await page.locator('#gd-load').click();
+  return waitGd(page, () => ['ready', 'error'].includes(window.__autolabel.gd.status));
+}
+
+/** Fills the form and clicks Detect; resolves with the panel state once the run ends. */
+async function detect(page, { prompt, boxThreshold, textThreshold }, timeout) {
+  await page.locator('#gd-prompt').fill(prompt);
+  await page.locator('#gd-box-threshold').fill(String(boxThreshold));
+  await page.locator('#gd-text-threshold').fill(String(textThreshold));
+  await page.locator('#gd-detect').click();
+  await page.waitForFunction(() => window.__autolabel.gd.running, null, { timeout: 10_000, polling: 50 }).catch(() => {});
+  return waitGd(page, () => !window.__autolabel.gd.running, timeout);
+}
+
+/**
+ * Pairs each native detection with the page's of the same label and nearest
+ * box (the order of equal-scored queries may differ), checks the tolerances
+ * and returns the largest differences.
+ */
+function compare(page, want, backend) {
+  const tol = TOLERANCE[backend];
+  assert.equal(page.prompt, want.prompt, 'normalised prompt');
+  assert.deepEqual(page.phrases, want.phrases);
+  assert.deepEqual([page.width, page.height], [want.width, want.height]);
+  assert.equal(page.detections.length, want.detections.length, 'detection count');
+  assert.deepEqual(page.detections.map((d) => d.label).sort(), want.detections.map((d) => d.label).sort(), 'labels');
+  const free = [...page.detections];
+  let [score, px] = [0, 0];
+  for (const w of want.detections) {
+    const boxDiff = (d) => Math.max(...d.box.map((v, k) => Math.abs(v - w.box[k])));
+    const candidates = free.filter((d) => d.label === w.label).sort((a, b) => boxDiff(a) - boxDiff(b));
+    const got = candidates[0];
+    free.splice(free.indexOf(got), 1);
+    score = Math.max(score, Math.abs(got.score - w.score));
+    px = Math.max(px, boxDiff(got));
+  }
+  console.log(
+    `grounding dino ${backend} vs native CPU: ${want.detections.length} detections, ` +
+      `max |Δ score| ${score.toExponential(1)}, max |Δ box| ${px.toExponential(1)} px`,
+  );
+  assert.ok(score <= tol.score, `max score difference ${score} > ${tol.score}`);
+  assert.ok(px <= tol.px, `max box difference ${px} px > ${tol.px}`);
+}
+
+/** Waits for a new error notice and checks it and that the clip is still on screen. */
+async function expectError(page, errorsBefore, pattern) {
+  await page.waitForFunction((n) => window.__autolabel.errors.length > n, errorsBefore, { timeout: 60_000 });
+  const { errors } = await notices(page);
+  assert.match(errors.at(-1), pattern);
+  const s = await page.evaluate(() => ({ frames: window.__autolabel.frames.length, displayed: window.__autolabel.displayed }));
+  assert.deepEqual(s, { frames: 1, displayed: 0 }, 'the clip stays on screen');
+}
+
+for (const backend of ['cpu', 'webgpu']) {
+  describe(`Grounding DINO in the page on ${backend}`, () => {
+    let session;
+    let page;
+
+    before(async () => {
+      session = await openSession();
+      page = session.page;
+    });
+
+    after(() => session?.close());
+
+    it('loads the fixture from localhost with its sha256 verified', async () => {
+      const s = await openWithModel(page, session.url, backend);
+      assert.equal(s.status, 'ready', `Grounding DINO did not load: ${s.error}`);
+      assert.equal(s.info.backend, backend);
+      assert.equal(s.info.variant, 'custom');
+      assert.equal(s.load.verified, true);
+      assert.equal(s.load.source, 'download');
+      assert.match(await page.locator('#gd-status').textContent(), /sha256 cdb928b1a73c… verified/);
+    });
+
+    it('detects what the native CPU build detects', async () => {
+      const s = await detect(page, CASE, DETECT_TIMEOUT[backend]);
+      assert.equal(s.error, null);
+      assert.equal(s.result.frame, 0);
+      const want = native();
+      assert.ok(want.detections.length >= 5, `the case should give several detections, got ${want.detections.length}`);
+      compare(s.result, want, backend);
+      console.log(`grounding dino ${backend}: detect took ${(s.ms / 1000).toFixed(1)} s in the page`);
+      assert.equal(await page.locator('#gd-normalised').textContent(), `read as “${want.prompt}”`);
+      assert.equal(await page.locator('#gd-results li').count(), want.detections.length);
+      await screenshot(page, `grounding-dino-${backend}.png`);
+    });
+
+    it('names an empty prompt and keeps the clip', async () => {
+      const errors = await page.evaluate(() => window.__autolabel.errors.length);
+      const s = await detect(page, { ...CASE, prompt: ' , . ' }, 60_000);
+      assert.match(s.error, /empty prompt: give one or more class phrases/);
+      assert.equal(s.result, null);
+      assert.equal(s.status, 'ready', 'the model stays loaded');
+      await expectError(page, errors, /Grounding DINO: empty prompt/);
+      await screenshot(page, `grounding-dino-${backend}-empty-prompt.png`);
+    });
+  });
+}
+
+describe('Grounding DINO bad model files', () => {
+  let session;
+  let page;
+
+  before(async () => {
+    session = await openSession();
+    page = session.page;
+    await page.goto(session.url(), { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
+    await page.locator('label:has(#backend-cpu)').click();
+    await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
+    await waitForFrame(page, 0);
+  });
+
+  after(() => session?.close());
+
+  async function dropModel(files, pattern) {
+    const errors = await page.evaluate(() => window.__autolabel.errors.length);
+    await page.locator('#pick-gd').setInputFiles(files);
+    await expectError(page, errors, pattern);
+  }
+
+  it('says a checkpoint is two files', async () => {
+    await dropModel([join(MODEL, 'model.safetensors')], /a Grounding DINO checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
+  });
+
+  it("names another model's checkpoint", async () => {
+    const sam2 = join(ROOT, 'models/fixtures/sam2-tiny');
+    await dropModel([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /model_type 'sam2' is not 'grounding-dino'/);
+    await screenshot(page, 'grounding-dino-wrong-files.png');
+  });
+});
