@@ -53,7 +53,7 @@ async function inPage() {
     const { page } = session;
     await page.goto(session.url('?demo=small'), { waitUntil: 'domcontentloaded' });
     await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-    await page.locator(`#backend-${BACKEND}`).check();
+    await page.locator(`label:has(#backend-${BACKEND})`).click();
     await waitForFrame(page, 0, 120_000);
     const t0 = Date.now();
     await page.locator('#pick-sam2').setInputFiles([join(MODEL, 'config.json'), join(MODEL, 'model.safetensors')]);
