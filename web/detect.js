@@ -185,13 +185,17 @@ export class Detector {
 
   // ------------------------------------------------------------ detecting
 
-  /** The form's thresholds; an empty field is NaN, which the core refuses by name. */
+  /**
+   * The form's thresholds; an empty threshold is NaN, which the core refuses
+   * by name. An empty NMS field turns NMS off.
+   */
   options() {
+    const nms = $('gd-nms');
     return {
       prompt: $('gd-prompt').value,
       boxThreshold: $('gd-box-threshold').valueAsNumber,
       textThreshold: $('gd-text-threshold').valueAsNumber,
-      nms: null,
+      nms: nms.value === '' ? null : nms.valueAsNumber,
     };
   }
 

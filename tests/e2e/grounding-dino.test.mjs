@@ -36,9 +36,10 @@ const TOLERANCE = { cpu: { score: 1e-4, px: 0.01 }, webgpu: { score: 1e-4, px: 0
 const DETECT_TIMEOUT = { cpu: 120_000, webgpu: 900_000 };
 
 /** `autolabel detect`'s report for the test case. */
-function native() {
-  const args = ['detect', '--model', MODEL, '--image', join(IMAGE_DIR, 'image.png'), '--prompt', CASE.prompt];
-  args.push('--box-threshold', String(CASE.boxThreshold), '--text-threshold', String(CASE.textThreshold));
+function native(opts = CASE) {
+  const args = ['detect', '--model', MODEL, '--image', join(IMAGE_DIR, 'image.png'), '--prompt', opts.prompt];
+  args.push('--box-threshold', String(opts.boxThreshold), '--text-threshold', String(opts.textThreshold));
+  if (opts.nms != null) args.push('--nms', String(opts.nms));
   return JSON.parse(execFileSync(findCli(), args, { stdio: ['ignore', 'pipe', 'ignore'] }));
 }
 
@@ -62,8 +63,9 @@ async function openWithModel(page, url, backend) {
 }
 
 /** Fills the form and clicks Detect; resolves with the panel state once the run ends. */
-async function detect(page, { prompt, boxThreshold, textThreshold }, timeout) {
+async function detect(page, { prompt, boxThreshold, textThreshold, nms }, timeout) {
   await page.locator('#gd-prompt').fill(prompt);
+  await page.locator('#gd-nms').fill(nms == null ? '' : String(nms));
   await page.locator('#gd-box-threshold').fill(String(boxThreshold));
   await page.locator('#gd-text-threshold').fill(String(textThreshold));
   await page.locator('#gd-detect').click();
@@ -144,6 +146,17 @@ for (const backend of ['cpu', 'webgpu']) {
       assert.equal(await page.locator('#gd-results li').count(), want.detections.length);
       await screenshot(page, `grounding-dino-${backend}.png`);
     });
+
+    if (backend === 'cpu') {
+      it('applies the NMS field as `autolabel detect --nms` does', async () => {
+        const opts = { ...CASE, nms: 0.3 };
+        const s = await detect(page, opts, DETECT_TIMEOUT[backend]);
+        assert.equal(s.error, null);
+        const want = native(opts);
+        assert.ok(want.detections.length < native().detections.length, 'NMS at IoU 0.3 drops a box of this case');
+        compare(s.result, want, backend);
+      });
+    }
 
     it('names an empty prompt and keeps the clip', async () => {
       const errors = await page.evaluate(() => window.__autolabel.errors.length);
