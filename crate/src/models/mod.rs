@@ -4,6 +4,7 @@
 
 pub mod device;
 pub mod grounding_dino;
+pub mod kernels;
 pub mod limits;
 pub mod resample;
 pub mod sam2;

@@ -9,7 +9,7 @@
 //! `models/grounding_dino/modeling_grounding_dino.py`
 //! (`generate_masks_with_special_tokens_and_transfer_map`, `SPECIAL_TOKENS`).
 
-use burn::tensor::activation::gelu;
+use crate::models::kernels::gelu;
 use burn::tensor::module::embedding;
 use burn::tensor::{Int, Tensor};
 

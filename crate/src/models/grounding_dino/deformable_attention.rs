@@ -11,11 +11,11 @@
 //! which runs on every backend (WebGPU included) without reading back.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::softmax;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 
 use super::layers::Linear;
 use super::weights::Loader;
+use crate::models::kernels::softmax_last;
 
 /// Where the queries sample: points (encoder) or boxes (decoder), one per level.
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ impl DeformableAttention {
             .attention_weights
             .forward(queries)
             .reshape([b, q, h, lv * p]);
-        let weights = softmax(weights, 3); // [B, Q, H, L·P]
+        let weights = softmax_last(weights); // [B, Q, H, L·P]
         let locations = self.locations(offsets, reference, shapes); // [B, Q, H, L, P, 2]
         let grids = locations * 2.0 - 1.0;
         let options = GridSampleOptions::new(InterpolateMode::Bilinear)

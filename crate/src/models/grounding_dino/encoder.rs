@@ -8,13 +8,14 @@
 //! `GroundingDinoFusionLayer`, `GroundingDinoBiMultiHeadAttention`,
 //! `GroundingDinoTextEnhancerLayer`, `GroundingDinoDeformableLayer`).
 
-use burn::tensor::activation::{relu, softmax};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, merge_heads, split_heads};
 use super::weights::Loader;
+use crate::models::kernels::softmax_last;
 use crate::models::limits::in_row_blocks;
 
 /// `GroundingDinoBiMultiHeadAttention` inside its `GroundingDinoFusionLayer`.
@@ -69,8 +70,8 @@ impl FusionLayer {
         let vt = split_heads(self.values_text_proj.forward(text.clone()), self.heads);
         let head_dim = q.dims()[3];
         let scores = (q / (head_dim as f64).sqrt()).matmul(k.swap_dims(2, 3)); // [B, H, S, T]
-        let to_text = softmax(scores.clone() + text_bias, 3);
-        let to_vision = softmax(scores.swap_dims(2, 3), 3); // [B, H, T, S]
+        let to_text = softmax_last(scores.clone() + text_bias);
+        let to_vision = softmax_last(scores.swap_dims(2, 3)); // [B, H, T, S]
         let delta_v = self
             .out_vision_proj
             .forward(merge_heads(to_text.matmul(vt)));

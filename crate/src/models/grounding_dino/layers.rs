@@ -11,12 +11,12 @@
 
 use std::f64::consts::PI;
 
-use burn::tensor::activation::softmax;
 use burn::tensor::module::{conv2d, layer_norm, linear};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use super::weights::Loader;
+use crate::models::kernels::softmax_last;
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ pub(crate) fn attend<const D: usize>(
         Some(bias) => scores + bias,
         None => scores,
     };
-    softmax(scores, D - 1).matmul(v)
+    softmax_last(scores).matmul(v)
 }
 
 /// `[B, L, H·d]` → `[B, H, L, d]`.

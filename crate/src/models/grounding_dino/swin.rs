@@ -12,7 +12,7 @@
 //! feature maps are taken before downsampling), under the old on-disk names
 //! (`attention.self.query`, `intermediate.dense`, `output.dense`).
 
-use burn::tensor::activation::gelu;
+use crate::models::kernels::gelu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::SwinConfig;

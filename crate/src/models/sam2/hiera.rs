@@ -8,12 +8,13 @@
 //! `Sam2MultiScaleBlock`, `Sam2MultiScaleAttention`, `window_partition`).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::{attention, max_pool2d};
-use burn::tensor::ops::{AttentionModuleOptions, MaxPoolOptions};
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
 
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
+use crate::models::kernels::attention;
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
@@ -45,18 +46,9 @@ impl MultiScaleAttention {
             [_, h_out, w_out, _] = pooled.dims();
             q = pooled.reshape([b, h_out * w_out, self.heads, head_dim]);
         }
-        let (k, v) = (k.swap_dims(1, 2), v.swap_dims(1, 2)); // [B, nH, HW, d]
-        // Global attention at 64² tokens scores 256 MiB at once: split the queries.
-        let out = in_row_blocks(q.swap_dims(1, 2), 2, h * w, |q| {
-            attention(
-                q,
-                k.clone(),
-                v.clone(),
-                None,
-                None,
-                AttentionModuleOptions::default(),
-            )
-        }); // [B, nH, H'W', d]
+        let [q, k, v] = [q, k, v].map(|t| t.swap_dims(1, 2)); // [B, nH, HW, d]
+        // Global attention at 64² tokens scores 256 MiB at once: run in query blocks.
+        let out = attention(q, k, v); // [B, nH, H'W', d]
         let out = out.swap_dims(1, 2).reshape([b, h_out, w_out, c_out]);
         self.proj.forward(out)
     }

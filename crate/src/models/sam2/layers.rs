@@ -7,11 +7,12 @@
 //! PyTorch `nn.Linear` / `nn.LayerNorm` / `nn.Conv2d` / `nn.ConvTranspose2d` it uses.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, relu, sigmoid};
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm, linear};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::weights::Loader;
+use crate::models::kernels::gelu;
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //! `models/sam2/modeling_sam2.py` (`Sam2MaskDecoder`,
 //! `_dynamic_multimask_via_stability`, `_get_stability_scores`).
 
-use burn::tensor::activation::gelu;
+use crate::models::kernels::gelu;
 use burn::tensor::{Int, Tensor};
 
 use super::config::MaskDecoderConfig;

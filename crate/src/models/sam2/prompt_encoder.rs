@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::PromptEncoderConfig;
 use super::layers::{Conv2d, LayerNorm};
 use super::weights::Loader;
+use crate::models::kernels::gelu;
 
 /// Label of a padding point: it contributes a zero token.
 pub const LABEL_PAD: i32 = -10;
@@ -111,11 +112,11 @@ impl MaskEmbedding {
         let x = self
             .layer_norm1
             .forward_channels_first(self.conv1.forward(masks));
-        let x = burn::tensor::activation::gelu(x);
+        let x = gelu(x);
         let x = self
             .layer_norm2
             .forward_channels_first(self.conv2.forward(x));
-        let x = burn::tensor::activation::gelu(x);
+        let x = gelu(x);
         self.conv3.forward(x)
     }
 }

@@ -6,12 +6,11 @@
 //! (`Sam2Attention`, `Sam2TwoWayAttentionBlock`, `Sam2TwoWayTransformer`).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::MaskDecoderConfig;
 use super::layers::{Activation, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
+use crate::models::kernels::attention;
 
 /// `nn.LayerNorm`'s default epsilon, which the decoder's norms keep.
 const DECODER_LAYER_NORM_EPS: f64 = 1e-5;
@@ -49,7 +48,7 @@ impl Attention {
         let q = split(self.q_proj.forward(q));
         let k = split(self.k_proj.forward(k));
         let v = split(self.v_proj.forward(v));
-        let out = attention(q, k, v, None, None, AttentionModuleOptions::default()); // [P, nH, Lq, d]
+        let out = attention(q, k, v); // [P, nH, Lq, d]
         let [p, heads, len, d] = out.dims();
         self.o_proj
             .forward(out.swap_dims(1, 2).reshape([p, len, heads * d]))
