@@ -24,7 +24,7 @@ BEGIN = "<!-- grounding-dino-full-parity:begin -->"
 END = "<!-- grounding-dino-full-parity:end -->"
 
 
-def markdown(rows):
+def markdown(rows, profile):
     """The `GROUNDING_DINO_PARITY` rows as a Markdown table."""
     lines = [
         "| output | max abs error | max relative error (÷ max \\|ref\\|) | max \\|ref\\| |",
@@ -32,7 +32,7 @@ def markdown(rows):
     ]
     for r in rows:
         if "seconds" in r:
-            lines.append(f"| forward pass, Burn flex CPU (opt-level 2) | {r['seconds']:.1f} s | – | – |")
+            lines.append(f"| forward pass, Burn flex CPU ({profile} profile) | {r['seconds']:.1f} s | – | – |")
         else:
             lines.append(f"| {r['output']} | {r['max_abs']:.2e} | {r['max_rel']:.2e} | {r['ref_max']:.3g} |")
     return "\n".join(lines)
@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/grounding-dino-full"))
     parser.add_argument("--write", help="Markdown file whose marked section receives the table")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the reference outputs in --work")
+    parser.add_argument("--release", action="store_true", help="build the Rust side with the release profile")
     args = parser.parse_args()
 
     if not args.skip_generate:
@@ -53,7 +54,8 @@ def main():
     env = dict(os.environ, AUTOLABEL_GROUNDING_DINO_FIXTURE=args.work)
     env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
     run = subprocess.run(
-        ["cargo", "test", "-q", "-p", "autolabel-tests", "--test", "integration", "grounding_dino_parity_report", "--",
+        ["cargo", "test", "-q", *(["--release"] if args.release else []), "-p", "autolabel-tests", "--test", "integration",
+         "grounding_dino_parity_report", "--",
          "--ignored", "--nocapture", "--test-threads=1"],
         cwd=REPO, env=env, capture_output=True, text=True,
     )
@@ -62,7 +64,7 @@ def main():
         sys.stderr.write(run.stdout + run.stderr)
         sys.exit("the Rust parity report failed")
 
-    table = markdown(rows)
+    table = markdown(rows, "release" if args.release else "dev, opt-level 2")
     print(table)
     if args.write:
         with open(args.write) as f:

@@ -45,6 +45,7 @@ def main():
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/sam2-full"))
     parser.add_argument("--write", help="Markdown file whose marked section receives the table")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the reference outputs in --work")
+    parser.add_argument("--release", action="store_true", help="build the Rust side with the release profile")
     args = parser.parse_args()
 
     if not args.skip_generate:
@@ -55,7 +56,8 @@ def main():
     env = dict(os.environ, AUTOLABEL_SAM2_FIXTURE=args.work)
     env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
     run = subprocess.run(
-        ["cargo", "test", "-q", "-p", "autolabel-tests", "--test", "integration", "sam2_parity_report", "--",
+        ["cargo", "test", "-q", *(["--release"] if args.release else []), "-p", "autolabel-tests", "--test", "integration",
+         "sam2_parity_report", "--",
          "--ignored", "--nocapture", "--test-threads=1"],
         cwd=REPO, env=env, capture_output=True, text=True,
     )

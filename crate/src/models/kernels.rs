@@ -80,7 +80,9 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
 /// enough to run at full speed.
 const SCORE_BLOCK_BYTES: usize = 32 << 20;
 
-fn on_cpu_f32<const D: usize>(x: &Tensor<D>) -> bool {
+/// Whether `x` is an f32 tensor on the CPU backend, whose values the host
+/// kernels may read and write.
+pub(crate) fn on_cpu_f32<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && x.device() == Device::flex()
 }
 
@@ -111,12 +113,17 @@ fn map_rows_on_cpu<const D: usize>(
         .contiguous_offsets()
         .expect("made contiguous above");
     let values = &mut t.try_storage_mut::<f32>().expect("uniquely owned above")[start..end];
-    for_each_row_block(values, row, &f);
+    for_each_row_block(values, row, &|_, r| f(r));
     Ok(Tensor::from_primitive::<Flex>(t))
 }
 
-/// Runs `f` on each `row`-long row of `values`, in parallel blocks natively.
-fn for_each_row_block(values: &mut [f32], row: usize, f: &(impl Fn(&mut [f32]) + Sync)) {
+/// `f(i, row_i)` for each `row`-long row of `values`, in parallel blocks of
+/// rows natively.
+pub(crate) fn for_each_row_block(
+    values: &mut [f32],
+    row: usize,
+    f: &(impl Fn(usize, &mut [f32]) + Sync),
+) {
     if row == 0 {
         return;
     }
@@ -127,10 +134,17 @@ fn for_each_row_block(values: &mut [f32], row: usize, f: &(impl Fn(&mut [f32]) +
         let rows_per_task = (65_536 / row).max(1);
         values
             .par_chunks_mut(rows_per_task * row)
-            .for_each(|block| block.chunks_exact_mut(row).for_each(f));
+            .enumerate()
+            .for_each(|(task, block)| {
+                for (i, r) in block.chunks_exact_mut(row).enumerate() {
+                    f(task * rows_per_task + i, r);
+                }
+            });
     }
     #[cfg(target_family = "wasm")]
-    values.chunks_exact_mut(row).for_each(f);
+    for (i, r) in values.chunks_exact_mut(row).enumerate() {
+        f(i, r);
+    }
 }
 
 fn gelu_scalar(x: f32) -> f32 {

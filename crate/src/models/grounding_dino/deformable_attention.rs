@@ -10,12 +10,12 @@
 //! `MultiScaleDeformableAttention`). The sampling is Burn's `grid_sample_2d`,
 //! which runs on every backend (WebGPU included) without reading back.
 
-use burn::tensor::Tensor;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
+use burn::tensor::{Tensor, TensorData};
 
 use super::layers::Linear;
 use super::weights::Loader;
-use crate::models::kernels::softmax_last;
+use crate::models::kernels::{for_each_row_block, on_cpu_f32, softmax_last};
 
 /// Where the queries sample: points (encoder) or boxes (decoder), one per level.
 #[derive(Debug, Clone)]
@@ -103,11 +103,31 @@ impl DeformableAttention {
             .reshape([b, q, h, lv * p]);
         let weights = softmax_last(weights); // [B, Q, H, L·P]
         let locations = self.locations(offsets, reference, shapes); // [B, Q, H, L, P, 2]
+        let tokens = value.dims()[1];
+        let value = value.reshape([b, tokens, h, d]); // [B, S, H, d]
+        let out = if on_cpu_f32(&value) {
+            self.sample_on_host(value, locations, weights, shapes)
+        } else {
+            self.sample_with_grid(value, locations, weights, shapes)
+        }; // [B, Q, H·d]
+        self.output_proj.forward(out)
+    }
+
+    /// The sampling as `grid_sample_2d` per level (what the GPU runs).
+    fn sample_with_grid(
+        &self,
+        value: Tensor<4>,
+        locations: Tensor<6>,
+        weights: Tensor<4>,
+        shapes: &[[usize; 2]],
+    ) -> Tensor<3> {
+        let [b, _, h, d] = value.dims();
+        let [_, q, _, _, p, _] = locations.dims();
         let grids = locations * 2.0 - 1.0;
         let options = GridSampleOptions::new(InterpolateMode::Bilinear)
             .with_padding_mode(GridSamplePaddingMode::Zeros)
             .with_align_corners(self.align_corners);
-        let weights = weights.swap_dims(1, 2).reshape([b * h, 1, q, lv * p]);
+        let weights = weights.swap_dims(1, 2).reshape([b * h, 1, q, self.levels * p]);
         // Level by level, so no buffer holds every level's samples
         // ([B·H, d, Q, L·P] is 364 MB at 800×1333, more than a wgpu buffer may hold).
         let mut start = 0;
@@ -116,7 +136,6 @@ impl DeformableAttention {
             let v = value
                 .clone()
                 .narrow(1, start, hl * wl)
-                .reshape([b, hl * wl, h, d])
                 .permute([0, 2, 3, 1])
                 .reshape([b * h, d, hl, wl]);
             let grid = grids
@@ -132,8 +151,44 @@ impl DeformableAttention {
             out = out + weighted;
             start += hl * wl;
         }
-        let out = out.reshape([b, h * d, q]);
-        self.output_proj.forward(out.swap_dims(1, 2))
+        out.reshape([b, h * d, q]).swap_dims(1, 2)
+    }
+
+    /// The same sampling on the host, as the reference's CUDA kernel does it:
+    /// per query and head, the weighted sum of bilinear samples of `d`-long
+    /// value rows (contiguous, unlike `grid_sample_2d`'s channel planes).
+    fn sample_on_host(
+        &self,
+        value: Tensor<4>,
+        locations: Tensor<6>,
+        weights: Tensor<4>,
+        shapes: &[[usize; 2]],
+    ) -> Tensor<3> {
+        let [b, s, h, d] = value.dims();
+        let q = locations.dims()[1];
+        let device = value.device();
+        let [value, locations, weights] = [
+            value.into_data(),
+            locations.into_data(),
+            weights.into_data(),
+        ];
+        let sampler = HostSampler {
+            value: value.as_slice::<f32>().expect("f32 on the CPU"),
+            locations: locations.as_slice::<f32>().expect("f32 on the CPU"),
+            weights: weights.as_slice::<f32>().expect("f32 on the CPU"),
+            levels: level_starts(shapes),
+            tokens: s,
+            queries: q,
+            heads: h,
+            head_dim: d,
+            points: self.points,
+            align_corners: self.align_corners,
+        };
+        let mut out = vec![0.0f32; b * q * h * d];
+        for_each_row_block(&mut out, h * d, &|index, row| {
+            sampler.query(index / q, index % q, row)
+        });
+        Tensor::from_data(TensorData::new(out, [b, q, h * d]), &device)
     }
 
     /// Normalised sampling locations `[B, Q, H, L, P, 2]` from the offsets.
@@ -162,6 +217,97 @@ impl DeformableAttention {
                 let centre = boxes.clone().narrow(5, 0, 2);
                 let size = boxes.narrow(5, 2, 2);
                 centre + offsets / self.points as f64 * size * 0.5
+            }
+        }
+    }
+}
+
+/// `(start token, height, width)` of each level in the flattened value.
+fn level_starts(shapes: &[[usize; 2]]) -> Vec<(usize, usize, usize)> {
+    let mut start = 0;
+    shapes
+        .iter()
+        .map(|&[hl, wl]| {
+            let level = (start, hl, wl);
+            start += hl * wl;
+            level
+        })
+        .collect()
+}
+
+/// Host views of [`DeformableAttention::sample_on_host`]'s inputs.
+struct HostSampler<'a> {
+    /// `[B, S, H, d]`.
+    value: &'a [f32],
+    /// `[B, Q, H, L, P, 2]`, normalised `(x, y)`.
+    locations: &'a [f32],
+    /// `[B, Q, H, L·P]`, softmax-normalised.
+    weights: &'a [f32],
+    levels: Vec<(usize, usize, usize)>,
+    /// `S`, every level's tokens.
+    tokens: usize,
+    queries: usize,
+    heads: usize,
+    head_dim: usize,
+    points: usize,
+    align_corners: bool,
+}
+
+impl HostSampler<'_> {
+    /// Writes query `qi` of batch `bi`, all heads, into `out` `[H·d]`.
+    fn query(&self, bi: usize, qi: usize, out: &mut [f32]) {
+        let (h, d, p, lv) = (self.heads, self.head_dim, self.points, self.levels.len());
+        let row = (bi * self.queries + qi) * h;
+        for head in 0..h {
+            let acc = &mut out[head * d..(head + 1) * d];
+            for (level, &(start, hl, wl)) in self.levels.iter().enumerate() {
+                for point in 0..p {
+                    let sample = ((row + head) * lv + level) * p + point;
+                    let weight = self.weights[(row + head) * lv * p + level * p + point];
+                    let (x, y) = (self.locations[2 * sample], self.locations[2 * sample + 1]);
+                    let (x, y) = self.pixel(x, wl, y, hl);
+                    self.add_bilinear(acc, weight, [x, y], [hl, wl], bi, start, head);
+                }
+            }
+        }
+    }
+
+    /// `grid_sample`'s un-normalisation of a `[0, 1]` location to pixels.
+    fn pixel(&self, x: f32, w: usize, y: f32, h: usize) -> (f32, f32) {
+        if self.align_corners {
+            (x * (w as f32 - 1.0), y * (h as f32 - 1.0))
+        } else {
+            (x * w as f32 - 0.5, y * h as f32 - 0.5)
+        }
+    }
+
+    /// `acc += weight · value(x, y)`, bilinear, zero outside the map.
+    #[allow(clippy::too_many_arguments)]
+    fn add_bilinear(
+        &self,
+        acc: &mut [f32],
+        weight: f32,
+        [x, y]: [f32; 2],
+        [h, w]: [usize; 2],
+        bi: usize,
+        start: usize,
+        head: usize,
+    ) {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let d = self.head_dim;
+        for (dy, wy) in [(0.0, 1.0 - fy), (1.0, fy)] {
+            for (dx, wx) in [(0.0, 1.0 - fx), (1.0, fx)] {
+                let (cx, cy) = (x0 + dx, y0 + dy);
+                if cx < 0.0 || cy < 0.0 || cx >= w as f32 || cy >= h as f32 {
+                    continue;
+                }
+                let token = start + cy as usize * w + cx as usize;
+                let at = ((bi * self.tokens + token) * self.heads + head) * d;
+                let c = weight * wx * wy;
+                for (a, &v) in acc.iter_mut().zip(&self.value[at..at + d]) {
+                    *a += c * v;
+                }
             }
         }
     }
