@@ -99,13 +99,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/sam2-full"))
     parser.add_argument("--iters", type=int, default=3)
-    parser.add_argument("--wgpu-iters", type=int, default=1, help="runs on wgpu (lavapipe is slow)")
+    parser.add_argument("--wgpu-iters", type=int, default=1, help="runs on wgpu (lavapipe is slow); 0 skips wgpu")
     parser.add_argument("--write", help="Markdown file whose marked section receives the table")
     args = parser.parse_args()
 
     torch_numbers = pytorch(args.work, args.iters)
     flex = rust(args.work, args.iters, "cpu")
-    wgpu = rust(args.work, args.wgpu_iters, "wgpu")
+    wgpu = rust(args.work, args.wgpu_iters, "wgpu") if args.wgpu_iters > 0 else {"skipped": True}
     peak = torch_numbers["gemm_2048_gflops"]
     rows = [
         ("image encoder, 1024²", "encoder_s"),
@@ -114,7 +114,10 @@ def main():
     ]
     lines = [
         f"PyTorch {torch_numbers['torch']} ({torch_numbers['threads']} threads) vs the port on Burn `flex` "
-        f"(medians of {args.iters}) and Burn `wgpu` on lavapipe ({args.wgpu_iters} run after a warm-up), "
+        f"(medians of {args.iters}) and "
+        + (f"Burn `wgpu` on lavapipe ({args.wgpu_iters} run(s) after a warm-up), " if args.wgpu_iters > 0
+           else "not on Burn `wgpu` (`--wgpu-iters 0`), ")
+        + f"
         f"same weights, same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
         "",
         "| stage | PyTorch | Burn flex (CPU) | flex ÷ PyTorch | flex GFLOP/s | Burn wgpu (lavapipe) |",
@@ -124,7 +127,7 @@ def main():
         sys.exit(f"the Rust benchmark failed on the CPU: {flex['error']}")
     for label, key in rows:
         t, r = torch_numbers[key], flex[key]
-        g = "failed" if "error" in wgpu else f"{wgpu[key]:.3f} s"
+        g = "not run" if "skipped" in wgpu else "failed" if "error" in wgpu else f"{wgpu[key]:.3f} s"
         gflops = f"{ENCODER_GFLOP / r:.0f} ({100 * ENCODER_GFLOP / r / peak:.0f} % of peak)" if key == "encoder_s" else "–"
         lines.append(f"| {label} | {t:.3f} s | {r:.3f} s | {r / t:.2f}× | {gflops} | {g} |")
     if "error" in wgpu:

@@ -127,7 +127,9 @@ impl DeformableAttention {
         let options = GridSampleOptions::new(InterpolateMode::Bilinear)
             .with_padding_mode(GridSamplePaddingMode::Zeros)
             .with_align_corners(self.align_corners);
-        let weights = weights.swap_dims(1, 2).reshape([b * h, 1, q, self.levels * p]);
+        let weights = weights
+            .swap_dims(1, 2)
+            .reshape([b * h, 1, q, self.levels * p]);
         // Level by level, so no buffer holds every level's samples
         // ([B·H, d, Q, L·P] is 364 MB at 800×1333, more than a wgpu buffer may hold).
         let mut start = 0;
