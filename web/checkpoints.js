@@ -1,8 +1,14 @@
 // What the model panels (web/segment.js, web/detect.js) share about
 // checkpoints: the entries of models/manifest.json for one network, what
-// loading one will download, a dropped checkpoint's two files, and the line
-// that describes a loaded model.
+// loading one will download, a dropped checkpoint's two files, the line that
+// describes a loaded model, and the checkpoint picker itself (model list,
+// Load, Files…, status line, progress and Cancel, and the model worker the
+// checkpoint is loaded into).
 
+import { ComputeWorker } from './compute.js';
+import { CancelledError } from './errors.js';
+
+const $ = (id) => document.getElementById(id);
 const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
 
 export const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
@@ -55,4 +61,179 @@ export function describeLoad({ info, source, sha256, verified, bytes, loadMs }) 
   const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source];
   const hash = verified ? `sha256 ${sha256.slice(0, 12)}… verified` : `sha256 ${sha256.slice(0, 12)}…`;
   return `on ${where} — ${mib(bytes)} ${from}, ${hash}, built in ${seconds(loadMs)}`;
+}
+
+/**
+ * The checkpoint half of a model panel. Its elements are named by `prefix`
+ * (`sam2`, `gd`): the list #P-model, the buttons #P-load and #P-files (which
+ * opens #pick-P), the status line #P-status and the task bar #P-task with
+ * #P-task-text, #P-task-progress and #P-cancel. `?<query>=NAME` preselects a
+ * checkpoint of the list.
+ */
+export class CheckpointPicker {
+  /**
+   * `app`: {state, notify}. `panel`: the panel it serves, with `public` (its
+   * test-hook state, whose status, info, load and error are kept here),
+   * `onLoading()` (a load starts: drop what belonged to the previous model),
+   * `describeLoaded(out)` (the status line of a loaded model),
+   * `updateControls()` and optionally `onCancel()` (Cancel was pressed, just
+   * before the worker ends).
+   * `spec`: {prefix, query, network (in the manifest), name (the model's name
+   * in messages), loadOp (the worker's load call)}.
+   */
+  constructor(app, panel, spec) {
+    this.app = app;
+    this.panel = panel;
+    this.public = panel.public;
+    this.spec = spec;
+    this.worker = null;
+    this.models = [];
+    this.lastSource = null;
+  }
+
+  el(suffix) {
+    return $(`${this.spec.prefix}-${suffix}`);
+  }
+
+  /** Wires the controls, then fills the list from the manifest. */
+  async init() {
+    const input = $(`pick-${this.spec.prefix}`);
+    this.el('load').addEventListener('click', () => this.loadChosen());
+    this.el('files').addEventListener('click', () => input.click());
+    input.addEventListener('change', (e) => {
+      const files = [...e.target.files];
+      e.target.value = '';
+      this.loadFiles(files);
+    });
+    this.el('model').addEventListener('change', () => this.describeChoice());
+    this.el('cancel').addEventListener('click', () => this.cancel());
+    try {
+      this.models = await loadManifest(this.spec.network);
+    } catch (e) {
+      this.setStatus(`No model list (${e.message}): drop a checkpoint's files instead.`);
+      return;
+    }
+    this.fillList();
+    await this.describeChoice();
+  }
+
+  fillList() {
+    const select = this.el('model');
+    select.replaceChildren(
+      ...this.models.map((m) => {
+        const option = document.createElement('option');
+        option.value = m.name;
+        option.textContent = m.label ?? m.name;
+        return option;
+      }),
+    );
+    const wanted = new URLSearchParams(location.search).get(this.spec.query);
+    if (wanted && this.models.some((m) => m.name === wanted)) select.value = wanted;
+  }
+
+  chosen() {
+    return this.models.find((m) => m.name === this.el('model').value) ?? null;
+  }
+
+  /** Says what loading the chosen checkpoint will download, or that it is cached. */
+  async describeChoice() {
+    const model = this.chosen();
+    if (!model || this.public.status === 'loading') return;
+    const text = await describeCheckpoint(model);
+    if (this.public.status !== 'ready') this.setStatus(text);
+    this.el('load').title = text;
+  }
+
+  setStatus(text) {
+    this.el('status').textContent = text;
+  }
+
+  // ------------------------------------------------------------- loading
+
+  loadChosen() {
+    const model = this.chosen();
+    if (!model) return;
+    const url = new URL(model.url, location.href).href;
+    return this.load({ url, sha256: model.sha256 ?? null }, model.name);
+  }
+
+  loadFiles(files) {
+    const checkpoint = checkpointOfFiles(files, this.spec.name);
+    if (checkpoint.error) {
+      this.fail(checkpoint.error);
+      return;
+    }
+    return this.load({ files: checkpoint }, checkpoint.weights.name);
+  }
+
+  /** Loads `source` ({url, sha256} or {files}) into a new worker on the chosen backend. */
+  async load(source, name) {
+    const backend = this.app.state.backend ?? 'cpu';
+    this.worker?.terminate();
+    this.worker = new ComputeWorker();
+    this.lastSource = { source, name };
+    Object.assign(this.public, { status: 'loading', info: null, load: null, error: null });
+    this.panel.onLoading();
+    this.setBusy(`loading ${name}…`);
+    this.panel.updateControls();
+    try {
+      const out = await this.worker.call(this.spec.loadOp, { ...source, backend }, { onProgress: (p) => this.progress(p) });
+      Object.assign(this.public, { status: 'ready', info: out.info, load: out });
+      this.setStatus(this.panel.describeLoaded(out));
+    } catch (e) {
+      this.unload();
+      if (e instanceof CancelledError) this.setStatus('Loading cancelled.');
+      else this.fail(`${this.spec.name} (${name}): ${e.message}`);
+    } finally {
+      this.setBusy(null);
+      this.panel.updateControls();
+    }
+  }
+
+  /** The worker is gone (cancelled or failed): nothing is loaded. */
+  unload() {
+    this.worker?.terminate();
+    this.worker = null;
+    Object.assign(this.public, { status: 'unloaded', info: null });
+  }
+
+  /** The backend changed: a loaded model follows it (the weights come from the cache). */
+  onBackendChanged() {
+    if (this.lastSource && this.public.status === 'ready') this.load(this.lastSource.source, this.lastSource.name);
+  }
+
+  /** Stops the running step by ending the worker. */
+  cancel() {
+    this.panel.onCancel?.();
+    this.worker?.terminate();
+  }
+
+  fail(message) {
+    this.public.status = this.public.info ? 'ready' : 'error';
+    this.public.error = message;
+    this.setStatus(message);
+    this.app.notify('error', message);
+  }
+
+  // -------------------------------------------------------- the task bar
+
+  progress({ text, done, total }) {
+    this.el('task-text').textContent = text;
+    const bar = this.el('task-progress');
+    if (total) {
+      bar.max = total;
+      bar.value = done;
+    } else bar.removeAttribute('value');
+  }
+
+  /** Shows the task bar with `text`, or hides it (`null`). */
+  setBusy(text) {
+    this.el('task').hidden = !text;
+    if (text) this.progress({ text });
+  }
+
+  /** The Load button waits while a load runs. */
+  updateControls() {
+    this.el('load').disabled = this.public.status === 'loading';
+  }
 }

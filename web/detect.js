@@ -9,8 +9,7 @@
 // Test hook: `window.__autolabel.gd` = {status, info, load, result, ms, error}
 // (result: the report plus the `frame` it belongs to).
 
-import { checkpointOfFiles, describeCheckpoint, describeLoad, loadManifest, seconds } from './checkpoints.js';
-import { ComputeWorker } from './compute.js';
+import { CheckpointPicker, describeLoad, seconds } from './checkpoints.js';
 import { CancelledError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
@@ -27,9 +26,6 @@ export class Detector {
    */
   constructor(app) {
     this.app = app;
-    this.worker = null;
-    this.models = [];
-    this.lastSource = null;
     this.generation = 0; // bumps when the model changes: stale answers are dropped
     this.public = {
       status: 'unloaded', // unloaded | loading | ready | error
@@ -42,144 +38,54 @@ export class Detector {
       error: null,
     };
     app.state.gd = this.public;
+    this.picker = new CheckpointPicker(app, this, {
+      prefix: 'gd',
+      query: 'gd',
+      network: 'grounding_dino',
+      name: 'Grounding DINO',
+      loadOp: 'gdLoad',
+    });
   }
 
-  async init() {
-    $('gd-load').addEventListener('click', () => this.loadChosen());
-    $('gd-files').addEventListener('click', () => $('pick-gd').click());
-    $('pick-gd').addEventListener('change', (e) => {
-      const files = [...e.target.files];
-      e.target.value = '';
-      this.loadFiles(files);
-    });
-    $('gd-model').addEventListener('change', () => this.describeChoice());
-    $('gd-cancel').addEventListener('click', () => this.cancel());
+  init() {
     $('gd-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this.detect();
     });
-    try {
-      this.models = await loadManifest('grounding_dino');
-    } catch (e) {
-      $('gd-status').textContent = `No model list (${e.message}): drop a checkpoint's files instead.`;
-      return;
-    }
-    const select = $('gd-model');
-    select.replaceChildren(
-      ...this.models.map((m) => {
-        const option = document.createElement('option');
-        option.value = m.name;
-        option.textContent = m.label ?? m.name;
-        return option;
-      }),
-    );
-    const wanted = new URLSearchParams(location.search).get('gd');
-    if (wanted && this.models.some((m) => m.name === wanted)) select.value = wanted;
-    await this.describeChoice();
-  }
-
-  chosen() {
-    return this.models.find((m) => m.name === $('gd-model').value) ?? null;
-  }
-
-  async describeChoice() {
-    const model = this.chosen();
-    if (!model || this.public.status === 'loading') return;
-    const text = await describeCheckpoint(model);
-    if (this.public.status !== 'ready') $('gd-status').textContent = text;
-    $('gd-load').title = text;
+    return this.picker.init();
   }
 
   // ------------------------------------------------------------- loading
 
-  loadChosen() {
-    const model = this.chosen();
-    if (!model) return;
-    const url = new URL(model.url, location.href).href;
-    return this.load({ url, sha256: model.sha256 ?? null }, model.name);
-  }
-
-  loadFiles(files) {
-    const checkpoint = checkpointOfFiles(files, 'Grounding DINO');
-    if (checkpoint.error) {
-      this.fail(checkpoint.error);
-      return;
-    }
-    return this.load({ files: checkpoint }, checkpoint.weights.name);
-  }
-
-  async load(source, name) {
-    const backend = this.app.state.backend ?? 'cpu';
-    this.worker?.terminate();
-    this.worker = new ComputeWorker();
+  /** A load starts: the last model's answer goes. */
+  onLoading() {
     this.generation += 1;
-    this.lastSource = { source, name };
-    Object.assign(this.public, { status: 'loading', info: null, load: null, running: false, error: null });
+    this.public.running = false;
     this.setResult(null);
-    this.setBusy(`loading ${name}…`);
-    this.updateControls();
-    try {
-      const out = await this.worker.call('gdLoad', { ...source, backend }, { onProgress: (p) => this.progress(p) });
-      Object.assign(this.public, { status: 'ready', info: out.info, load: out });
-      $('gd-status').textContent = `${out.info.variant} ${describeLoad(out)}.`;
-    } catch (e) {
-      this.unload();
-      if (e instanceof CancelledError) $('gd-status').textContent = 'Loading cancelled.';
-      else this.fail(`Grounding DINO (${name}): ${e.message}`);
-    } finally {
-      this.setBusy(null);
-      this.updateControls();
-    }
   }
 
-  /** The worker is gone (cancelled or failed): nothing is loaded. */
-  unload() {
-    this.worker?.terminate();
-    this.worker = null;
-    Object.assign(this.public, { status: 'unloaded', info: null, running: false });
+  describeLoaded(out) {
+    return `${out.info.variant} ${describeLoad(out)}.`;
   }
 
   /** The backend changed: a loaded model follows it (the weights come from the cache). */
   onBackendChanged() {
-    if (this.lastSource && this.public.status === 'ready') this.load(this.lastSource.source, this.lastSource.name);
+    this.picker.onBackendChanged();
   }
 
-  /** Stops the running step by ending the worker: the model must be loaded again. */
-  cancel() {
-    const wasRunning = this.public.running;
-    this.worker?.terminate();
-    if (wasRunning) {
-      this.generation += 1;
-      this.unload();
-      this.setBusy(null);
-      this.updateControls();
-      $('gd-status').textContent = 'Detection cancelled; the model was unloaded with it — Load it again (from the cache).';
-    }
-  }
-
-  fail(message) {
-    this.public.status = this.public.info ? 'ready' : 'error';
-    this.public.error = message;
-    $('gd-status').textContent = message;
-    this.app.notify('error', message);
-  }
-
-  progress({ text, done, total }) {
-    $('gd-task-text').textContent = text;
-    const bar = $('gd-task-progress');
-    if (total) {
-      bar.max = total;
-      bar.value = done;
-    } else bar.removeAttribute('value');
-  }
-
-  setBusy(text) {
-    $('gd-task').hidden = !text;
-    if (text) this.progress({ text });
+  /** Cancel during a detection ends the worker with it: the model must be loaded again. */
+  onCancel() {
+    if (!this.public.running) return;
+    this.generation += 1;
+    this.picker.unload();
+    this.public.running = false;
+    this.picker.setBusy(null);
+    this.updateControls();
+    this.picker.setStatus('Detection cancelled; the model was unloaded with it — Load it again (from the cache).');
   }
 
   updateControls() {
-    $('gd-load').disabled = this.public.status === 'loading';
+    this.picker.updateControls();
     $('gd-detect').disabled = this.public.status !== 'ready' || this.public.running;
   }
 
@@ -205,26 +111,26 @@ export class Detector {
     const frame = this.app.state.displayed;
     const shown = this.app.bitmap();
     if (!shown || frame === null) {
-      this.fail('Grounding DINO: no frame on screen — open a clip, a video or an image folder first.');
+      this.picker.fail('Grounding DINO: no frame on screen — open a clip, a video or an image folder first.');
       return;
     }
     const generation = ++this.generation;
     Object.assign(this.public, { running: true, error: null });
     this.setResult(null);
     this.updateControls();
-    this.setBusy(`detecting on frame ${frame}…`);
+    this.picker.setBusy(`detecting on frame ${frame}…`);
     try {
       const bitmap = await createImageBitmap(shown);
-      const out = await this.worker.call('gdDetect', { bitmap, ...this.options() }, { transfer: [bitmap] });
+      const out = await this.picker.worker.call('gdDetect', { bitmap, ...this.options() }, { transfer: [bitmap] });
       if (generation !== this.generation) return;
       Object.assign(this.public, { ms: out.ms, wasmHeapBytes: out.wasmHeapBytes });
       this.setResult({ frame, ...out.report });
     } catch (e) {
-      if (generation === this.generation && !(e instanceof CancelledError)) this.fail(`Grounding DINO: ${e.message}`);
+      if (generation === this.generation && !(e instanceof CancelledError)) this.picker.fail(`Grounding DINO: ${e.message}`);
     } finally {
       if (generation === this.generation) {
         this.public.running = false;
-        this.setBusy(null);
+        this.picker.setBusy(null);
         this.updateControls();
       }
     }

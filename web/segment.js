@@ -4,8 +4,7 @@
 // and see the masks with their scores. The frame is encoded once; changing
 // prompts only re-runs the decoder.
 
-import { checkpointOfFiles, describeCheckpoint, describeLoad, loadManifest, seconds } from './checkpoints.js';
-import { ComputeWorker } from './compute.js';
+import { CheckpointPicker, describeLoad, seconds } from './checkpoints.js';
 import { CancelledError } from './errors.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,8 +22,6 @@ export class Segmenter {
    */
   constructor(app) {
     this.app = app;
-    this.worker = null;
-    this.models = [];
     this.prompt = { points: [], box: null };
     this.drag = null;
     this.overlays = [];
@@ -42,98 +39,30 @@ export class Segmenter {
       error: null,
     };
     app.state.sam2 = this.public;
+    this.picker = new CheckpointPicker(app, this, {
+      prefix: 'sam2',
+      query: 'sam2',
+      network: 'sam2',
+      name: 'SAM 2',
+      loadOp: 'sam2Load',
+    });
   }
 
-  async init() {
-    $('sam2-load').addEventListener('click', () => this.loadChosen());
-    $('sam2-files').addEventListener('click', () => $('pick-sam2').click());
-    $('pick-sam2').addEventListener('change', (e) => {
-      const files = [...e.target.files];
-      e.target.value = '';
-      this.loadFiles(files);
-    });
-    $('sam2-model').addEventListener('change', () => this.describeChoice());
+  init() {
     $('sam2-test').addEventListener('change', () => this.setTestMode($('sam2-test').checked));
     $('sam2-multimask').addEventListener('change', () => this.run());
     $('sam2-clear').addEventListener('click', () => this.clearPrompts());
-    $('sam2-cancel').addEventListener('click', () => this.cancel());
     this.wireCanvas($('view'));
-    try {
-      this.models = await loadManifest('sam2');
-    } catch (e) {
-      $('sam2-status').textContent = `No model list (${e.message}): drop a checkpoint's files instead.`;
-      return;
-    }
-    const select = $('sam2-model');
-    select.replaceChildren(
-      ...this.models.map((m) => {
-        const option = document.createElement('option');
-        option.value = m.name;
-        option.textContent = m.label ?? m.name;
-        return option;
-      }),
-    );
-    const wanted = new URLSearchParams(location.search).get('sam2');
-    if (wanted && this.models.some((m) => m.name === wanted)) select.value = wanted;
-    await this.describeChoice();
-  }
-
-  chosen() {
-    return this.models.find((m) => m.name === $('sam2-model').value) ?? null;
-  }
-
-  /** Says what loading the chosen checkpoint will download, or that it is cached. */
-  async describeChoice() {
-    const model = this.chosen();
-    if (!model || this.public.status === 'loading') return;
-    const text = await describeCheckpoint(model);
-    if (this.public.status !== 'ready') $('sam2-status').textContent = text;
-    $('sam2-load').title = text;
+    return this.picker.init();
   }
 
   // ------------------------------------------------------------- loading
 
-  loadChosen() {
-    const model = this.chosen();
-    if (!model) return;
-    const url = new URL(model.url, location.href).href;
-    return this.load({ url, sha256: model.sha256 ?? null }, model.name);
-  }
-
-  loadFiles(files) {
-    const checkpoint = checkpointOfFiles(files, 'SAM 2');
-    if (checkpoint.error) {
-      this.fail(checkpoint.error);
-      return;
-    }
-    return this.load({ files: checkpoint }, checkpoint.weights.name);
-  }
-
-  async load(source, name) {
-    const backend = this.app.state.backend ?? 'cpu';
-    this.worker?.terminate();
-    this.worker = new ComputeWorker();
+  /** A load starts: the last model's encoding, prompts and masks go. */
+  onLoading() {
     this.generation += 1;
-    this.lastSource = { source, name };
-    Object.assign(this.public, { status: 'loading', info: null, load: null, encoded: null, error: null });
+    this.public.encoded = null;
     this.clearPrompts();
-    this.setBusy(`loading ${name}…`);
-    this.updateControls();
-    try {
-      const out = await this.worker.call('sam2Load', { ...source, backend }, { onProgress: (p) => this.progress(p) });
-      Object.assign(this.public, { status: 'ready', info: out.info, load: out });
-      $('sam2-status').textContent = this.describeLoaded(out);
-    } catch (e) {
-      this.worker?.terminate();
-      this.worker = null;
-      if (e instanceof CancelledError) {
-        this.public.status = 'unloaded';
-        $('sam2-status').textContent = 'Loading cancelled.';
-      } else this.fail(`SAM 2 (${name}): ${e.message}`);
-    } finally {
-      this.setBusy(null);
-      this.updateControls();
-    }
   }
 
   describeLoaded(out) {
@@ -142,32 +71,7 @@ export class Segmenter {
 
   /** The backend changed: a loaded model follows it (the weights come from the cache). */
   onBackendChanged() {
-    if (this.lastSource && this.public.status === 'ready') this.load(this.lastSource.source, this.lastSource.name);
-  }
-
-  cancel() {
-    this.worker?.terminate();
-  }
-
-  fail(message) {
-    this.public.status = this.public.info ? 'ready' : 'error';
-    this.public.error = message;
-    $('sam2-status').textContent = message;
-    this.app.notify('error', message);
-  }
-
-  progress({ text, done, total }) {
-    $('sam2-task-text').textContent = text;
-    const bar = $('sam2-task-progress');
-    if (total) {
-      bar.max = total;
-      bar.value = done;
-    } else bar.removeAttribute('value');
-  }
-
-  setBusy(text) {
-    $('sam2-task').hidden = !text;
-    if (text) this.progress({ text });
+    this.picker.onBackendChanged();
   }
 
   updateControls() {
@@ -175,7 +79,7 @@ export class Segmenter {
     $('sam2-test').disabled = !ready;
     if (!ready) $('sam2-test').checked = false;
     $('sam2-tools').hidden = !(ready && $('sam2-test').checked);
-    $('sam2-load').disabled = this.public.status === 'loading';
+    this.picker.updateControls();
   }
 
   // --------------------------------------------------------- test prompts
@@ -242,23 +146,23 @@ export class Segmenter {
     try {
       if (this.public.encoded?.frame !== frame) {
         this.public.encoded = null;
-        this.setBusy('encoding the frame (SAM 2 image encoder)…');
+        this.picker.setBusy('encoding the frame (SAM 2 image encoder)…');
         const bitmap = await createImageBitmap(this.app.bitmap());
-        const out = await this.worker.call('sam2SetImage', { bitmap }, { transfer: [bitmap] });
+        const out = await this.picker.worker.call('sam2SetImage', { bitmap }, { transfer: [bitmap] });
         if (generation !== this.generation) return;
         this.public.encoded = { frame, ...out };
       }
-      this.setBusy('decoding the prompt…');
+      this.picker.setBusy('decoding the prompt…');
       const prompts = [{ points: this.prompt.points, box: this.prompt.box }];
       const multimask = $('sam2-multimask').checked;
-      const { predictions, ms, wasmHeapBytes } = await this.worker.call('sam2Predict', { prompts, multimask });
+      const { predictions, ms, wasmHeapBytes } = await this.picker.worker.call('sam2Predict', { prompts, multimask });
       if (generation !== this.generation) return;
       this.public.wasmHeapBytes = wasmHeapBytes;
       this.show(predictions, ms);
     } catch (e) {
-      if (!(e instanceof CancelledError)) this.fail(`SAM 2: ${e.message}`);
+      if (!(e instanceof CancelledError)) this.picker.fail(`SAM 2: ${e.message}`);
     } finally {
-      if (generation === this.generation) this.setBusy(null);
+      if (generation === this.generation) this.picker.setBusy(null);
     }
   }
 

@@ -37,8 +37,12 @@ let exports = null; // the wasm instance's exports (its linear memory: the CPU b
 let demo = null;
 let demoSize = null;
 let dataset = null;
-let sam2 = null; // Sam2Session
-let gd = null; // GroundingDinoSession
+// The model sessions this worker can hold, by the prefix of their ops.
+const MODELS = {
+  sam2: { name: 'SAM 2', Session: Sam2Session },
+  gd: { name: 'Grounding DINO', Session: GroundingDinoSession },
+};
+const sessions = { sam2: null, gd: null }; // the loaded Sam2Session and GroundingDinoSession
 let modelBusy = Promise.resolve(); // model calls run one at a time
 
 /** A result whose listed objects are transferred, not copied, to the page. */
@@ -117,6 +121,31 @@ async function checkpointFiles({ url, files, sha256: expected }, progress) {
   return { config: new TextDecoder().decode(config.bytes), weights: weights.bytes, report };
 }
 
+/**
+ * Builds model `key`'s session from a checkpoint (`args`: {url | files,
+ * backend, sha256}), replacing the one loaded before.
+ */
+async function loadSession(key, args, progress) {
+  const { name, Session } = MODELS[key];
+  progress({ text: 'loading wasm…' });
+  await wasm();
+  const { config, weights, report } = await checkpointFiles(args, progress);
+  progress({ text: `building ${name} on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
+  return serial(async () => {
+    sessions[key]?.free();
+    sessions[key] = null;
+    const t0 = performance.now();
+    sessions[key] = await Session.load(config, weights, args.backend);
+    return { info: sessions[key].info(), ...report, loadMs: performance.now() - t0 };
+  });
+}
+
+/** Model `key`'s loaded session; an error if there is none. */
+function session(key) {
+  if (!sessions[key]) throw new Error(`no ${MODELS[key].name} model is loaded`);
+  return sessions[key];
+}
+
 /** The wasm heap's size: it only grows, so it is the peak of the CPU build's memory. */
 const wasmHeap = () => exports?.memory.buffer.byteLength ?? null;
 
@@ -183,22 +212,10 @@ const ops = {
     return folderFrames(folder, names, fps, maxFrames);
   },
 
-  async sam2Load(args, progress) {
-    progress({ text: 'loading wasm…' });
-    await wasm();
-    const { config, weights, report } = await checkpointFiles(args, progress);
-    progress({ text: `building SAM 2 on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
-    return serial(async () => {
-      sam2?.free();
-      sam2 = null;
-      const t0 = performance.now();
-      sam2 = await Sam2Session.load(config, weights, args.backend);
-      return { info: sam2.info(), ...report, loadMs: performance.now() - t0 };
-    });
-  },
+  sam2Load: (args, progress) => loadSession('sam2', args, progress),
 
   async sam2SetImage({ bitmap }) {
-    if (!sam2) throw new Error('no SAM 2 model is loaded');
+    const sam2 = session('sam2');
     const { width, height } = bitmap;
     const rgba = await rgbaOf(bitmap);
     return serial(async () => {
@@ -209,7 +226,7 @@ const ops = {
   },
 
   async sam2Predict({ prompts, multimask }) {
-    if (!sam2) throw new Error('no SAM 2 model is loaded');
+    const sam2 = session('sam2');
     return serial(async () => {
       const t0 = performance.now();
       const predictions = await sam2.predict(prompts, multimask);
@@ -219,22 +236,10 @@ const ops = {
     });
   },
 
-  async gdLoad(args, progress) {
-    progress({ text: 'loading wasm…' });
-    await wasm();
-    const { config, weights, report } = await checkpointFiles(args, progress);
-    progress({ text: `building Grounding DINO on ${args.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…` });
-    return serial(async () => {
-      gd?.free();
-      gd = null;
-      const t0 = performance.now();
-      gd = await GroundingDinoSession.load(config, weights, args.backend);
-      return { info: gd.info(), ...report, loadMs: performance.now() - t0 };
-    });
-  },
+  gdLoad: (args, progress) => loadSession('gd', args, progress),
 
   async gdDetect({ bitmap, prompt, boxThreshold, textThreshold, nms }) {
-    if (!gd) throw new Error('no Grounding DINO model is loaded');
+    const gd = session('gd');
     const { width, height } = bitmap;
     const rgba = await rgbaOf(bitmap);
     return serial(async () => {

@@ -7,15 +7,15 @@
 // give specific messages and leave the clip on screen.
 // Screenshots: tests/e2e/artifacts/grounding-dino-*.png.
 
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { FIXTURES, ROOT, findCli, notices, openSession, screenshot, waitForFrame } from './harness.mjs';
+import { FIXTURES, ROOT, dropModel, expectError, findCli, openFolder, openWithModel, screenshot, suiteSession, waitPanel } from './harness.mjs';
 
 const MODEL = join(ROOT, 'models/fixtures/grounding-dino-tiny');
 const IMAGE_DIR = join(FIXTURES, 'grounding-dino');
-const FIXTURE = 'grounding-dino-tiny-fixture';
+const FIXTURE = { panel: 'gd', model: 'grounding-dino-tiny-fixture', images: IMAGE_DIR };
 
 /**
  * The fixture's prompt (cases.json) with thresholds that keep 13 of its 30
@@ -43,25 +43,6 @@ function native(opts = CASE) {
   return JSON.parse(execFileSync(findCli(), args, { stdio: ['ignore', 'pipe', 'ignore'] }));
 }
 
-const gdState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__autolabel.gd)));
-
-async function waitGd(page, predicate, timeout = 120_000) {
-  await page.waitForFunction(predicate, null, { timeout, polling: 200 });
-  return gdState(page);
-}
-
-/** Opens the one-image folder and loads the fixture entry on `backend`. */
-async function openWithModel(page, url, backend) {
-  await page.goto(url(`?gd=${FIXTURE}`), { waitUntil: 'domcontentloaded' });
-  await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-  await page.locator(`label:has(#backend-${backend})`).click();
-  await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
-  await waitForFrame(page, 0);
-  await page.waitForFunction((name) => document.getElementById('gd-model').value === name, FIXTURE);
-  await page.locator('#gd-load').click();
-  return waitGd(page, () => ['ready', 'error'].includes(window.__autolabel.gd.status));
-}
-
 /** Fills the form and clicks Detect; resolves with the panel state once the run ends. */
 async function detect(page, { prompt, boxThreshold, textThreshold, nms }, timeout) {
   await page.locator('#gd-prompt').fill(prompt);
@@ -70,7 +51,7 @@ async function detect(page, { prompt, boxThreshold, textThreshold, nms }, timeou
   await page.locator('#gd-text-threshold').fill(String(textThreshold));
   await page.locator('#gd-detect').click();
   await page.waitForFunction(() => window.__autolabel.gd.running, null, { timeout: 10_000, polling: 50 }).catch(() => {});
-  return waitGd(page, () => !window.__autolabel.gd.running, timeout);
+  return waitPanel(page, 'gd', () => !window.__autolabel.gd.running, timeout);
 }
 
 /**
@@ -103,29 +84,13 @@ function compare(page, want, backend) {
   assert.ok(px <= tol.px, `max box difference ${px} px > ${tol.px}`);
 }
 
-/** Waits for a new error notice and checks it and that the clip is still on screen. */
-async function expectError(page, errorsBefore, pattern) {
-  await page.waitForFunction((n) => window.__autolabel.errors.length > n, errorsBefore, { timeout: 60_000 });
-  const { errors } = await notices(page);
-  assert.match(errors.at(-1), pattern);
-  const s = await page.evaluate(() => ({ frames: window.__autolabel.frames.length, displayed: window.__autolabel.displayed }));
-  assert.deepEqual(s, { frames: 1, displayed: 0 }, 'the clip stays on screen');
-}
-
 for (const backend of ['cpu', 'webgpu']) {
   describe(`Grounding DINO in the page on ${backend}`, () => {
-    let session;
-    let page;
-
-    before(async () => {
-      session = await openSession();
-      page = session.page;
-    });
-
-    after(() => session?.close());
+    const suite = suiteSession();
 
     it('loads the fixture from localhost with its sha256 verified', async () => {
-      const s = await openWithModel(page, session.url, backend);
+      const { page } = suite;
+      const s = await openWithModel(suite.session, { ...FIXTURE, backend });
       assert.equal(s.status, 'ready', `Grounding DINO did not load: ${s.error}`);
       assert.equal(s.info.backend, backend);
       assert.equal(s.info.variant, 'custom');
@@ -135,6 +100,7 @@ for (const backend of ['cpu', 'webgpu']) {
     });
 
     it('detects what the native CPU build detects', async () => {
+      const { page } = suite;
       const s = await detect(page, CASE, DETECT_TIMEOUT[backend]);
       assert.equal(s.error, null);
       assert.equal(s.result.frame, 0);
@@ -150,7 +116,7 @@ for (const backend of ['cpu', 'webgpu']) {
     if (backend === 'cpu') {
       it('applies the NMS field as `autolabel detect --nms` does', async () => {
         const opts = { ...CASE, nms: 0.3 };
-        const s = await detect(page, opts, DETECT_TIMEOUT[backend]);
+        const s = await detect(suite.page, opts, DETECT_TIMEOUT[backend]);
         assert.equal(s.error, null);
         const want = native(opts);
         assert.ok(want.detections.length < native().detections.length, 'NMS at IoU 0.3 drops a box of this case');
@@ -159,6 +125,7 @@ for (const backend of ['cpu', 'webgpu']) {
     }
 
     it('names an empty prompt and keeps the clip', async () => {
+      const { page } = suite;
       const errors = await page.evaluate(() => window.__autolabel.errors.length);
       const s = await detect(page, { ...CASE, prompt: ' , . ' }, 60_000);
       assert.match(s.error, /empty prompt: give one or more class phrases/);
@@ -171,34 +138,17 @@ for (const backend of ['cpu', 'webgpu']) {
 }
 
 describe('Grounding DINO bad model files', () => {
-  let session;
-  let page;
+  const suite = suiteSession(({ session }) => openFolder(session, 'cpu', IMAGE_DIR));
 
-  before(async () => {
-    session = await openSession();
-    page = session.page;
-    await page.goto(session.url(), { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-    await page.locator('label:has(#backend-cpu)').click();
-    await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
-    await waitForFrame(page, 0);
-  });
-
-  after(() => session?.close());
-
-  async function dropModel(files, pattern) {
-    const errors = await page.evaluate(() => window.__autolabel.errors.length);
-    await page.locator('#pick-gd').setInputFiles(files);
-    await expectError(page, errors, pattern);
-  }
+  const drop = (files, pattern) => dropModel(suite.page, 'gd', files, pattern);
 
   it('says a checkpoint is two files', async () => {
-    await dropModel([join(MODEL, 'model.safetensors')], /a Grounding DINO checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
+    await drop([join(MODEL, 'model.safetensors')], /a Grounding DINO checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
   });
 
   it("names another model's checkpoint", async () => {
     const sam2 = join(ROOT, 'models/fixtures/sam2-tiny');
-    await dropModel([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /model_type 'sam2' is not 'grounding-dino'/);
-    await screenshot(page, 'grounding-dino-wrong-files.png');
+    await drop([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /model_type 'sam2' is not 'grounding-dino'/);
+    await screenshot(suite.page, 'grounding-dino-wrong-files.png');
   });
 });

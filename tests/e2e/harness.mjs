@@ -1,5 +1,7 @@
 // Shared by the browser end-to-end tests: the static server, the system
-// Chromium driven by playwright-core (no browser download), and page probes.
+// Chromium driven by playwright-core (no browser download), page probes, and
+// the steps the model panels' tests share (open an image folder on a backend,
+// load a checkpoint from the model list, drop bad model files).
 // Env: CHROMIUM (default /usr/bin/chromium).
 
 import assert from 'node:assert/strict';
@@ -8,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -83,6 +86,94 @@ export async function openSession({ initScript } = {}) {
     await rm(profile, { recursive: true, force: true });
   };
   return session;
+}
+
+/**
+ * One session for the enclosing `describe`: opened before its first test
+ * (then `setup(suite)` runs), closed after its last. Tests find it at
+ * `suite.session` and its tab at `suite.page`.
+ */
+export function suiteSession(setup) {
+  const suite = { session: null, page: null };
+  before(async () => {
+    suite.session = await openSession();
+    suite.page = suite.session.page;
+    await setup?.(suite);
+  });
+  after(() => suite.session?.close());
+  return suite;
+}
+
+/** Goes to the page (with `query`) and picks `backend` once the backend panel is filled. */
+export async function openOn(session, backend, query = '') {
+  const { page } = session;
+  await page.goto(session.url(query), { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
+  await page.locator(`label:has(#backend-${backend})`).click();
+}
+
+/** `openOn`, then opens the image folder `dir` through the picker and waits for its frame 0. */
+export async function openFolder(session, backend, dir, query = '') {
+  await openOn(session, backend, query);
+  await session.page.locator('#pick-frames').setInputFiles(dir);
+  return waitForFrame(session.page, 0);
+}
+
+/** A copy of model panel `panel`'s test hook (`sam2`, `gd`). */
+export const panelState = (page, panel) =>
+  page.evaluate((key) => JSON.parse(JSON.stringify(window.__autolabel[key])), panel);
+
+/**
+ * Waits until `predicate` holds (run in the page, given `panel`), then
+ * returns panel `panel`'s state.
+ */
+export async function waitPanel(page, panel, predicate, timeout = 120_000) {
+  await page.waitForFunction(predicate, panel, { timeout, polling: 100 });
+  return panelState(page, panel);
+}
+
+/**
+ * Opens the image folder `images` on `backend` with `?<panel>=<model>`, loads
+ * that checkpoint from the model list and returns the panel's state once it
+ * is ready or failed.
+ */
+export async function openWithModel(session, { panel, model, backend, images }) {
+  const { page } = session;
+  await openFolder(session, backend, images, `?${panel}=${model}`);
+  await page.waitForFunction(([p, m]) => document.getElementById(`${p}-model`).value === m, [panel, model]);
+  await page.locator(`#${panel}-load`).click();
+  return waitPanel(page, panel, (key) => ['ready', 'error'].includes(window.__autolabel[key].status));
+}
+
+/** Client coordinates of image pixel (x, y) on the viewer canvas. */
+export const clientPoint = (page, x, y) =>
+  page.evaluate(
+    ([x, y]) => {
+      const { scale, ox, oy } = window.__autolabel.view;
+      const rect = document.getElementById('view').getBoundingClientRect();
+      const dpr = window.devicePixelRatio || 1;
+      return [rect.left + (ox + x * scale) / dpr, rect.top + (oy + y * scale) / dpr];
+    },
+    [x, y],
+  );
+
+/**
+ * Waits for a new error notice, checks it against `pattern` and that the
+ * one-frame clip the model tests open is still on screen.
+ */
+export async function expectError(page, errorsBefore, pattern) {
+  await page.waitForFunction((n) => window.__autolabel.errors.length > n, errorsBefore, { timeout: 60_000 });
+  const { errors } = await notices(page);
+  assert.match(errors.at(-1), pattern);
+  const s = await page.evaluate(() => ({ frames: window.__autolabel.frames.length, displayed: window.__autolabel.displayed }));
+  assert.deepEqual(s, { frames: 1, displayed: 0 }, 'the clip stays on screen');
+}
+
+/** Drops `files` on model panel `panel`'s Files… picker and expects an error matching `pattern`. */
+export async function dropModel(page, panel, files, pattern) {
+  const errors = await page.evaluate(() => window.__autolabel.errors.length);
+  await page.locator(`#pick-${panel}`).setInputFiles(files);
+  await expectError(page, errors, pattern);
 }
 
 /** The parts of `window.__autolabel` the tests read. */

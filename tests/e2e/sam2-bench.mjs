@@ -11,26 +11,15 @@
 import { execFileSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, openSession, waitForFrame } from './harness.mjs';
+import { ROOT, clientPoint, openOn, openSession, waitForFrame, waitPanel } from './harness.mjs';
 
 const MODEL = process.argv[2] ?? join(homedir(), '.cache/autolabel/sam2-full');
 const BACKEND = process.argv[3] ?? 'cpu';
 const RUNS = Number(process.argv[4] ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sam2 = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__autolabel.sam2)));
 
 async function dragBox(page, [x0, y0, x1, y1]) {
-  const at = (x, y) =>
-    page.evaluate(
-      ([x, y]) => {
-        const { scale, ox, oy } = window.__autolabel.view;
-        const rect = document.getElementById('view').getBoundingClientRect();
-        const dpr = window.devicePixelRatio || 1;
-        return [rect.left + (ox + x * scale) / dpr, rect.top + (oy + y * scale) / dpr];
-      },
-      [x, y],
-    );
-  const [a, b] = [await at(x0, y0), await at(x1, y1)];
+  const [a, b] = [await clientPoint(page, x0, y0), await clientPoint(page, x1, y1)];
   await page.evaluate(() => {
     window.__autolabel.sam2.predictions = null;
   });
@@ -38,11 +27,7 @@ async function dragBox(page, [x0, y0, x1, y1]) {
   await page.mouse.down();
   await page.mouse.move(...b, { steps: 4 });
   await page.mouse.up();
-  await page.waitForFunction(() => window.__autolabel.sam2.predictions || window.__autolabel.sam2.error, null, {
-    timeout: 3_600_000,
-    polling: 200,
-  });
-  const s = await sam2(page);
+  const s = await waitPanel(page, 'sam2', () => window.__autolabel.sam2.predictions || window.__autolabel.sam2.error, 3_600_000);
   if (s.error) throw new Error(s.error);
   return s;
 }
@@ -51,16 +36,11 @@ async function inPage() {
   const session = await openSession();
   try {
     const { page } = session;
-    await page.goto(session.url('?demo=small'), { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-    await page.locator(`label:has(#backend-${BACKEND})`).click();
+    await openOn(session, BACKEND, '?demo=small');
     await waitForFrame(page, 0, 120_000);
     const t0 = Date.now();
     await page.locator('#pick-sam2').setInputFiles([join(MODEL, 'config.json'), join(MODEL, 'model.safetensors')]);
-    await page.waitForFunction(() => ['ready', 'error'].includes(window.__autolabel.sam2.status), null, {
-      timeout: 600_000,
-    });
-    const loaded = await sam2(page);
+    const loaded = await waitPanel(page, 'sam2', () => ['ready', 'error'].includes(window.__autolabel.sam2.status), 600_000);
     if (loaded.status !== 'ready') throw new Error(loaded.error);
     const loadS = (Date.now() - t0) / 1000;
     await page.locator('#sam2-test').check();

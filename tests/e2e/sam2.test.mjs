@@ -12,10 +12,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FIXTURES, ROOT, findCli, notices, openSession, screenshot, tempDir, waitForFrame } from './harness.mjs';
+import { FIXTURES, ROOT, clientPoint, dropModel, findCli, openFolder, openWithModel, screenshot, suiteSession, tempDir, waitPanel } from './harness.mjs';
 
 const MODEL = join(ROOT, 'models/fixtures/sam2-tiny');
 const IMAGE_DIR = join(FIXTURES, 'sam2');
+const FIXTURE = { panel: 'sam2', model: 'sam2-tiny-fixture', images: IMAGE_DIR };
 
 /**
  * How close the page must come to the native CPU result: the CPU build is
@@ -80,37 +81,7 @@ function native(prompt) {
   return out.results[0];
 }
 
-const sam2State = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__autolabel.sam2)));
-
-async function waitSam2(page, predicate, timeout = 120_000) {
-  await page.waitForFunction(predicate, null, { timeout, polling: 100 });
-  return sam2State(page);
-}
-
-/** Client coordinates of image pixel (x, y) on the viewer canvas. */
-async function clientPoint(page, x, y) {
-  return page.evaluate(
-    ([x, y]) => {
-      const { scale, ox, oy } = window.__autolabel.view;
-      const rect = document.getElementById('view').getBoundingClientRect();
-      const dpr = window.devicePixelRatio || 1;
-      return [rect.left + (ox + x * scale) / dpr, rect.top + (oy + y * scale) / dpr];
-    },
-    [x, y],
-  );
-}
-
-/** Opens the one-image folder and the model picker's fixture entry on `backend`. */
-async function openWithModel(page, url, backend) {
-  await page.goto(url('?sam2=sam2-tiny-fixture'), { waitUntil: 'domcontentloaded' });
-  await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-  await page.locator(`label:has(#backend-${backend})`).click();
-  await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
-  await waitForFrame(page, 0);
-  await page.waitForFunction(() => document.getElementById('sam2-model').value === 'sam2-tiny-fixture');
-  await page.locator('#sam2-load').click();
-  return waitSam2(page, () => ['ready', 'error'].includes(window.__autolabel.sam2.status));
-}
+const predicted = (page) => waitPanel(page, 'sam2', () => window.__autolabel.sam2.predictions !== null);
 
 function assertClose(page, native, backend) {
   const tol = TOLERANCE[backend];
@@ -133,18 +104,11 @@ function assertClose(page, native, backend) {
 
 for (const backend of ['cpu', 'webgpu']) {
   describe(`SAM 2 in the page on ${backend}`, () => {
-    let session;
-    let page;
-
-    before(async () => {
-      session = await openSession();
-      page = session.page;
-    });
-
-    after(() => session?.close());
+    const suite = suiteSession();
 
     it('loads the fixture from localhost with its sha256 verified', async () => {
-      const s = await openWithModel(page, session.url, backend);
+      const { page } = suite;
+      const s = await openWithModel(suite.session, { ...FIXTURE, backend });
       assert.equal(s.status, 'ready', `SAM 2 did not load: ${s.error}`);
       assert.equal(s.info.backend, backend);
       assert.equal(s.info.image_size, 128);
@@ -154,6 +118,7 @@ for (const backend of ['cpu', 'webgpu']) {
     });
 
     it('segments a dragged box, then box + point, as the native CPU build does', async () => {
+      const { page } = suite;
       await page.locator('#sam2-test').check();
       const [x0, y0] = await clientPoint(page, 72, 19);
       const [x1, y1] = await clientPoint(page, 128, 62);
@@ -162,7 +127,7 @@ for (const backend of ['cpu', 'webgpu']) {
       await page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, { steps: 3 });
       await page.mouse.move(x1, y1, { steps: 3 });
       await page.mouse.up();
-      let s = await waitSam2(page, () => window.__autolabel.sam2.predictions !== null);
+      let s = await predicted(page);
       assert.equal(s.error, null);
       assert.equal(s.encoded.frame, 0);
       assert.deepEqual([s.encoded.width, s.encoded.height], [160, 96]);
@@ -175,7 +140,7 @@ for (const backend of ['cpu', 'webgpu']) {
         window.__autolabel.sam2.predictions = null;
       });
       await page.mouse.click(px, py);
-      s = await waitSam2(page, () => window.__autolabel.sam2.predictions !== null);
+      s = await predicted(page);
       assert.equal(s.prompt.points.length, 1);
       assert.equal(s.prompt.points[0][2], 1, 'a plain click is an object point');
       assertClose(s.predictions[0], native(s.prompt), backend);
@@ -185,11 +150,12 @@ for (const backend of ['cpu', 'webgpu']) {
     });
 
     it('loads from the browser cache on the next visit', async () => {
-      await page.goto(session.url('?sam2=sam2-tiny-fixture'), { waitUntil: 'domcontentloaded' });
+      const { page, session } = suite;
+      await page.goto(session.url(`?sam2=${FIXTURE.model}`), { waitUntil: 'domcontentloaded' });
       await page.waitForFunction(() => /in this browser's cache/.test(document.getElementById('sam2-status').textContent), null, {
         timeout: 20_000,
       });
-      const s = await openWithModel(page, session.url, backend);
+      const s = await openWithModel(session, { ...FIXTURE, backend });
       assert.equal(s.status, 'ready', `SAM 2 did not load: ${s.error}`);
       assert.equal(s.load.source, 'cache');
       assert.equal(s.load.verified, true);
@@ -198,35 +164,16 @@ for (const backend of ['cpu', 'webgpu']) {
 }
 
 describe('SAM 2 bad model files', () => {
-  let session;
-  let page;
+  const suite = suiteSession(({ session }) => openFolder(session, 'cpu', IMAGE_DIR));
   let temp;
 
   before(async () => {
     temp = await tempDir('autolabel-sam2-');
-    session = await openSession();
-    page = session.page;
-    await page.goto(session.url(), { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => window.__autolabel.backend !== null, null, { timeout: 20_000 });
-    await page.locator('label:has(#backend-cpu)').click();
-    await page.locator('#pick-frames').setInputFiles(IMAGE_DIR);
-    await waitForFrame(page, 0);
   });
 
-  after(async () => {
-    await session?.close();
-    await temp?.cleanup();
-  });
+  after(() => temp?.cleanup());
 
-  async function dropModel(files, pattern) {
-    const before = await page.evaluate(() => window.__autolabel.errors.length);
-    await page.locator('#pick-sam2').setInputFiles(files);
-    await page.waitForFunction((n) => window.__autolabel.errors.length > n, before, { timeout: 60_000 });
-    const { errors } = await notices(page);
-    assert.match(errors.at(-1), pattern);
-    const s = await page.evaluate(() => ({ frames: window.__autolabel.frames.length, displayed: window.__autolabel.displayed }));
-    assert.deepEqual(s, { frames: 1, displayed: 0 }, 'the clip stays on screen');
-  }
+  const drop = (files, pattern) => dropModel(suite.page, 'sam2', files, pattern);
 
   it('names a truncated model.safetensors', async () => {
     const dir = join(temp.dir, 'truncated');
@@ -234,7 +181,7 @@ describe('SAM 2 bad model files', () => {
     await copyFile(join(MODEL, 'config.json'), join(dir, 'config.json'));
     const bytes = await readFile(join(MODEL, 'model.safetensors'));
     await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length >> 1));
-    await dropModel([join(dir, 'config.json'), join(dir, 'model.safetensors')], /model\.safetensors: weights: not a safetensors file/);
+    await drop([join(dir, 'config.json'), join(dir, 'model.safetensors')], /model\.safetensors: weights: not a safetensors file/);
   });
 
   it('names the key and shapes of weights from another model size', async () => {
@@ -244,14 +191,14 @@ describe('SAM 2 bad model files', () => {
     config.mask_decoder_config.iou_head_hidden_dim = 48;
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     await copyFile(join(MODEL, 'model.safetensors'), join(dir, 'model.safetensors'));
-    await dropModel(
+    await drop(
       [join(dir, 'config.json'), join(dir, 'model.safetensors')],
       /mask_decoder\.iou_prediction_head\.proj_in\.weight' expected \[48, 32\], got \[32, 32\]/,
     );
-    await screenshot(page, 'sam2-wrong-weights.png');
+    await screenshot(suite.page, 'sam2-wrong-weights.png');
   });
 
   it('says a checkpoint is two files', async () => {
-    await dropModel([join(MODEL, 'model.safetensors')], /a SAM 2 checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
+    await drop([join(MODEL, 'model.safetensors')], /a SAM 2 checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
   });
 });
