@@ -16,6 +16,11 @@ use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::{DetectOptions, Detector};
 
+/// Large tensor buffers in transparent huge pages (see `autolabel::huge_pages`).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
+
 /// The benchmark's prompt, the one of transformers' docstring example.
 const PROMPT: &str = "a cat. a remote control.";
 /// `[height, width]` of the input: already the processor's size.

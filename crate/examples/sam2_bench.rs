@@ -12,6 +12,11 @@ use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
 
+/// Large tensor buffers in transparent huge pages (see `autolabel::huge_pages`).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -9,5 +9,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod geometry;
+#[cfg(target_os = "linux")]
+pub mod huge_pages;
 pub mod models;
 pub mod text;

@@ -20,6 +20,11 @@ use clap::{Args, Parser, Subcommand};
 mod detect;
 mod segment;
 
+/// Large tensor buffers in transparent huge pages (see `autolabel::huge_pages`).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
+
 #[derive(Parser)]
 #[command(
     name = "autolabel",
