@@ -117,8 +117,7 @@ def main():
         f"(medians of {args.iters}) and "
         + (f"Burn `wgpu` on lavapipe ({args.wgpu_iters} run(s) after a warm-up), " if args.wgpu_iters > 0
            else "not on Burn `wgpu` (`--wgpu-iters 0`), ")
-        + f"
-        f"same weights, same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
+        + f"same weights, same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
         "",
         "| stage | PyTorch | Burn flex (CPU) | flex ÷ PyTorch | flex GFLOP/s | Burn wgpu (lavapipe) |",
         "|---|---|---|---|---|---|",
