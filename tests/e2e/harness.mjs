@@ -271,3 +271,17 @@ export function findCli() {
   return join(TARGET, 'release/autolabel');
 }
 
+/**
+ * Runs the core's release example `name` (`cargo run --release --example`)
+ * with `args` on the team's target dir and returns the JSON object it prints last.
+ */
+export function runExample(name, args) {
+  const env = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/autolabel/target') };
+  const out = execFileSync('cargo', ['run', '-q', '--release', '-p', 'autolabel', '--example', name, '--', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}

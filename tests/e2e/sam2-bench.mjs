@@ -8,10 +8,9 @@
 //   web/build.sh && node tests/e2e/sam2-bench.mjs [MODEL_DIR] [cpu|webgpu] [RUNS]
 //   (MODEL_DIR defaults to ~/.cache/autolabel/sam2-full, written by tests/parity/sam2_full.py)
 
-import { execFileSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, clientPoint, openOn, openSession, waitForFrame, waitPanel } from './harness.mjs';
+import { clientPoint, openOn, openSession, runExample, waitForFrame, waitPanel } from './harness.mjs';
 
 const MODEL = process.argv[2] ?? join(homedir(), '.cache/autolabel/sam2-full');
 const BACKEND = process.argv[3] ?? 'cpu';
@@ -63,18 +62,9 @@ async function inPage() {
   }
 }
 
-function native() {
-  const env = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/autolabel/target') };
-  const out = execFileSync(
-    'cargo',
-    ['run', '-q', '--release', '-p', 'autolabel', '--example', 'sam2_bench', '--', '--model', MODEL, '--iters', '1'],
-    { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return JSON.parse(out.trim().split('\n').pop());
-}
 
 const page = await inPage();
-const cpu = native();
+const cpu = runExample('sam2_bench', ['--model', MODEL, '--iters', '1']);
 const where = page.backend === 'webgpu' ? 'page, WebGPU (SwiftShader)' : 'page, wasm CPU build (SIMD, 1 thread)';
 console.log(`| stage | ${where} | native Burn flex (2 threads) | page ÷ native |`);
 console.log('|---|---|---|---|');
