@@ -7,8 +7,9 @@
 //! End-to-End Object Detection", 2021; Liu et al., "Grounding DINO", 2023.
 //! Reference: transformers `models/grounding_dino/modeling_grounding_dino.py`
 //! (`GroundingDinoMultiscaleDeformableAttention` and the pure-PyTorch
-//! `MultiScaleDeformableAttention`). The sampling is Burn's `grid_sample_2d`,
-//! which runs on every backend (WebGPU included) without reading back.
+//! `MultiScaleDeformableAttention`). On the GPU (WebGPU included) the sampling
+//! is Burn's `grid_sample_2d`, with no readback; on the CPU it is a host kernel
+//! laid out like the reference's CUDA kernel (`d`-contiguous value rows).
 
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Tensor, TensorData};
