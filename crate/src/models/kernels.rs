@@ -10,15 +10,19 @@
 //! degree-6 polynomial). GELU is PyTorch's exact `nn.GELU()`,
 //! `0.5·x·(1 + erf(x/√2))`; softmax is `torch.softmax` over the last dimension.
 //!
-//! [`attention`] builds scaled dot-product attention from these on the CPU
-//! (two GEMMs around the fast softmax, in query blocks of bounded size) and
-//! is Burn's fused `attention` elsewhere.
+//! [`attention`] is scaled dot-product attention: on the CPU two GEMMs around
+//! the fast softmax, per block of queries (`models/cpu_attention.rs`), and
+//! Burn's fused `attention` elsewhere.
+//!
+//! [`linear`] runs a projection as one GEMM over every leading dimension;
+//! [`max_pool_channels_last`] pools `[B, H, W, C]` maps without the two
+//! layout copies `max_pool2d`'s `[B, C, H, W]` would cost.
 
 use burn::backend::Flex;
 use burn::tensor::activation::{gelu as burn_gelu, softmax as burn_softmax};
-use burn::tensor::module::attention as burn_attention;
-use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::module::{attention as burn_attention, linear as burn_linear, max_pool2d};
+use burn::tensor::ops::{AttentionModuleOptions, MaxPoolOptions};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::limits::in_row_blocks;
 
@@ -27,7 +31,62 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !on_cpu_f32(&x) {
         return burn_gelu(x);
     }
-    map_rows_on_cpu(x, |row| row.iter_mut().for_each(|v| *v = gelu_scalar(*v)))
+    map_rows_on_cpu(x, gelu_wide)
+}
+
+/// `x @ weight + bias` (`weight` is `[d_in, d_out]`) as one `[rows, d_in]`
+/// GEMM over all of `x`'s leading dimensions, on every backend.
+///
+/// Burn's `linear` keeps `[.., m, d_in]` batched when `m` is a multiple of 32:
+/// Hiera's `[B, H, W, C]` maps and `[windows, ws, ws, C]` windows would run as
+/// thousands of small GEMMs that each pack the weight again. A non-contiguous
+/// `x` (a window partition, say) is copied once by the reshape.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = x.shape().num_elements() / d_in.max(1);
+    let out = burn_linear(x.reshape([rows, d_in]), weight, bias);
+    dims[D - 1] = out.dims()[1];
+    out.reshape(dims)
+}
+
+/// `nn.MaxPool2d(stride, stride)` (floor mode) of a channels-last
+/// `[B, H, W, C]` map → `[B, H / stride, W / stride, C]`. On the CPU each
+/// output pixel is the element-wise maximum of `stride²` contiguous channel
+/// rows; elsewhere Burn's `max_pool2d` on the `[B, C, H, W]` view.
+pub fn max_pool_channels_last(x: Tensor<4>, stride: usize) -> Tensor<4> {
+    if !on_cpu_f32(&x) {
+        let pooled = max_pool2d(
+            x.permute([0, 3, 1, 2]),
+            MaxPoolOptions::new([stride, stride]),
+        );
+        return pooled.permute([0, 2, 3, 1]);
+    }
+    let [b, h, w, c] = x.dims();
+    let (h_out, w_out) = (h / stride, w / stride);
+    let device = x.device();
+    let data = x.into_data();
+    let input = data.as_slice::<f32>().expect("f32 on the CPU");
+    let mut out = vec![0.0f32; b * h_out * w_out * c];
+    for_each_row_block(&mut out, c, &|pixel, row| {
+        let (bi, rest) = (pixel / (h_out * w_out), pixel % (h_out * w_out));
+        let (i, j) = (rest / w_out * stride, rest % w_out * stride);
+        row.fill(f32::NEG_INFINITY);
+        for y in i..i + stride {
+            for x in j..j + stride {
+                let start = ((bi * h + y) * w + x) * c;
+                for (m, &v) in row.iter_mut().zip(&input[start..start + c]) {
+                    // NaN wins, as in PyTorch.
+                    *m = if v > *m || v.is_nan() { v } else { *m };
+                }
+            }
+        }
+    });
+    Tensor::from_data(TensorData::new(out, [b, h_out, w_out, c]), &device)
 }
 
 /// `softmax(x, dim = -1)`.
@@ -35,17 +94,16 @@ pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if !on_cpu_f32(&x) {
         return burn_softmax(x, D - 1);
     }
-    map_rows_on_cpu(x, softmax_row)
+    map_rows_on_cpu(x, softmax_wide)
 }
 
 /// `softmax(q kᵀ / √d) v` over `[B, H, L, d]` heads, no mask or bias.
 ///
-/// On the CPU: the scores of a block of queries are materialised (at most
-/// [`SCORE_BLOCK_BYTES`] at once), normalised in place and multiplied by `v`.
+/// On the CPU: one host kernel (`models/cpu_attention.rs`) that keeps each
+/// block of scores in cache and reads the heads through their strides.
 /// Elsewhere: Burn's fused attention, in query blocks within WebGPU's buffer
 /// limit.
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
-    let [_, _, l_q, d] = q.dims();
     let l_k = k.dims()[2];
     if !on_cpu_f32(&q) {
         return in_row_blocks(q, 2, l_k, |q| {
@@ -59,26 +117,8 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
             )
         });
     }
-    let q = q * (1.0 / (d as f64).sqrt());
-    let k_t = k.swap_dims(2, 3); // [B, H, d, L_k]
-    let [b, h, _, _] = q.dims();
-    let per_query = b * h * l_k * size_of::<f32>();
-    let rows = (SCORE_BLOCK_BYTES / per_query.max(1)).clamp(1, l_q);
-    let blocks: Vec<_> = q
-        .split(rows, 2)
-        .into_iter()
-        .map(|q| softmax_last(q.matmul(k_t.clone())).matmul(v.clone()))
-        .collect();
-    match <[_; 1]>::try_from(blocks) {
-        Ok([whole]) => whole,
-        Err(blocks) => Tensor::cat(blocks, 2),
-    }
+    super::cpu_attention::attention(q, k, v)
 }
-
-/// The most score bytes [`attention`] holds at once on the CPU: 32 MiB keeps
-/// a block in the last-level cache's neighbourhood while each GEMM stays big
-/// enough to run at full speed.
-const SCORE_BLOCK_BYTES: usize = 32 << 20;
 
 /// Whether `x` is an f32 tensor on the CPU backend, whose values the host
 /// kernels may read and write.
@@ -141,12 +181,49 @@ pub(crate) fn for_each_row_block(
     }
 }
 
+/// `$row_fn(row)` compiled for AVX-512 when the CPU has it (checked at run
+/// time; the build's baseline is SSE2), so its loops run 16 lanes wide
+/// instead of 4. Same arithmetic, same results.
+macro_rules! wide_simd {
+    ($(#[$doc:meta])* $vis:vis $name:ident = $row_fn:ident) => {
+        $(#[$doc])*
+        $vis fn $name(row: &mut [f32]) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                #[target_feature(enable = "avx512f")]
+                fn avx512(row: &mut [f32]) {
+                    $row_fn(row)
+                }
+                // SAFETY: the CPU has just been checked for AVX-512F.
+                return unsafe { avx512(row) };
+            }
+            $row_fn(row)
+        }
+    };
+}
+
+wide_simd!(
+    /// [`gelu_row`], vectorised for the CPU at hand.
+    gelu_wide = gelu_row
+);
+wide_simd!(
+    /// [`softmax_row`], vectorised for the CPU at hand.
+    pub(super) softmax_wide = softmax_row
+);
+
+#[inline(always)]
+fn gelu_row(row: &mut [f32]) {
+    row.iter_mut().for_each(|v| *v = gelu_scalar(*v));
+}
+
+#[inline(always)]
 fn gelu_scalar(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
 /// `erf(x)`: Eigen's / XLA's rational approximation on [-4, 4] (beyond it
 /// erf is ±1 in f32).
+#[inline(always)]
 fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
@@ -175,6 +252,7 @@ fn erf(x: f32) -> f32 {
 
 /// `exp(x)` (Cephes `expf`) for `x ≤ 88.3`; 0 below -87.3, where f32
 /// underflows.
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split in a part exact in f32 and the rest.
@@ -206,6 +284,7 @@ fn exp(x: f32) -> f32 {
 
 /// In-place softmax of one row: `exp(x - max) / Σ`. The max and the sum run
 /// over [`LANES`] independent accumulators so the loops vectorise.
+#[inline(always)]
 fn softmax_row(row: &mut [f32]) {
     let max = lane_fold(row, f32::NEG_INFINITY, f32::max);
     row.iter_mut().for_each(|v| *v = exp(*v - max));
@@ -217,6 +296,7 @@ fn softmax_row(row: &mut [f32]) {
 const LANES: usize = 16;
 
 /// `values` folded by `f` into [`LANES`] partial results, then those into one.
+#[inline(always)]
 fn lane_fold(values: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [init; LANES];
     let chunks = values.chunks_exact(LANES);
@@ -322,5 +402,17 @@ mod tests {
         attention(q, k, v)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn max_pool_matches_burn() {
+        let device = Device::flex();
+        // Odd sizes: floor mode drops the last row and column.
+        let x = Tensor::<4>::random([2, 9, 7, 5], Distribution::Normal(0.0, 1.0), &device);
+        let expected = max_pool2d(x.clone().permute([0, 3, 1, 2]), MaxPoolOptions::new([2, 2]))
+            .permute([0, 2, 3, 1]);
+        max_pool_channels_last(x, 2)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(0.0));
     }
 }

@@ -11,12 +11,12 @@
 
 use std::f64::consts::PI;
 
-use burn::tensor::module::{conv2d, layer_norm, linear};
+use burn::tensor::module::{conv2d, layer_norm};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use super::weights::Loader;
-use crate::models::kernels::softmax_last;
+use crate::models::kernels::{linear, softmax_last};
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]

@@ -8,13 +8,11 @@
 //! `Sam2MultiScaleBlock`, `Sam2MultiScaleAttention`, `window_partition`).
 
 use burn::tensor::Tensor;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
-use crate::models::kernels::attention;
+use crate::models::kernels::{attention, max_pool_channels_last};
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
@@ -33,9 +31,11 @@ struct MultiScaleAttention {
 impl MultiScaleAttention {
     /// `[B, H, W, C]` → `[B, H', W', C_out]` (H' = H / stride with query pooling).
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [b, h, w, _] = x.dims();
+        let [b, h, w, c_in] = x.dims();
         let c_out = self.proj.d_out();
         let head_dim = c_out / self.heads;
+        // One copy of a window partition's view, shared by the three projections.
+        let x = x.reshape([b * h * w, c_in]);
         let [mut q, k, v] = self.qkv.each_ref().map(|p| {
             p.forward(x.clone())
                 .reshape([b, h * w, self.heads, head_dim])
@@ -56,11 +56,7 @@ impl MultiScaleAttention {
 
 /// `do_pool`: max pooling of `[B, H, W, C]` by `stride` (floor mode).
 fn pool(x: Tensor<4>, stride: usize) -> Tensor<4> {
-    let x = max_pool2d(
-        x.permute([0, 3, 1, 2]),
-        MaxPoolOptions::new([stride, stride]),
-    );
-    x.permute([0, 2, 3, 1])
+    max_pool_channels_last(x, stride)
 }
 
 /// `window_partition`: `[B, H, W, C]` → `[B · nWin, ws, ws, C]`, zero-padding H and W

@@ -8,11 +8,11 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm, linear};
+use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::weights::Loader;
-use crate::models::kernels::gelu;
+use crate::models::kernels::{gelu, linear};
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]
