@@ -11,7 +11,7 @@
 //! `0.5·x·(1 + erf(x/√2))`; softmax is `torch.softmax` over the last dimension.
 //!
 //! [`attention`] is scaled dot-product attention: on the CPU two GEMMs around
-//! the fast softmax, per block of queries (`models/cpu_attention.rs`), and
+//! the fast softmax, per block of queries (`models/cpu_gemm.rs`), and
 //! Burn's fused `attention` elsewhere.
 //!
 //! [`linear`] runs a projection as one GEMM over every leading dimension;
@@ -49,7 +49,12 @@ pub fn linear<const D: usize>(
     let mut dims = x.dims();
     let d_in = dims[D - 1];
     let rows = x.shape().num_elements() / d_in.max(1);
-    let out = burn_linear(x.reshape([rows, d_in]), weight, bias);
+    let x = x.reshape([rows, d_in]);
+    let out = if on_cpu_f32(&x) {
+        super::cpu_gemm::linear(x, weight, bias)
+    } else {
+        burn_linear(x, weight, bias)
+    };
     dims[D - 1] = out.dims()[1];
     out.reshape(dims)
 }
@@ -99,7 +104,7 @@ pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `softmax(q kᵀ / √d) v` over `[B, H, L, d]` heads, no mask or bias.
 ///
-/// On the CPU: one host kernel (`models/cpu_attention.rs`) that keeps each
+/// On the CPU: one host kernel (`models/cpu_gemm.rs`) that keeps each
 /// block of scores in cache and reads the heads through their strides.
 /// Elsewhere: Burn's fused attention, in query blocks within WebGPU's buffer
 /// limit.
@@ -117,7 +122,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
             )
         });
     }
-    super::cpu_attention::attention(q, k, v)
+    super::cpu_gemm::attention(q, k, v)
 }
 
 /// Whether `x` is an f32 tensor on the CPU backend, whose values the host

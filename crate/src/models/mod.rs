@@ -2,7 +2,7 @@
 //! sub-network, module and field names mirroring the official Hugging Face
 //! checkpoints so their `model.safetensors` loads as published.
 
-mod cpu_attention;
+mod cpu_gemm;
 pub mod device;
 pub mod grounding_dino;
 pub mod kernels;

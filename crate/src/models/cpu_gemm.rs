@@ -1,15 +1,20 @@
-//! Scaled dot-product attention on the CPU backend as one host kernel:
-//! `softmax(q kᵀ / √d) v` per (batch, head, block of queries), two GEMMs
-//! (the `gemm` crate Burn's `flex` backend uses) around an in-place softmax of
-//! a score block small enough to stay in the core's cache.
+//! The CPU backend's GEMM-shaped layers as host kernels over the `gemm`
+//! crate (the GEMM Burn's `flex` backend itself runs on), reading operands
+//! in place through their strides and writing into a buffer the result
+//! tensor then owns.
 //!
-//! Compared with composing Burn ops it reads `q`, `k` and `v` through their
-//! strides (the `[B, L, H, d] → [B, H, L, d]` head split is a view, never a
-//! copy), folds the `1/√d` scale into the first GEMM, never writes the whole
-//! score matrix to memory, and writes its output already in the `[B, L, H, d]`
-//! order the output projection reads. Natively the blocks run on rayon's
-//! threads. Reference: `torch.nn.functional.scaled_dot_product_attention`
-//! (no mask, no dropout).
+//! - [`linear`]: `x @ w + b` with the bias as the GEMM's initial output. Flex's
+//!   matmul allocates every output twice (a byte buffer, then an aligned copy)
+//!   and adds the bias in a second pass; a Hiera encoder spent ~10 % there.
+//! - [`attention`]: `softmax(q kᵀ / √d) v` per (batch, head, block of queries),
+//!   two GEMMs around an in-place softmax of a score block that stays in
+//!   cache. The `[B, L, H, d] → [B, H, L, d]` head split is read as a view,
+//!   the `1/√d` scale rides on the first GEMM, the score matrix is never
+//!   written out whole, and the output comes back in the `[B, L, H, d]` order
+//!   the output projection reads. Reference:
+//!   `torch.nn.functional.scaled_dot_product_attention` (no mask, no dropout).
+//!
+//! Natively the work runs on rayon's threads; in wasm on one.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -20,16 +25,16 @@ use burn::tensor::{Tensor, TensorData};
 /// 4096-key global attention) measured fastest here, against 0.25–16 MiB.
 const SCORE_BLOCK_BYTES: usize = 4 << 20;
 
-/// A `[B, H, L, d]` f32 operand read in place: element `(b, h, l, j)` is at
-/// `offset + b·s₀ + h·s₁ + l·s₂ + j·s₃` of `values`.
-struct Operand {
+/// An f32 CPU tensor read in place: element `i` is at
+/// `offset + Σ iₖ·strides[k]` of its buffer.
+struct Operand<const D: usize> {
     tensor: FlexTensor,
     offset: usize,
-    strides: [isize; 4],
+    strides: [isize; D],
 }
 
-impl Operand {
-    fn new(x: Tensor<4>) -> Self {
+impl<const D: usize> Operand<D> {
+    fn new(x: Tensor<D>) -> Self {
         let mut tensor = x
             .try_into_primitive::<Flex>()
             .expect("a CPU tensor is a flex tensor");
@@ -37,7 +42,7 @@ impl Operand {
             tensor = tensor.to_contiguous();
         }
         let layout = tensor.layout();
-        let strides = <[isize; 4]>::try_from(layout.strides()).expect("a 4-d tensor");
+        let strides = <[isize; D]>::try_from(layout.strides()).expect("D strides");
         let offset = layout.start_offset();
         Operand {
             tensor,
@@ -46,11 +51,13 @@ impl Operand {
         }
     }
 
-    /// Pointer to element `(b, h, l, 0)`.
-    fn at(&self, b: usize, h: usize, l: usize) -> *const f32 {
-        let [sb, sh, sl, _] = self.strides;
-        let index = self.offset as isize + b as isize * sb + h as isize * sh + l as isize * sl;
-        self.tensor.storage::<f32>()[index as usize..].as_ptr()
+    /// Pointer to the element at `index` (trailing indices 0).
+    fn at(&self, index: &[usize]) -> *const f32 {
+        let at = index
+            .iter()
+            .zip(self.strides)
+            .fold(self.offset as isize, |at, (&i, s)| at + i as isize * s);
+        self.tensor.storage::<f32>()[at as usize..].as_ptr()
     }
 }
 
@@ -64,6 +71,57 @@ impl Output {
     fn at(&self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
     }
+}
+
+/// `x @ weight + bias` for f32 CPU tensors `x: [rows, d_in]`,
+/// `weight: [d_in, d_out]` (any strides) → `[rows, d_out]`.
+pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    let [rows, d_in] = x.dims();
+    let d_out = weight.dims()[1];
+    let device = x.device();
+    let mut out = match bias {
+        Some(bias) => {
+            let bias = bias.into_data();
+            let bias = bias.as_slice::<f32>().expect("f32 on the CPU");
+            bias.repeat(rows)
+        }
+        None => vec![0.0; rows * d_out],
+    };
+    let [x, weight] = [x, weight].map(Operand::new);
+    // SAFETY: the operands' pointers and strides address their own buffers
+    // (flex layouts of the stated shapes); `out` is `rows × d_out`, row-major.
+    unsafe {
+        gemm::gemm(
+            rows,
+            d_out,
+            d_in,
+            out.as_mut_ptr(),
+            1,
+            d_out as isize,
+            true,
+            x.at(&[]),
+            x.strides[1],
+            x.strides[0],
+            weight.at(&[]),
+            weight.strides[1],
+            weight.strides[0],
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            threads(),
+        );
+    }
+    Tensor::from_data(TensorData::new(out, [rows, d_out]), &device)
+}
+
+/// The GEMM's own threads: all of rayon's natively, none in wasm.
+fn threads() -> gemm::Parallelism {
+    #[cfg(not(target_family = "wasm"))]
+    return gemm::Parallelism::Rayon(0);
+    #[cfg(target_family = "wasm")]
+    return gemm::Parallelism::None;
 }
 
 /// `softmax(q kᵀ / √d) v` for f32 CPU tensors `q: [B, H, L_q, d]`,
@@ -98,10 +156,10 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
                 1,
                 l_k as isize,
                 false,
-                q.at(bi, hi, start),
+                q.at(&[bi, hi, start]),
                 q.strides[3],
                 q.strides[2],
-                k.at(bi, hi, 0),
+                k.at(&[bi, hi]),
                 k.strides[2],
                 k.strides[3],
                 0.0,
@@ -125,7 +183,7 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
                 scores.as_ptr(),
                 1,
                 l_k as isize,
-                v.at(bi, hi, 0),
+                v.at(&[bi, hi]),
                 v.strides[3],
                 v.strides[2],
                 0.0,
@@ -161,7 +219,7 @@ fn run_tasks(count: usize, task: &(impl Fn(usize, &mut Vec<f32>) + Sync)) {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::module::attention as burn_attention;
+    use burn::tensor::module::{attention as burn_attention, linear as burn_linear};
     use burn::tensor::ops::AttentionModuleOptions;
     use burn::tensor::{Device, Distribution, Tolerance};
 
@@ -179,6 +237,22 @@ mod tests {
         attention(q, k, v)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn linear_matches_burn_with_strided_weights() {
+        let device = Device::flex();
+        let x = Tensor::<2>::random([300, 24], Distribution::Normal(0.0, 1.0), &device);
+        // `[d_out, d_in]` on disk, used transposed and narrowed as the models do.
+        let fused = Tensor::<2>::random([3 * 40, 24], Distribution::Normal(0.0, 1.0), &device);
+        let weight = fused.transpose().narrow(1, 40, 40);
+        let bias = Tensor::<1>::random([40], Distribution::Normal(0.0, 1.0), &device);
+        for bias in [Some(bias), None] {
+            let expected = burn_linear(x.clone(), weight.clone(), bias.clone());
+            linear(x.clone(), weight.clone(), bias)
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+        }
     }
 
     #[test]
