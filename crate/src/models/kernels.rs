@@ -59,6 +59,19 @@ pub fn linear<const D: usize>(
     out.reshape(dims)
 }
 
+/// `x` laid out contiguously. On the CPU, element-wise ops on strided views
+/// (a transposed or broadcast map) take flex's slow strided path every time,
+/// so a view used many times is worth one copy; other backends get `x` back.
+pub fn contiguous<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_cpu_f32(&x) {
+        return x;
+    }
+    let t = x
+        .try_into_primitive::<Flex>()
+        .expect("a CPU tensor is a flex tensor");
+    Tensor::from_primitive::<Flex>(t.to_contiguous())
+}
+
 /// `nn.MaxPool2d(stride, stride)` (floor mode) of a channels-last
 /// `[B, H, W, C]` map → `[B, H / stride, W / stride, C]`. On the CPU each
 /// output pixel is the element-wise maximum of `stride²` contiguous channel

@@ -10,7 +10,7 @@ use burn::tensor::Tensor;
 use super::config::MaskDecoderConfig;
 use super::layers::{Activation, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
-use crate::models::kernels::attention;
+use crate::models::kernels::{attention, contiguous};
 
 /// `nn.LayerNorm`'s default epsilon, which the decoder's norms keep.
 const DECODER_LAYER_NORM_EPS: f64 = 1e-5;
@@ -185,7 +185,8 @@ impl TwoWayTransformer {
         image: Tensor<4>,
         image_pe: Tensor<4>,
     ) -> (Tensor<3>, Tensor<3>) {
-        let flat = |x: Tensor<4>| x.flatten::<3>(2, 3).swap_dims(1, 2); // [P, hw, C]
+        // Every block adds to both: one copy each instead of strided adds.
+        let flat = |x: Tensor<4>| contiguous(x.flatten::<3>(2, 3).swap_dims(1, 2)); // [P, hw, C]
         let keys = flat(image);
         let key_pe = flat(image_pe);
         let mut queries = tokens.clone();
