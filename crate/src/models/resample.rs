@@ -6,10 +6,19 @@
 //! while matmul is the best-tested kernel everywhere. A separable resize is two
 //! matmuls with weights computed here on the host.
 //!
-//! Reference: PyTorch `upsample_bicubic2d` (`aten/src/ATen/native/UpSample.h`:
-//! `area_pixel_compute_source_index`, `cubic_convolution1/2`, bounded access).
+//! [`bilinear_resize`] is a host kernel on the CPU (two taps per axis, rows in
+//! parallel) and Burn's `interpolate` elsewhere: flex's bilinear kernel works
+//! out each pixel's coordinates in f64 and was a quarter of a 16-box decode.
+//!
+//! Reference: PyTorch `upsample_bicubic2d` / `upsample_bilinear2d`
+//! (`aten/src/ATen/native/UpSample.h`: `area_pixel_compute_source_index`,
+//! `cubic_convolution1/2`, `compute_source_index_and_lambda`, bounded access).
 
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Tensor, TensorData};
+
+use super::kernels::{for_each_row_block, on_cpu_f32};
 
 /// Keys' cubic convolution parameter PyTorch uses.
 const CUBIC_A: f64 = -0.75;
@@ -32,6 +41,60 @@ pub fn bicubic_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
         .reshape([b * c * w_out, h])
         .matmul(matrix(h, h_out)); // [B·C·W, H]
     cols.reshape([b, c, w_out, h_out]).swap_dims(2, 3)
+}
+
+/// `F.interpolate(x, size=[H, W], mode="bilinear", align_corners=False)`:
+/// `[B, C, h, w]` → `[B, C, H, W]`.
+pub fn bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
+    if !on_cpu_f32(&x) {
+        let options = InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_align_corners(false)
+            .with_output_size([h_out, w_out]);
+        return interpolate(x, options);
+    }
+    let [b, c, h, w] = x.dims();
+    let device = x.device();
+    let data = x.into_data();
+    let input = data.as_slice::<f32>().expect("f32 on the CPU");
+    let (rows, cols) = (linear_taps(h, h_out), linear_taps(w, w_out));
+    let mut out = vec![0.0f32; b * c * h_out * w_out];
+    for_each_row_block(&mut out, w_out, &|index, out_row| {
+        let (plane, y) = (index / h_out, index % h_out);
+        let Tap { low, high, t } = rows[y];
+        let at = |row: usize| &input[(plane * h + row) * w..][..w];
+        let (top, bottom) = (at(low), at(high));
+        for (o, tap) in out_row.iter_mut().zip(&cols) {
+            let lerp = |r: &[f32]| (1.0 - tap.t) * r[tap.low] + tap.t * r[tap.high];
+            *o = (1.0 - t) * lerp(top) + t * lerp(bottom);
+        }
+    });
+    Tensor::from_data(TensorData::new(out, [b, c, h_out, w_out]), &device)
+}
+
+/// One output sample's two input samples and the weight of the second.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    low: usize,
+    high: usize,
+    t: f32,
+}
+
+/// PyTorch's `area_pixel_compute_source_index` (align_corners = false) and
+/// `compute_source_index_and_lambda` for each of `n_out` samples.
+fn linear_taps(n_in: usize, n_out: usize) -> Vec<Tap> {
+    let scale = n_in as f32 / n_out as f32;
+    (0..n_out)
+        .map(|o| {
+            let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+            let low = (src as usize).min(n_in - 1);
+            let high = (low + 1).min(n_in - 1);
+            Tap {
+                low,
+                high,
+                t: (src - low as f32).clamp(0.0, 1.0),
+            }
+        })
+        .collect()
 }
 
 /// The `[n_in, n_out]` matrix whose column `o` holds the weights output
@@ -69,8 +132,6 @@ fn cubic_far(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::module::interpolate;
-    use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
     use burn::tensor::{Device, Distribution, Tolerance};
 
     use super::*;
@@ -95,6 +156,23 @@ mod tests {
                 &burn_bicubic(x.clone(), size).into_data(),
                 Tolerance::absolute(1e-5),
             );
+        }
+    }
+
+    #[test]
+    fn bilinear_matches_burns_kernel_up_and_down() {
+        let device = Device::flex();
+        // A narrowed view, as the decoder's mask outputs are.
+        let x = Tensor::<4>::random([2, 4, 7, 5], Distribution::Normal(0.0, 1.0), &device)
+            .narrow(1, 1, 3);
+        for size in [[32, 24], [7, 5], [3, 2], [9, 40]] {
+            let options = InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(false)
+                .with_output_size(size);
+            let expected = interpolate(x.clone(), options);
+            bilinear_resize(x.clone(), size)
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
         }
     }
 

@@ -13,9 +13,9 @@
 //! triangle filter widened by the downscale factor, normalised and quantised to
 //! 16-bit fixed point, each pass rounded and clamped to u8.
 
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::models::resample::bilinear_resize;
 
 /// ImageNet mean, as `IMAGENET_DEFAULT_MEAN`.
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -183,12 +183,7 @@ pub fn scale_box(b: [f32; 4], original: [usize; 2], size: usize) -> [f32; 4] {
 /// `[P, M, h, w]` → logits at the original `[height, width]`, bilinear,
 /// `align_corners = false`. A mask pixel is set where its logit is `> 0`.
 pub fn upscale_masks(low_res: Tensor<4>, original: [usize; 2]) -> Tensor<4> {
-    interpolate(
-        low_res,
-        InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_align_corners(false)
-            .with_output_size(original),
-    )
+    bilinear_resize(low_res, original)
 }
 
 /// The reference's binarisation threshold on mask logits.
