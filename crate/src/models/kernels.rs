@@ -72,6 +72,51 @@ pub fn contiguous<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(t.to_contiguous())
 }
 
+/// `Sam2LayerNorm(data_format="channels_first")` on the CPU: `[B, C, H, W]`
+/// normalised over `C` in place of layout, as the reference computes it —
+/// `u = mean_C(x)`, `s = mean_C((x - u)²)`, `γ·(x - u)/√(s + ε) + β`. The
+/// generic path permutes to channels-last and back, two copies of a map.
+pub(crate) fn layer_norm_channels_first_on_cpu(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let hw = h * w;
+    let device = x.device();
+    let [x, gamma, beta] = [x.into_data(), gamma.into_data(), beta.into_data()];
+    let [x, gamma, beta] =
+        [&x, &gamma, &beta].map(|d| d.as_slice::<f32>().expect("f32 on the CPU"));
+    // Per image: the mean and 1/√(var + ε) of each pixel over the channels.
+    let mut stats = vec![0.0f32; b * 2 * hw];
+    for_each_row_block(&mut stats, 2 * hw, &|bi, row| {
+        let (mean, rstd) = row.split_at_mut(hw);
+        let planes = x[bi * c * hw..][..c * hw].chunks_exact(hw);
+        for plane in planes.clone() {
+            mean.iter_mut().zip(plane).for_each(|(m, v)| *m += v);
+        }
+        mean.iter_mut().for_each(|m| *m /= c as f32);
+        for plane in planes {
+            for ((s, m), v) in rstd.iter_mut().zip(&*mean).zip(plane) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        rstd.iter_mut()
+            .for_each(|s| *s = 1.0 / (*s / c as f32 + eps as f32).sqrt());
+    });
+    let mut out = vec![0.0f32; b * c * hw];
+    for_each_row_block(&mut out, hw, &|plane, row| {
+        let (bi, ci) = (plane / c, plane % c);
+        let (mean, rstd) = stats[bi * 2 * hw..][..2 * hw].split_at(hw);
+        let input = &x[plane * hw..][..hw];
+        for (((o, v), m), s) in row.iter_mut().zip(input).zip(mean).zip(rstd) {
+            *o = gamma[ci] * ((v - m) * s) + beta[ci];
+        }
+    });
+    Tensor::from_data(TensorData::new(out, [b, c, h, w]), &device)
+}
+
 /// `nn.MaxPool2d(stride, stride)` (floor mode) of a channels-last
 /// `[B, H, W, C]` map → `[B, H / stride, W / stride, C]`. On the CPU each
 /// output pixel is the element-wise maximum of `stride²` contiguous channel
@@ -380,6 +425,24 @@ mod tests {
             assert!(rel < 2.4e-7, "exp({x}) = {got}, exact {exact}, rel {rel:e}");
         }
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn channels_first_layer_norm_matches_burn() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 5, 3, 7], Distribution::Normal(1.0, 2.0), &device);
+        let [gamma, beta] =
+            [0; 2].map(|_| Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &device));
+        let expected = burn::tensor::module::layer_norm(
+            x.clone().permute([0, 2, 3, 1]),
+            gamma.clone(),
+            Some(beta.clone()),
+            1e-6,
+        )
+        .permute([0, 3, 1, 2]);
+        layer_norm_channels_first_on_cpu(x, gamma, beta, 1e-6)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
     }
 
     #[test]

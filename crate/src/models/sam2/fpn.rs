@@ -56,7 +56,7 @@ impl Neck {
         let mut levels = Vec::with_capacity(self.convs.len());
         let mut previous: Option<Tensor<4>> = None;
         for (i, stage) in stages.into_iter().enumerate().rev() {
-            let lateral = self.convs[n - i].forward(stage.permute([0, 3, 1, 2])); // [B, C, H, W]
+            let lateral = self.convs[n - i].forward_channels_last(stage); // [B, C, H, W]
             let features = match previous {
                 Some(prev) if self.top_down_levels.contains(&i) && i != n => {
                     let [_, _, h, w] = prev.dims();

@@ -12,7 +12,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::weights::Loader;
-use crate::models::kernels::{gelu, linear};
+use crate::models::kernels::{gelu, layer_norm_channels_first_on_cpu, linear, on_cpu_f32};
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]
@@ -79,6 +79,10 @@ impl LayerNorm {
 
     /// `Sam2LayerNorm(data_format="channels_first")`: normalises dim 1 of `[B, C, H, W]`.
     pub(crate) fn forward_channels_first(&self, x: Tensor<4>) -> Tensor<4> {
+        if on_cpu_f32(&x) {
+            let [gamma, beta] = [&self.gamma, &self.beta].map(|t| t.clone());
+            return layer_norm_channels_first_on_cpu(x, gamma, beta, self.eps);
+        }
         self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
     }
 }
@@ -112,6 +116,18 @@ impl Conv2d {
             stride,
             padding,
         }
+    }
+
+    /// Channels-last `[B, H, W, C_in]` → channels-first `[B, C_out, H', W']`.
+    /// A 1×1 convolution with stride 1 and no padding is a linear map of
+    /// each pixel's channels, run as one GEMM without re-laying out `x`.
+    pub(crate) fn forward_channels_last(&self, x: Tensor<4>) -> Tensor<4> {
+        let [c_out, c_in, kh, kw] = self.weight.dims();
+        if [kh, kw] != [1, 1] || self.stride != [1, 1] || self.padding != [0, 0] {
+            return self.forward(x.permute([0, 3, 1, 2]));
+        }
+        let weight = self.weight.clone().reshape([c_out, c_in]).transpose();
+        linear(x, weight, Some(self.bias.clone())).permute([0, 3, 1, 2])
     }
 
     /// `[B, C_in, H, W]` → `[B, C_out, H', W']`.
