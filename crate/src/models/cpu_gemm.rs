@@ -81,12 +81,11 @@ pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -
     let [rows, d_in] = x.dims();
     let d_out = weight.dims()[1];
     let device = x.device();
-    let mut out = vec![0.0f32; rows * d_out];
-    if let Some(bias) = bias {
-        let bias = bias.into_data();
-        let bias = bias.as_slice::<f32>().expect("f32 on the CPU");
-        for_each_row_block(&mut out, d_out, &|_, row| row.copy_from_slice(bias));
-    }
+    let bias = bias.map(|b| b.into_data());
+    let bias = bias
+        .as_ref()
+        .map(|b| b.as_slice::<f32>().expect("f32 on the CPU"));
+    let mut out = filled_rows(rows, d_out, bias);
     let [x, weight] = [x, weight].map(Operand::new);
     // SAFETY: the operands' pointers and strides address their own buffers
     // (flex layouts of the stated shapes); `out` is `rows × d_out`, row-major.
@@ -114,6 +113,22 @@ pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -
         );
     }
     Tensor::from_data(TensorData::new(out, [rows, d_out]), &device)
+}
+
+/// A `rows × row` buffer holding `init` (zeros if `None`) in every row,
+/// written on all threads. `vec![0.0; n]` would be one serial `memset` when
+/// glibc serves the block from its heap.
+fn filled_rows(rows: usize, row: usize, init: Option<&[f32]>) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * row);
+    let init = init.unwrap_or(&[]);
+    for_each_row_block(&mut out.spare_capacity_mut()[..rows * row], row, &|_, r| {
+        for (i, o) in r.iter_mut().enumerate() {
+            o.write(init.get(i).copied().unwrap_or(0.0));
+        }
+    });
+    // SAFETY: every element of the `rows × row` capacity was written above.
+    unsafe { out.set_len(rows * row) };
+    out
 }
 
 /// The GEMM's own threads: all of rayon's natively, none in wasm.

@@ -117,6 +117,24 @@ pub(crate) fn layer_norm_channels_first_on_cpu(
     Tensor::from_data(TensorData::new(out, [b, c, h, w]), &device)
 }
 
+/// `a + b` for tensors of one shape. On the CPU in place on `a`'s buffer
+/// where it can be, on all threads (flex adds on one), with a strided `b`
+/// (an un-partitioned window map, say) copied once first.
+pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    if !on_cpu_f32(&a) || a.dims() != b.dims() {
+        return a + b;
+    }
+    let row = a.dims()[D - 1];
+    let b = contiguous(b)
+        .try_into_primitive::<Flex>()
+        .expect("a CPU tensor is a flex tensor");
+    let (start, end) = b.layout().contiguous_offsets().expect("made contiguous");
+    let b = &b.storage::<f32>()[start..end];
+    map_indexed_rows_on_cpu(a, |i, r| {
+        r.iter_mut().zip(&b[i * row..]).for_each(|(x, y)| *x += y);
+    })
+}
+
 /// `nn.MaxPool2d(stride, stride)` (floor mode) of a channels-last
 /// `[B, H, W, C]` map → `[B, H / stride, W / stride, C]`. On the CPU each
 /// output pixel is the element-wise maximum of `stride²` contiguous channel
@@ -193,6 +211,14 @@ pub(crate) fn on_cpu_f32<const D: usize>(x: &Tensor<D>) -> bool {
 /// backend ([`on_cpu_f32`]). Works in place when `x` owns a contiguous
 /// buffer, on a fresh copy otherwise.
 fn map_rows_on_cpu<const D: usize>(x: Tensor<D>, f: impl Fn(&mut [f32]) + Sync) -> Tensor<D> {
+    map_indexed_rows_on_cpu(x, |_, row| f(row))
+}
+
+/// [`map_rows_on_cpu`] with each row's index.
+fn map_indexed_rows_on_cpu<const D: usize>(
+    x: Tensor<D>,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) -> Tensor<D> {
     let row = x.dims()[D - 1];
     let mut t = x
         .try_into_primitive::<Flex>()
@@ -210,16 +236,16 @@ fn map_rows_on_cpu<const D: usize>(x: Tensor<D>, f: impl Fn(&mut [f32]) + Sync) 
         .contiguous_offsets()
         .expect("made contiguous above");
     let values = &mut t.try_storage_mut::<f32>().expect("uniquely owned above")[start..end];
-    for_each_row_block(values, row, &|_, r| f(r));
+    for_each_row_block(values, row, &f);
     Tensor::from_primitive::<Flex>(t)
 }
 
 /// `f(i, row_i)` for each `row`-long row of `values`, in parallel blocks of
 /// rows natively.
-pub(crate) fn for_each_row_block(
-    values: &mut [f32],
+pub(crate) fn for_each_row_block<T: Send>(
+    values: &mut [T],
     row: usize,
-    f: &(impl Fn(usize, &mut [f32]) + Sync),
+    f: &(impl Fn(usize, &mut [T]) + Sync),
 ) {
     if row == 0 {
         return;
@@ -443,6 +469,22 @@ mod tests {
         layer_norm_channels_first_on_cpu(x, gamma, beta, 1e-6)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn add_matches_burn_and_leaves_shared_inputs_alone() {
+        let device = Device::flex();
+        let a = Tensor::<3>::random([4, 33, 6], Distribution::Normal(0.0, 1.0), &device);
+        // A strided `b`, as an un-partitioned window map is.
+        let b = Tensor::<3>::random([4, 6, 33], Distribution::Normal(0.0, 1.0), &device)
+            .swap_dims(1, 2);
+        let before = a.clone().into_data();
+        let expected = a.clone() + b.clone();
+        add(a.clone(), b)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(0.0));
+        a.into_data()
+            .assert_approx_eq::<f32>(&before, Tolerance::absolute(0.0));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use burn::tensor::Tensor;
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use super::weights::Loader;
-use crate::models::kernels::{attention, max_pool_channels_last};
+use crate::models::kernels::{add, attention, max_pool_channels_last};
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
@@ -135,14 +135,14 @@ impl MultiScaleBlock {
         } else {
             self.attn.forward(normed)
         };
-        let x = residual + attn_out;
+        let x = add(residual, attn_out);
         let mlp_out = in_row_blocks(
             self.layer_norm2.forward(x.clone()),
             1,
             self.mlp.hidden(),
             |t| self.mlp.forward(t),
         );
-        x + mlp_out
+        add(x, mlp_out)
     }
 }
 
@@ -262,7 +262,7 @@ impl Hiera {
     pub(crate) fn forward(&self, pixels: Tensor<4>) -> Vec<Tensor<4>> {
         let x = self.patch_embed.forward(pixels).permute([0, 2, 3, 1]); // [B, H/4, W/4, C]
         let [_, h, w, _] = x.dims();
-        let mut x = x + self.position_embedding(h, w);
+        let mut x = add(x, self.position_embedding(h, w));
         let mut stages = Vec::with_capacity(self.stage_ends.len());
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
