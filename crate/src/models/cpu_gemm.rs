@@ -7,8 +7,8 @@
 //!   matmul allocates every output twice (a byte buffer, then an aligned copy)
 //!   and adds the bias in a second pass; a Hiera encoder spent ~10 % there.
 //! - [`attention`]: `softmax(q kᵀ / √d) v` per (batch, head, block of queries),
-//!   two GEMMs around an in-place softmax of a score block that stays in
-//!   cache. The `[B, L, H, d] → [B, H, L, d]` head split is read as a view,
+//!   two GEMMs around an in-place `exp(s - max)` of a score block that
+//!   stays in cache, each output row then divided by its row's sum. The `[B, L, H, d] → [B, H, L, d]` head split is read as a view,
 //!   the `1/√d` scale rides on the first GEMM, the score matrix is never
 //!   written out whole, and the output comes back in the `[B, L, H, d]` order
 //!   the output projection reads. Reference:
@@ -20,7 +20,7 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Tensor, TensorData};
 
-use super::kernels::for_each_row_block;
+use super::kernels::{exp_shifted_wide, for_each_row_block};
 
 /// Most score bytes one block holds. Each block packs all of `k` and `v` for
 /// its GEMMs again, so blocks should not be too small: 4 MiB (256 queries of a
@@ -153,7 +153,7 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let mut out = vec![0.0f32; b * l_q * h * d_v];
     let dst = Output(out.as_mut_ptr());
     let scale = 1.0 / (d as f32).sqrt();
-    let task = |index: usize, scores: &mut Vec<f32>| {
+    let task = |index: usize, (scores, sums): &mut (Vec<f32>, Vec<f32>)| {
         let (bh, block) = (index / blocks, index % blocks);
         let (bi, hi) = (bh / h, bh % h);
         let start = block * rows;
@@ -184,9 +184,10 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
                 false,
                 gemm::Parallelism::None,
             );
-            scores
-                .chunks_exact_mut(l_k)
-                .for_each(super::kernels::softmax_wide);
+            // Unnormalised: each output row is divided by its sum below,
+            // d_v values instead of l_k.
+            sums.clear();
+            sums.extend(scores.chunks_exact_mut(l_k).map(exp_shifted_wide));
             gemm::gemm(
                 m,
                 d_v,
@@ -208,6 +209,12 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
                 false,
                 gemm::Parallelism::None,
             );
+            for (i, sum) in sums.iter().enumerate() {
+                let row = dst.at(((bi * l_q + start + i) * h + hi) * d_v);
+                std::slice::from_raw_parts_mut(row, d_v)
+                    .iter_mut()
+                    .for_each(|o| *o /= sum);
+            }
         }
     };
     run_tasks(b * h * blocks, &task);
@@ -216,18 +223,18 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
 }
 
 /// `task(i, scratch)` for `i` in `0..count`, on rayon's threads natively,
-/// each thread reusing one scratch buffer.
-fn run_tasks(count: usize, task: &(impl Fn(usize, &mut Vec<f32>) + Sync)) {
+/// each thread reusing one scratch value.
+fn run_tasks<S: Default>(count: usize, task: &(impl Fn(usize, &mut S) + Sync)) {
     #[cfg(not(target_family = "wasm"))]
     {
         use rayon::prelude::*;
         (0..count)
             .into_par_iter()
-            .for_each_init(Vec::new, |scratch, i| task(i, scratch));
+            .for_each_init(S::default, |scratch, i| task(i, scratch));
     }
     #[cfg(target_family = "wasm")]
     {
-        let mut scratch = Vec::new();
+        let mut scratch = S::default();
         (0..count).for_each(|i| task(i, &mut scratch));
     }
 }

@@ -274,13 +274,13 @@ pub(crate) fn for_each_row_block<T: Send>(
 /// time; the build's baseline is SSE2), so its loops run 16 lanes wide
 /// instead of 4. Same arithmetic, same results.
 macro_rules! wide_simd {
-    ($(#[$doc:meta])* $vis:vis $name:ident = $row_fn:ident) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident = $row_fn:ident -> $ret:ty) => {
         $(#[$doc])*
-        $vis fn $name(row: &mut [f32]) {
+        $vis fn $name(row: &mut [f32]) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
                 #[target_feature(enable = "avx512f")]
-                fn avx512(row: &mut [f32]) {
+                fn avx512(row: &mut [f32]) -> $ret {
                     $row_fn(row)
                 }
                 // SAFETY: the CPU has just been checked for AVX-512F.
@@ -293,11 +293,15 @@ macro_rules! wide_simd {
 
 wide_simd!(
     /// [`gelu_row`], vectorised for the CPU at hand.
-    gelu_wide = gelu_row
+    gelu_wide = gelu_row -> ()
 );
 wide_simd!(
     /// [`softmax_row`], vectorised for the CPU at hand.
-    pub(super) softmax_wide = softmax_row
+    softmax_wide = softmax_row -> ()
+);
+wide_simd!(
+    /// [`exp_shifted_row`], vectorised for the CPU at hand.
+    pub(super) exp_shifted_wide = exp_shifted_row -> f32
 );
 
 #[inline(always)]
@@ -371,14 +375,33 @@ fn exp(x: f32) -> f32 {
     if x < -87.3 { 0.0 } else { e * scale }
 }
 
-/// In-place softmax of one row: `exp(x - max) / Σ`. The max and the sum run
-/// over [`LANES`] independent accumulators so the loops vectorise.
+/// In-place softmax of one row: `exp(x - max) / Σ`.
 #[inline(always)]
 fn softmax_row(row: &mut [f32]) {
-    let max = lane_fold(row, f32::NEG_INFINITY, f32::max);
-    row.iter_mut().for_each(|v| *v = exp(*v - max));
-    let inv = 1.0 / lane_fold(row, 0.0, |a, b| a + b);
+    let inv = 1.0 / exp_shifted_row(row);
     row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `exp(x - max)` in place; returns the row's new sum, the softmax's
+/// denominator. The max and the sum run over [`LANES`] independent
+/// accumulators so the loops vectorise.
+#[inline(always)]
+fn exp_shifted_row(row: &mut [f32]) -> f32 {
+    let max = lane_fold(row, f32::NEG_INFINITY, f32::max);
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *v = exp(*v - max);
+            *a += *v;
+        }
+    }
+    let tail = chunks.into_remainder();
+    let partial = acc.into_iter().fold(0.0, |a, b| a + b);
+    tail.iter_mut().fold(partial, |a, v| {
+        *v = exp(*v - max);
+        a + *v
+    })
 }
 
 /// Accumulators of [`lane_fold`]: one AVX-512 register's worth.
