@@ -1,8 +1,11 @@
-//! The element-wise kernels whose Burn CPU (`flex`) versions call scalar
-//! `libm` per element — the exact GELU's `erf`, the softmax's `exp` — as
-//! branch-free polynomial arithmetic the compiler vectorises, run in place on
-//! the tensor's own buffer (row blocks on rayon's threads natively). On any
-//! other backend (wgpu, WebGPU) these are Burn's own ops, unchanged.
+//! The CPU (`flex`) versions of the ops the model ports spend their time in,
+//! where flex's own are slow: scalar `libm` per element (the exact GELU's
+//! `erf`, the softmax's `exp`), single-threaded element-wise adds, strided
+//! slow paths, or layout copies. Each is arithmetic the compiler vectorises,
+//! run in place on the tensor's own buffer where it can be, in row blocks on
+//! rayon's threads natively; the row kernels are compiled a second time for
+//! AVX-512 and chosen at run time. On any other backend (wgpu, WebGPU) every
+//! function here is Burn's own op, unchanged.
 //!
 //! Accuracy, tested below against the exact functions: `erf` within 5e-7
 //! absolute (the rational approximation Eigen and XLA use, `x·P(x²)/Q(x²)` on
@@ -10,13 +13,14 @@
 //! degree-6 polynomial). GELU is PyTorch's exact `nn.GELU()`,
 //! `0.5·x·(1 + erf(x/√2))`; softmax is `torch.softmax` over the last dimension.
 //!
-//! [`attention`] is scaled dot-product attention: on the CPU two GEMMs around
-//! the fast softmax, per block of queries (`models/cpu_gemm.rs`), and
-//! Burn's fused `attention` elsewhere.
-//!
-//! [`linear`] runs a projection as one GEMM over every leading dimension;
-//! [`max_pool_channels_last`] pools `[B, H, W, C]` maps without the two
-//! layout copies `max_pool2d`'s `[B, C, H, W]` would cost.
+//! - [`attention`]: scaled dot-product attention, on the CPU two GEMMs around
+//!   the fast exponential per block of queries (`models/cpu_gemm.rs`).
+//! - [`linear`]: a projection as one GEMM over every leading dimension (a
+//!   host GEMM on the CPU, `models/cpu_gemm.rs`).
+//! - [`add`], [`contiguous`]: residual adds on all threads; one copy of a
+//!   strided view that many ops will read.
+//! - [`max_pool_channels_last`], [`layer_norm_channels_first_on_cpu`]: the
+//!   layout a model has, without the permute copies to the one flex wants.
 
 use burn::backend::Flex;
 use burn::tensor::activation::{gelu as burn_gelu, softmax as burn_softmax};
