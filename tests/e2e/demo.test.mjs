@@ -85,7 +85,11 @@ describe('demo scene', () => {
     const t0 = Date.now();
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
     assert.ok(Date.now() - t0 < 2_000, 'the page froze while the scene was generating');
-    assert.match(await page.locator('#task-text').textContent(), /loading wasm|generating the demo scene/);
+    // The task's own label until the worker's first progress message replaces it.
+    assert.match(
+      await page.locator('#task-text').textContent(),
+      /opening the demo scene|loading wasm|generating the demo scene/,
+    );
     assert.ok(await page.locator('#task-cancel').isVisible(), 'a long step offers Cancel');
     await page.waitForFunction(() => window.__autolabel.clip !== null || window.__autolabel.errors.length, null, {
       timeout: LOAD_TIMEOUT_MS,

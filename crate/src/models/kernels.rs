@@ -537,24 +537,6 @@ mod tests {
     }
 
     #[test]
-    fn attention_matches_burn() {
-        let device = Device::flex();
-        let [q, k, v] = [[2, 3, 50, 16], [2, 3, 70, 16], [2, 3, 70, 8]]
-            .map(|s| Tensor::<4>::random(s, Distribution::Normal(0.0, 1.0), &device));
-        let expected = burn_attention(
-            q.clone(),
-            k.clone(),
-            v.clone(),
-            None,
-            None,
-            AttentionModuleOptions::default(),
-        );
-        attention(q, k, v)
-            .into_data()
-            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
-    }
-
-    #[test]
     fn max_pool_matches_burn() {
         let device = Device::flex();
         // Odd sizes: floor mode drops the last row and column.
