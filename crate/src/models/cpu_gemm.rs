@@ -8,10 +8,11 @@
 //!   and adds the bias in a second pass; a Hiera encoder spent ~10 % there.
 //! - [`attention`]: `softmax(q kᵀ / √d) v` per (batch, head, block of queries),
 //!   two GEMMs around an in-place `exp(s - max)` of a score block that
-//!   stays in cache, each output row then divided by its row's sum. The `[B, L, H, d] → [B, H, L, d]` head split is read as a view,
-//!   the `1/√d` scale rides on the first GEMM, the score matrix is never
-//!   written out whole, and the output comes back in the `[B, L, H, d]` order
-//!   the output projection reads. Reference:
+//!   stays in cache, each output row then divided by its row's sum. The
+//!   `[B, L, H, d] → [B, H, L, d]` head split is read as a view, the `1/√d`
+//!   scale rides on the first GEMM, the score matrix is never written out
+//!   whole, and the output comes back in the `[B, L, H, d]` order the output
+//!   projection reads. Reference:
 //!   `torch.nn.functional.scaled_dot_product_attention` (no mask, no dropout).
 //!
 //! Natively the work runs on rayon's threads; in wasm on one.
@@ -20,7 +21,7 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{Tensor, TensorData};
 
-use super::kernels::{exp_shifted_wide, for_each_row_block};
+use super::kernels::{exp_shifted_wide, filled_rows};
 
 /// Most score bytes one block holds. Each block packs all of `k` and `v` for
 /// its GEMMs again, so blocks should not be too small: 4 MiB (256 queries of a
@@ -115,22 +116,6 @@ pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -
     Tensor::from_data(TensorData::new(out, [rows, d_out]), &device)
 }
 
-/// A `rows × row` buffer holding `init` (zeros if `None`) in every row,
-/// written on all threads. `vec![0.0; n]` would be one serial `memset` when
-/// glibc serves the block from its heap.
-fn filled_rows(rows: usize, row: usize, init: Option<&[f32]>) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows * row);
-    let init = init.unwrap_or(&[]);
-    for_each_row_block(&mut out.spare_capacity_mut()[..rows * row], row, &|_, r| {
-        for (i, o) in r.iter_mut().enumerate() {
-            o.write(init.get(i).copied().unwrap_or(0.0));
-        }
-    });
-    // SAFETY: every element of the `rows × row` capacity was written above.
-    unsafe { out.set_len(rows * row) };
-    out
-}
-
 /// The GEMM's own threads: all of rayon's natively, none in wasm.
 fn threads() -> gemm::Parallelism {
     #[cfg(not(target_family = "wasm"))]
@@ -150,7 +135,7 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let [q, k, v] = [q, k, v].map(Operand::new);
     let rows = (SCORE_BLOCK_BYTES / (l_k.max(1) * size_of::<f32>())).clamp(1, l_q.max(1));
     let blocks = l_q.div_ceil(rows);
-    let mut out = vec![0.0f32; b * l_q * h * d_v];
+    let mut out = filled_rows(b * l_q * h, d_v, None);
     let dst = Output(out.as_mut_ptr());
     let scale = 1.0 / (d as f32).sqrt();
     let task = |index: usize, (scores, sums): &mut (Vec<f32>, Vec<f32>)| {

@@ -109,7 +109,7 @@ pub(crate) fn layer_norm_channels_first_on_cpu(
         rstd.iter_mut()
             .for_each(|s| *s = 1.0 / (*s / c as f32 + eps as f32).sqrt());
     });
-    let mut out = vec![0.0f32; b * c * hw];
+    let mut out = filled_rows(b * c, hw, None);
     for_each_row_block(&mut out, hw, &|plane, row| {
         let (bi, ci) = (plane / c, plane % c);
         let (mean, rstd) = stats[bi * 2 * hw..][..2 * hw].split_at(hw);
@@ -156,7 +156,7 @@ pub fn max_pool_channels_last(x: Tensor<4>, stride: usize) -> Tensor<4> {
     let device = x.device();
     let data = x.into_data();
     let input = data.as_slice::<f32>().expect("f32 on the CPU");
-    let mut out = vec![0.0f32; b * h_out * w_out * c];
+    let mut out = filled_rows(b * h_out * w_out, c, None);
     for_each_row_block(&mut out, c, &|pixel, row| {
         let (bi, rest) = (pixel / (h_out * w_out), pixel % (h_out * w_out));
         let (i, j) = (rest / w_out * stride, rest % w_out * stride);
@@ -272,6 +272,31 @@ pub(crate) fn for_each_row_block<T: Send>(
     for (i, r) in values.chunks_exact_mut(row).enumerate() {
         f(i, r);
     }
+}
+
+/// A `rows × row` buffer holding `init` (zeros if `None`) in every row,
+/// written on all threads natively: `vec![0.0; n]` is one serial `memset`
+/// when glibc serves the block from its heap. The host kernels' outputs.
+pub(crate) fn filled_rows(rows: usize, row: usize, init: Option<&[f32]>) -> Vec<f32> {
+    let zeros;
+    let init = match init {
+        Some(init) => init,
+        None => {
+            zeros = vec![0.0; row];
+            &zeros
+        }
+    };
+    assert_eq!(init.len(), row, "one initial row of the row's width");
+    let mut out = Vec::with_capacity(rows * row);
+    for_each_row_block(&mut out.spare_capacity_mut()[..rows * row], row, &|_, r| {
+        for (o, &v) in r.iter_mut().zip(init) {
+            o.write(v);
+        }
+    });
+    // SAFETY: every element of the `rows × row` capacity was written above
+    // (`init` is `row` long, asserted).
+    unsafe { out.set_len(rows * row) };
+    out
 }
 
 /// `$row_fn(row)` compiled for AVX-512 when the CPU has it (checked at run

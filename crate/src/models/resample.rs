@@ -18,7 +18,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Tensor, TensorData};
 
-use super::kernels::{for_each_row_block, on_cpu_f32};
+use super::kernels::{filled_rows, for_each_row_block, on_cpu_f32};
 
 /// Keys' cubic convolution parameter PyTorch uses.
 const CUBIC_A: f64 = -0.75;
@@ -57,7 +57,7 @@ pub fn bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
     let data = x.into_data();
     let input = data.as_slice::<f32>().expect("f32 on the CPU");
     let (rows, cols) = (linear_taps(h, h_out), linear_taps(w, w_out));
-    let mut out = vec![0.0f32; b * c * h_out * w_out];
+    let mut out = filled_rows(b * c * h_out, w_out, None);
     for_each_row_block(&mut out, w_out, &|index, out_row| {
         let (plane, y) = (index / h_out, index % h_out);
         let Tap { low, high, t } = rows[y];

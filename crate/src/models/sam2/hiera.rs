@@ -42,7 +42,8 @@ impl MultiScaleAttention {
         }); // [B, HW, nH, d]
         let (mut h_out, mut w_out) = (h, w);
         if let Some(stride) = self.query_stride {
-            let pooled = pool(q.reshape([b, h, w, c_out]), stride); // [B, H', W', C_out]
+            // `do_pool`.
+            let pooled = max_pool_channels_last(q.reshape([b, h, w, c_out]), stride); // [B, H', W', C_out]
             [_, h_out, w_out, _] = pooled.dims();
             q = pooled.reshape([b, h_out * w_out, self.heads, head_dim]);
         }
@@ -52,11 +53,6 @@ impl MultiScaleAttention {
         let out = out.swap_dims(1, 2).reshape([b, h_out, w_out, c_out]);
         self.proj.forward(out)
     }
-}
-
-/// `do_pool`: max pooling of `[B, H, W, C]` by `stride` (floor mode).
-fn pool(x: Tensor<4>, stride: usize) -> Tensor<4> {
-    max_pool_channels_last(x, stride)
 }
 
 /// `window_partition`: `[B, H, W, C]` → `[B · nWin, ws, ws, C]`, zero-padding H and W
@@ -115,7 +111,9 @@ impl MultiScaleBlock {
         let [_, h, w, _] = x.dims();
         let normed = self.layer_norm1.forward(x.clone());
         let residual = match (&self.proj, self.attn.query_stride) {
-            (Some(proj), Some(stride)) => pool(proj.forward(normed.clone()), stride),
+            (Some(proj), Some(stride)) => {
+                max_pool_channels_last(proj.forward(normed.clone()), stride)
+            }
             (Some(proj), None) => proj.forward(normed.clone()),
             (None, _) => x,
         };

@@ -80,7 +80,7 @@ impl LayerNorm {
     /// `Sam2LayerNorm(data_format="channels_first")`: normalises dim 1 of `[B, C, H, W]`.
     pub(crate) fn forward_channels_first(&self, x: Tensor<4>) -> Tensor<4> {
         if on_cpu_f32(&x) {
-            let [gamma, beta] = [&self.gamma, &self.beta].map(|t| t.clone());
+            let (gamma, beta) = (self.gamma.clone(), self.beta.clone());
             return layer_norm_channels_first_on_cpu(x, gamma, beta, self.eps);
         }
         self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
