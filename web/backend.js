@@ -157,5 +157,5 @@ export function describeBackend(backend, caps) {
     backend === 'webgpu'
       ? `WebGPU on ${caps.webgpu.name}`
       : `the CPU build (wasm SIMD, ${caps.threads ? `${caps.cores} threads` : 'one thread'})`;
-  return `Models will run on ${target}. No model is loaded yet: SAM 2 arrives with its port.`;
+  return `Models will run on ${target}.`;
 }

@@ -56,11 +56,17 @@ export function checkpointOfFiles(files, what) {
 }
 
 /** "on WebGPU — 1.6 MiB downloaded, sha256 … verified, built in 0.1 s" for a load report. */
-export function describeLoad({ info, source, sha256, verified, bytes, loadMs }) {
-  const where = info.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+export function describeLoad({ info, build, source, sha256, verified, bytes, loadMs }) {
+  const where = info.backend === 'webgpu' ? 'WebGPU' : cpuThreads(build);
   const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source];
   const hash = verified ? `sha256 ${sha256.slice(0, 12)}… verified` : `sha256 ${sha256.slice(0, 12)}…`;
   return `on ${where} — ${mib(bytes)} ${from}, ${hash}, built in ${seconds(loadMs)}`;
+}
+
+/** The CPU build a model runs on, and why it has one thread where that is a surprise. */
+function cpuThreads({ threads, note }) {
+  const count = threads === 1 ? 'one thread' : `${threads} threads`;
+  return `the CPU (${note ?? count})`;
 }
 
 /**
@@ -170,7 +176,7 @@ export class CheckpointPicker {
   async load(source, name) {
     const backend = this.app.state.backend ?? 'cpu';
     this.worker?.terminate();
-    this.worker = new ComputeWorker();
+    this.worker = new ComputeWorker({ threads: backend === 'cpu' });
     this.lastSource = { source, name };
     Object.assign(this.public, { status: 'loading', info: null, load: null, error: null });
     this.panel.onLoading();

@@ -5,11 +5,12 @@
 import { CancelledError } from './errors.js';
 
 export class ComputeWorker {
-  constructor() {
+  /** `threads`: ask for the threaded CPU build (the worker falls back to the default one where it cannot run). */
+  constructor({ threads = false } = {}) {
     this.pending = new Map();
     this.nextId = 1;
     this.failure = null;
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker = new Worker(new URL(threads ? './worker.js?threads' : './worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = ({ data }) => this.onMessage(data);
     this.worker.onerror = (e) => {
       e.preventDefault();

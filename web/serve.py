@@ -6,6 +6,8 @@ the page needs (COOP same-origin + COEP require-corp, so SharedArrayBuffer and
 wasm threads are available) and correct MIME types for .wasm / .js / .mjs.
 
     python3 web/serve.py [PORT]        # default 8080; 0 picks a free port
+    python3 web/serve.py --no-isolation # as any plain static server: no threads
+
 
 Prints "serving http://127.0.0.1:PORT/" once it listens (the e2e test reads it).
 """
@@ -32,9 +34,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     }
 
     def end_headers(self):
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        if self.server.isolated:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
@@ -48,11 +51,17 @@ def main():
     parser.add_argument("port", nargs="?", type=int, default=8080, help="port (0: any free port)")
     parser.add_argument("--root", default=ROOT, help="directory to serve (default: the repo root)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="omit the COOP/COEP headers, as a plain static server does (the page then runs on one CPU thread)",
+    )
     args = parser.parse_args()
 
     handler = functools.partial(Handler, directory=args.root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.quiet = args.quiet
+    server.isolated = not args.no_isolation
     print(f"serving http://127.0.0.1:{server.server_address[1]}/ from {args.root}", flush=True)
     try:
         server.serve_forever()

@@ -18,29 +18,31 @@
 //                                                → {report, ms}       (autolabel detect's JSON)
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
 //               {panic}  (a Rust panic's message, from console_error_panic_hook)
+//
+// Which wasm build it runs (web/build.sh): `worker.js?threads` asks for the
+// threaded CPU build (web/pkg-threads), which it gets when the page is
+// cross-origin isolated (SharedArrayBuffer); otherwise, and always without
+// `?threads`, it runs the default build (web/pkg: one CPU thread, and WebGPU).
 
-import init, {
-  DemoScene,
-  GroundingDinoSession,
-  NuScenesDataset,
-  NuScenesFiles,
-  Sam2Session,
-  folderFrames,
-  nuscenesTableNames,
-} from './pkg/autolabel_web.js';
 import { fetchModelFile, mib, sha256 } from './model-store.js';
 
-const WASM_URL = new URL('./pkg/autolabel_web_bg.wasm', import.meta.url);
+const BUILDS = {
+  default: { dir: './pkg/', threaded: false },
+  threads: { dir: './pkg-threads/', threaded: true },
+};
+const WANTS_THREADS = new URL(self.location.href).searchParams.has('threads');
 
 let ready = null;
+let api = null; // the wasm-bindgen module: its classes and functions
 let exports = null; // the wasm instance's exports (its linear memory: the CPU build's heap)
+let build = null; // {name, threads, note}: the build this worker runs, for the page
 let demo = null;
 let demoSize = null;
 let dataset = null;
 // The model sessions this worker can hold, by the prefix of their ops.
 const MODELS = {
-  sam2: { name: 'SAM 2', Session: Sam2Session },
-  gd: { name: 'Grounding DINO', Session: GroundingDinoSession },
+  sam2: { name: 'SAM 2', sessionClass: 'Sam2Session' },
+  gd: { name: 'Grounding DINO', sessionClass: 'GroundingDinoSession' },
 };
 const sessions = { sam2: null, gd: null }; // the loaded Sam2Session and GroundingDinoSession
 let modelBusy = Promise.resolve(); // model calls run one at a time
@@ -63,15 +65,43 @@ console.error = (...args) => {
 
 const errorMessage = (e) => (e instanceof Error ? e.message : String(e));
 
-async function loadWasm() {
-  const head = await fetch(WASM_URL, { method: 'HEAD' }).catch(() => null);
+/** `dir`'s wasm file, or an error saying how to build it. */
+async function wasmUrl(dir) {
+  const url = new URL(`${dir}autolabel_web_bg.wasm`, import.meta.url);
+  const head = await fetch(url, { method: 'HEAD' }).catch(() => null);
   if (!head || !head.ok) {
-    throw new Error(
-      `${WASM_URL.pathname} is missing (HTTP ${head ? head.status : 'error'}). Build the wasm first: web/build.sh`,
-    );
+    throw new Error(`${url.pathname} is missing (HTTP ${head ? head.status : 'error'}). Build the wasm first: web/build.sh`);
   }
+  return url;
+}
+
+/** The build to run: threaded when asked for and possible, with why not otherwise. */
+async function chooseBuild() {
+  if (!WANTS_THREADS) return { name: 'default', note: null };
+  if (!self.crossOriginIsolated) {
+    return {
+      name: 'default',
+      note: 'one thread: the page is not cross-origin isolated; serve it with web/serve.py for threads',
+    };
+  }
+  try {
+    await wasmUrl(BUILDS.threads.dir);
+    return { name: 'threads', note: null };
+  } catch (e) {
+    return { name: 'default', note: `one thread: ${e.message}` };
+  }
+}
+
+async function loadWasm() {
+  const chosen = await chooseBuild();
+  const { dir, threaded } = BUILDS[chosen.name];
+  const url = await wasmUrl(dir);
   const t0 = performance.now();
-  exports = await init({ module_or_path: WASM_URL });
+  api = await import(new URL(`${dir}autolabel_web.js`, import.meta.url).href);
+  exports = await api.default({ module_or_path: url });
+  // Before anything else touches rayon: its pool is built once.
+  if (threaded) await api.initThreadPool(navigator.hardwareConcurrency || 1);
+  build = { name: chosen.name, threads: api.cpuThreads(), note: chosen.note };
   return performance.now() - t0;
 }
 
@@ -126,7 +156,7 @@ async function checkpointFiles({ url, files, sha256: expected }, progress) {
  * backend, sha256}), replacing the one loaded before.
  */
 async function loadSession(key, args, progress) {
-  const { name, Session } = MODELS[key];
+  const { name, sessionClass } = MODELS[key];
   progress({ text: 'loading wasm…' });
   await wasm();
   const { config, weights, report } = await checkpointFiles(args, progress);
@@ -135,8 +165,8 @@ async function loadSession(key, args, progress) {
     sessions[key]?.free();
     sessions[key] = null;
     const t0 = performance.now();
-    sessions[key] = await Session.load(config, weights, args.backend);
-    return { info: sessions[key].info(), ...report, loadMs: performance.now() - t0 };
+    sessions[key] = await api[sessionClass].load(config, weights, args.backend);
+    return { info: sessions[key].info(), ...report, build, loadMs: performance.now() - t0 };
   });
 }
 
@@ -164,7 +194,7 @@ const ops = {
     progress({ text: 'generating the demo scene…' });
     const t0 = performance.now();
     const onKeyframe = (done, total) => progress({ text: 'generating the demo scene: keyframes', done, total });
-    demo = small ? DemoScene.small(13, 640, 360, onKeyframe) : DemoScene.generate(onKeyframe);
+    demo = small ? api.DemoScene.small(13, 640, 360, onKeyframe) : api.DemoScene.generate(onKeyframe);
     const clip = demo.clip();
     demoSize = { width: clip.width, height: clip.height };
     return { clip, timings: { wasmInitMs, generateMs: performance.now() - t0 } };
@@ -183,10 +213,10 @@ const ops = {
   async nuscenesLoad({ version, files }, progress) {
     progress({ text: 'loading wasm…' });
     await wasm();
-    const tables = nuscenesTableNames()
+    const tables = api.nuscenesTableNames()
       .map((table) => files[`${table}.json`])
       .filter(Boolean);
-    const collected = new NuScenesFiles();
+    const collected = new api.NuScenesFiles();
     const total = tables.reduce((sum, file) => sum + file.size, 0);
     let done = 0;
     for (const file of tables) {
@@ -197,7 +227,7 @@ const ops = {
     progress({ text: `checking the ${version} tables…`, done, total });
     dataset?.free();
     dataset = null;
-    dataset = NuScenesDataset.load(collected, version);
+    dataset = api.NuScenesDataset.load(collected, version);
     return { scenes: dataset.scenes(), cameras: dataset.cameras() };
   },
 
@@ -209,7 +239,7 @@ const ops = {
 
   async folderFrames({ folder, names, fps, maxFrames }) {
     await wasm();
-    return folderFrames(folder, names, fps, maxFrames);
+    return api.folderFrames(folder, names, fps, maxFrames);
   },
 
   sam2Load: (args, progress) => loadSession('sam2', args, progress),

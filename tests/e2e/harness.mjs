@@ -30,10 +30,14 @@ const FLAGS = [
   '--disable-quic',
 ];
 
-/** Starts web/serve.py on port 0 and resolves with the URL it prints. */
-function startServer() {
+/**
+ * Starts web/serve.py on port 0 and resolves with the URL it prints;
+ * `isolated: false` serves without the COOP/COEP headers.
+ */
+function startServer(isolated) {
+  const flags = isolated ? [] : ['--no-isolation'];
   return new Promise((resolvePromise, reject) => {
-    const proc = spawn('python3', [join(ROOT, 'web/serve.py'), '0', '--quiet'], {
+    const proc = spawn('python3', [join(ROOT, 'web/serve.py'), '0', '--quiet', ...flags], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -57,14 +61,15 @@ function startServer() {
 /**
  * A served page in a fresh Chromium profile. `session.page` is the tab,
  * `session.console` its console lines; `close()` tears everything down.
+ * `isolated: false` serves it as a plain static server would (no threads).
  */
-export async function openSession({ initScript } = {}) {
+export async function openSession({ initScript, isolated = true } = {}) {
   assert.ok(
     existsSync(join(ROOT, 'web/pkg/autolabel_web_bg.wasm')),
     'web/pkg is missing: build the wasm first with web/build.sh',
   );
   await mkdir(ARTIFACTS, { recursive: true });
-  const server = await startServer();
+  const server = await startServer(isolated);
   const profile = await mkdtemp(join(tmpdir(), 'autolabel-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -89,14 +94,14 @@ export async function openSession({ initScript } = {}) {
 }
 
 /**
- * One session for the enclosing `describe`: opened before its first test
- * (then `setup(suite)` runs), closed after its last. Tests find it at
- * `suite.session` and its tab at `suite.page`.
+ * One session for the enclosing `describe`: opened (with `openSession`'s
+ * `options`) before its first test, then `setup(suite)` runs; closed after its
+ * last. Tests find it at `suite.session` and its tab at `suite.page`.
  */
-export function suiteSession(setup) {
+export function suiteSession(setup, options) {
   const suite = { session: null, page: null };
   before(async () => {
-    suite.session = await openSession();
+    suite.session = await openSession(options);
     suite.page = suite.session.page;
     await setup?.(suite);
   });
@@ -284,4 +289,54 @@ export function runExample(name, args) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return JSON.parse(out.trim().split('\n').pop());
+}
+
+// ------------------------------------------------------------ page benchmarks
+
+/** The median of `xs`. */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * The page setups a benchmark on `backend` compares: on the CPU, the threaded
+ * build (a cross-origin isolated page) and the one-thread build a plain
+ * static server gets; WebGPU once.
+ */
+export const benchSetups = (backend) =>
+  backend === 'cpu' ? [{ backend, isolated: true }, { backend, isolated: false }] : [{ backend, isolated: true }];
+
+/**
+ * A page benchmark's setup: the page (`setup` from `benchSetups`) with the
+ * small demo scene's frame 0 open and the checkpoint in `modelDir` loaded into
+ * model panel `panel` through its Files… picker. Resolves with
+ * {session, loaded (the panel's state), loadS}; the caller closes the session.
+ */
+export async function openBenchModel({ panel, modelDir, setup, timeout }) {
+  const session = await openSession({ isolated: setup.isolated });
+  try {
+    await openOn(session, setup.backend, '?demo=small');
+    await waitForFrame(session.page, 0, 120_000);
+    const t0 = Date.now();
+    await session.page.locator(`#pick-${panel}`).setInputFiles([join(modelDir, 'config.json'), join(modelDir, 'model.safetensors')]);
+    const loaded = await waitPanel(session.page, panel, (key) => ['ready', 'error'].includes(window.__autolabel[key].status), timeout);
+    if (loaded.status !== 'ready') throw new Error(loaded.error);
+    return { session, loaded, loadS: (Date.now() - t0) / 1000 };
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+}
+
+/** A page benchmark's column name: where the model ran. */
+export function benchColumn({ info, load }) {
+  if (info.backend === 'webgpu') return 'page, WebGPU (SwiftShader)';
+  const threads = load.build.threads === 1 ? '1 thread' : `${load.build.threads} threads`;
+  return `page, wasm CPU build (SIMD, ${threads})`;
+}
+
+/** Prints a Markdown table: `header` and `rows` are arrays of cells. */
+export function printTable(header, rows) {
+  const line = (cells) => console.log(`| ${cells.join(' | ')} |`);
+  line(header);
+  line(header.map(() => '---'));
+  rows.forEach(line);
 }

@@ -1,4 +1,5 @@
-// SAM 2 in the page, on WebGPU and on the wasm CPU build: the tiny fixture model
+// SAM 2 in the page, on the threaded wasm CPU build, on the one-thread build a
+// plain static server gets, and on WebGPU: the tiny fixture model
 // (models/fixtures/sam2-tiny, random weights) loads from localhost with its
 // sha256 checked, a box dragged on the frame and then a point clicked give
 // the masks and scores the native CLI (`autolabel segment`, Burn's CPU
@@ -102,15 +103,42 @@ function assertClose(page, native, backend) {
   );
 }
 
-for (const backend of ['cpu', 'webgpu']) {
-  describe(`SAM 2 in the page on ${backend}`, () => {
-    const suite = suiteSession();
+/**
+ * Where the page runs SAM 2: the threaded CPU build (web/serve.py's headers
+ * make the page cross-origin isolated), the default CPU build on one thread
+ * (served as by a plain static server), and WebGPU (the default build).
+ */
+const RUNS = [
+  { name: 'cpu', backend: 'cpu', isolated: true, build: 'threads' },
+  { name: 'cpu-not-isolated', backend: 'cpu', isolated: false, build: 'default' },
+  { name: 'webgpu', backend: 'webgpu', isolated: true, build: 'default' },
+];
 
-    it('loads the fixture from localhost with its sha256 verified', async () => {
+/** The load's build is the one `run` expects, and the status line says where the model runs. */
+async function assertBuild(page, s, run) {
+  assert.equal(s.load.build.name, run.build);
+  const status = await page.locator('#sam2-status').textContent();
+  if (run.backend === 'webgpu') return assert.match(status, / on WebGPU — /);
+  if (run.build === 'default') {
+    assert.equal(s.load.build.threads, 1);
+    return assert.match(status, / on the CPU \(one thread: the page is not cross-origin isolated; serve it with web\/serve\.py for threads\) — /);
+  }
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.equal(s.load.build.threads, cores, 'one pool thread per core');
+  assert.match(status, cores > 1 ? new RegExp(` on the CPU \\(${cores} threads\\) — `) : / on the CPU \(one thread\) — /);
+}
+
+for (const run of RUNS) {
+  const { backend } = run;
+  describe(`SAM 2 in the page on ${run.name}`, () => {
+    const suite = suiteSession(null, { isolated: run.isolated });
+
+    it(`loads the fixture from localhost with its sha256 verified, on the ${run.build} build`, async () => {
       const { page } = suite;
       const s = await openWithModel(suite.session, { ...FIXTURE, backend });
       assert.equal(s.status, 'ready', `SAM 2 did not load: ${s.error}`);
       assert.equal(s.info.backend, backend);
+      await assertBuild(page, s, run);
       assert.equal(s.info.image_size, 128);
       assert.equal(s.load.verified, true);
       assert.equal(s.load.source, 'download');
@@ -133,7 +161,7 @@ for (const backend of ['cpu', 'webgpu']) {
       assert.deepEqual([s.encoded.width, s.encoded.height], [160, 96]);
       assert.ok(s.prompt.box, 'the drag made a box');
       assertClose(s.predictions[0], native(s.prompt), backend);
-      await screenshot(page, `sam2-${backend}-box.png`);
+      await screenshot(page, `sam2-${run.name}-box.png`);
 
       const [px, py] = await clientPoint(page, 96, 38);
       await page.evaluate(() => {
@@ -146,7 +174,7 @@ for (const backend of ['cpu', 'webgpu']) {
       assertClose(s.predictions[0], native(s.prompt), backend);
       const masks = await page.locator('#sam2-results li').count();
       assert.equal(masks, 2, 'one mask row and the object score');
-      await screenshot(page, `sam2-${backend}-box-point.png`);
+      await screenshot(page, `sam2-${run.name}-box-point.png`);
     });
 
     it('loads from the browser cache on the next visit', async () => {

@@ -31,6 +31,19 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// The threaded build's pool: `initThreadPool(n)` starts `n` web workers that
+/// share this instance's memory. The worker calls it before anything else, as
+/// rayon's pool can be built only once.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// How many threads the CPU backend runs on: the pool's size in the threaded
+/// build, 1 in the default wasm build.
+#[wasm_bindgen(js_name = cpuThreads)]
+pub fn cpu_threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// A clip as the page shows it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

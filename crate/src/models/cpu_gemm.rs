@@ -15,7 +15,7 @@
 //!   projection reads. Reference:
 //!   `torch.nn.functional.scaled_dot_product_attention` (no mask, no dropout).
 //!
-//! Natively the work runs on rayon's threads; in wasm on one.
+//! The work runs on rayon's threads (one in the single-threaded wasm build).
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -116,12 +116,14 @@ pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -
     Tensor::from_data(TensorData::new(out, [rows, d_out]), &device)
 }
 
-/// The GEMM's own threads: all of rayon's natively, none in wasm.
+/// The GEMM's own threads: all of rayon's pool, or none when it has one
+/// thread (the single-threaded wasm build).
 fn threads() -> gemm::Parallelism {
-    #[cfg(not(target_family = "wasm"))]
-    return gemm::Parallelism::Rayon(0);
-    #[cfg(target_family = "wasm")]
-    return gemm::Parallelism::None;
+    if rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
 }
 
 /// `softmax(q kᵀ / √d) v` for f32 CPU tensors `q: [B, H, L_q, d]`,
@@ -207,21 +209,13 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     out.swap_dims(1, 2)
 }
 
-/// `task(i, scratch)` for `i` in `0..count`, on rayon's threads natively,
-/// each thread reusing one scratch value.
+/// `task(i, scratch)` for `i` in `0..count`, on rayon's threads, each thread
+/// reusing one scratch value.
 fn run_tasks<S: Default>(count: usize, task: &(impl Fn(usize, &mut S) + Sync)) {
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        (0..count)
-            .into_par_iter()
-            .for_each_init(S::default, |scratch, i| task(i, scratch));
-    }
-    #[cfg(target_family = "wasm")]
-    {
-        let mut scratch = S::default();
-        (0..count).for_each(|i| task(i, &mut scratch));
-    }
+    use rayon::prelude::*;
+    (0..count)
+        .into_par_iter()
+        .for_each_init(S::default, |scratch, i| task(i, scratch));
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 /// A compute backend a user can name (`--device cpu|wgpu`, the page's switch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendKind {
-    /// Burn's `flex` CPU backend (SIMD, and rayon threads natively).
+    /// Burn's `flex` CPU backend (SIMD; rayon threads natively and in the threaded wasm build).
     #[default]
     Cpu,
     /// Burn's wgpu runtime on the default adapter.

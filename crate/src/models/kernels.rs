@@ -3,9 +3,10 @@
 //! `erf`, the softmax's `exp`), single-threaded element-wise adds, strided
 //! slow paths, or layout copies. Each is arithmetic the compiler vectorises,
 //! run in place on the tensor's own buffer where it can be, in row blocks on
-//! rayon's threads natively; the row kernels are compiled a second time for
-//! AVX-512 and chosen at run time. On any other backend (wgpu, WebGPU) every
-//! function here is Burn's own op, unchanged.
+//! rayon's threads (in the page: the threaded wasm build's web workers); the
+//! row kernels are compiled a second time for AVX-512 and chosen at run time.
+//! On any other backend (wgpu, WebGPU) every function here is Burn's own op,
+//! unchanged.
 //!
 //! Accuracy, tested below against the exact functions: `erf` within 5e-7
 //! absolute (the rational approximation Eigen and XLA use, `x·P(x²)/Q(x²)` on
@@ -245,37 +246,30 @@ fn map_indexed_rows_on_cpu<const D: usize>(
 }
 
 /// `f(i, row_i)` for each `row`-long row of `values`, in parallel blocks of
-/// rows natively.
+/// rows.
 pub(crate) fn for_each_row_block<T: Send>(
     values: &mut [T],
     row: usize,
     f: &(impl Fn(usize, &mut [T]) + Sync),
 ) {
+    use rayon::prelude::*;
     if row == 0 {
         return;
     }
-    #[cfg(not(target_family = "wasm"))]
-    {
-        use rayon::prelude::*;
-        // About 64k values a task: enough work to amortise the scheduling.
-        let rows_per_task = (65_536 / row).max(1);
-        values
-            .par_chunks_mut(rows_per_task * row)
-            .enumerate()
-            .for_each(|(task, block)| {
-                for (i, r) in block.chunks_exact_mut(row).enumerate() {
-                    f(task * rows_per_task + i, r);
-                }
-            });
-    }
-    #[cfg(target_family = "wasm")]
-    for (i, r) in values.chunks_exact_mut(row).enumerate() {
-        f(i, r);
-    }
+    // About 64k values a task: enough work to amortise the scheduling.
+    let rows_per_task = (65_536 / row).max(1);
+    values
+        .par_chunks_mut(rows_per_task * row)
+        .enumerate()
+        .for_each(|(task, block)| {
+            for (i, r) in block.chunks_exact_mut(row).enumerate() {
+                f(task * rows_per_task + i, r);
+            }
+        });
 }
 
 /// A `rows × row` buffer holding `init` (zeros if `None`) in every row,
-/// written on all threads natively: `vec![0.0; n]` is one serial `memset`
+/// written on all threads: `vec![0.0; n]` is one serial `memset`
 /// when glibc serves the block from its heap. The host kernels' outputs.
 pub(crate) fn filled_rows(rows: usize, row: usize, init: Option<&[f32]>) -> Vec<f32> {
     let zeros;
