@@ -28,6 +28,8 @@ const FLAGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-quic',
+  // CHROMIUM_JS_FLAGS: V8 flags for an experiment (docs/BENCHMARKS.md: `--no-liftoff`).
+  ...(process.env.CHROMIUM_JS_FLAGS ? [`--js-flags=${process.env.CHROMIUM_JS_FLAGS}`] : []),
 ];
 
 /**
@@ -295,6 +297,12 @@ export function runExample(name, args) {
 
 /** The median of `xs`. */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Per key, the median of the rounds' numbers (other values from the first round). */
+export const medians = (rounds) =>
+  Object.fromEntries(
+    Object.entries(rounds[0]).map(([key, value]) => [key, typeof value === 'number' ? median(rounds.map((r) => r[key])) : value]),
+  );
 
 /**
  * The page setups a benchmark on `backend` compares: on the CPU, the threaded

@@ -245,6 +245,15 @@ fn map_indexed_rows_on_cpu<const D: usize>(
     Tensor::from_primitive::<Flex>(t)
 }
 
+/// Runs `work` on one of rayon's pool threads while the caller waits, so the
+/// parallel ops inside it are joins within the pool rather than jobs the
+/// caller hands over and waits for one by one (in wasm every such hand-over
+/// wakes a sleeping web worker). Inline where the caller is a pool thread or
+/// the pool is the caller alone (the one-thread wasm build).
+pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
 /// `f(i, row_i)` for each `row`-long row of `values`, in parallel blocks of
 /// rows.
 pub(crate) fn for_each_row_block<T: Send>(
