@@ -5,8 +5,9 @@
 //
 // Two ways a seek can show the wrong frame, both caught with WebCodecs, whose
 // VideoFrame carries the shown frame's own timestamp and duration:
-// - right after `seeked` the element may briefly still show an earlier frame:
-//   capture again until the shown frame's time span covers the target;
+// - right after `seeked` the element may still show an earlier frame (for
+//   long on a busy machine, when it is the frame captured before): capture
+//   again until the shown frame's time span covers the target;
 // - a file cut short after its header still seeks "successfully" and keeps
 //   showing the last frame it could decode: a frame far before the target.
 
@@ -19,6 +20,8 @@ const SEEK_TIMEOUT_MS = 15_000;
 const SEEK_NUDGE_S = 1e-3;
 const CAPTURE_ATTEMPTS = 20;
 const CAPTURE_RETRY_MS = 25;
+// How long the element may keep showing the frame captured before this seek (a busy machine).
+const STALE_WAIT_MS = 5_000;
 // Without a frame duration to check, the shown frame may start at most this long before the target.
 const MAX_FRAME_GAP_S = 1;
 const HAS_WEBCODECS = typeof VideoFrame === 'function';
@@ -82,6 +85,7 @@ class FrameReader {
     this.video = video;
     this.lastTime = Math.max(0, duration - SEEK_NUDGE_S);
     this.queue = Promise.resolve();
+    this.shownStart = null; // the start time of the frame captured last
   }
 
   read(seconds) {
@@ -103,13 +107,19 @@ class FrameReader {
 
   /** Captures the shown frame once it is the one at `t` (see the top of this file). */
   async captureFrameAt(t) {
+    const staleUntil = performance.now() + STALE_WAIT_MS;
     for (let attempt = 1; ; attempt += 1) {
       const frame = new VideoFrame(this.video);
       try {
         const start = frame.timestamp / 1e6;
         const spans = frame.duration ? start <= t && t < start + frame.duration / 1e6 + SEEK_NUDGE_S : false;
-        const settled = attempt === CAPTURE_ATTEMPTS || !frame.duration;
-        if (spans || (settled && start <= t && t - start <= MAX_FRAME_GAP_S)) return await createImageBitmap(frame);
+        // Still the frame captured before: the new one has not been shown yet.
+        const stale = !spans && start === this.shownStart && performance.now() < staleUntil;
+        const settled = !stale && (attempt >= CAPTURE_ATTEMPTS || !frame.duration);
+        if (spans || (settled && start <= t && t - start <= MAX_FRAME_GAP_S)) {
+          this.shownStart = start;
+          return await createImageBitmap(frame);
+        }
         if (settled) {
           throw new Error(
             `no frame decodes at ${t.toFixed(2)} s (the video still shows the one at ${start.toFixed(2)} s)`,

@@ -122,7 +122,6 @@ mod session {
 
     use autolabel::models::BackendKind;
     use autolabel::models::device::init_device_async;
-    use autolabel::models::kernels::on_pool;
     use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
     use js_sys::{Array, Promise, Reflect, Uint8Array};
     use wasm_bindgen::prelude::*;
@@ -181,12 +180,11 @@ mod session {
             future_to_promise(async move {
                 let rgb = rgb_of_rgba(&rgba, width, height).map_err(js_error)?;
                 drop(rgba);
-                let mut busy = predictor
+                predictor
                     .try_borrow_mut()
-                    .map_err(|_| js_error("SAM 2 is busy: wait for the running call"))?;
-                let encoder = &mut *busy;
-                on_pool(|| encoder.set_image(&rgb, width, height)).map_err(js_error)?;
-                drop(busy);
+                    .map_err(|_| js_error("SAM 2 is busy: wait for the running call"))?
+                    .set_image(&rgb, width, height)
+                    .map_err(js_error)?;
                 let p = predictor
                     .try_borrow()
                     .map_err(|_| js_error("SAM 2 is busy: wait for the running call"))?;

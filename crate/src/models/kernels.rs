@@ -460,6 +460,22 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn on_pool_runs_on_a_pool_thread_and_returns_its_value() {
+        use rayon::prelude::*;
+        assert_eq!(
+            rayon::current_thread_index(),
+            None,
+            "the test thread is not in the pool"
+        );
+        let (index, sum) = on_pool(|| {
+            let sum: u64 = (1..=100u64).into_par_iter().sum();
+            (rayon::current_thread_index(), sum)
+        });
+        assert!(index.is_some(), "on_pool ran on the caller's thread");
+        assert_eq!(sum, 5050);
+    }
+
     /// Exact erf in f64 (Abramowitz–Stegun 7.1.26 is too coarse): the series
     /// for |x| < 3, the continued fraction beyond.
     fn erf_exact(x: f64) -> f64 {

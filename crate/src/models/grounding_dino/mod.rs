@@ -37,6 +37,8 @@ pub mod weights;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData, Transaction};
 
+use crate::models::kernels::on_pool;
+
 pub use config::GroundingDinoConfig;
 pub use detector::{DetectOptions, DetectionReport, Detector, LabelledBox, VocabSource};
 pub use postprocess::{Detection, Thresholds};
@@ -542,7 +544,8 @@ impl GroundingDino {
 
     /// [`GroundingDino::detect`] with an asynchronous readback: what WebGPU
     /// in a browser needs (a synchronous read there cannot complete). The
-    /// forward pass itself reads nothing back.
+    /// forward pass itself reads nothing back; it runs inside rayon's pool
+    /// ([`on_pool`]: the page's threaded CPU build).
     pub async fn detect_async(
         &self,
         pixels: Tensor<4>,
@@ -550,8 +553,7 @@ impl GroundingDino {
         original_hw: [usize; 2],
         thresholds: Thresholds,
     ) -> Result<Vec<Detection>, GroundingDinoError> {
-        let data = self
-            .prediction(pixels, prompt)?
+        let data = on_pool(|| self.prediction(pixels, prompt))?
             .execute_async()
             .await
             .map_err(readback)?;

@@ -13,6 +13,7 @@ use super::processing::{self, MASK_THRESHOLD};
 use super::prompt_encoder::{LABEL_PAD, PromptTokens};
 use super::{ImageFeatures, Sam2Error, Sam2Model};
 use crate::export::mask::Mask;
+use crate::models::kernels::on_pool;
 use crate::models::limits;
 
 /// One prompt set in original-image pixels: points with labels (1 = object,
@@ -67,7 +68,8 @@ impl Sam2ImagePredictor {
         &self.model
     }
 
-    /// Encodes an interleaved RGB image (`width × height`, row-major).
+    /// Encodes an interleaved RGB image (`width × height`, row-major), inside
+    /// rayon's pool ([`on_pool`]).
     pub fn set_image(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<(), Sam2Error> {
         if width == 0 || height == 0 || rgb.len() != width * height * 3 {
             return Err(Sam2Error::Image(format!(
@@ -78,7 +80,8 @@ impl Sam2ImagePredictor {
         }
         let size = self.model.config().image_size();
         let pixels = processing::preprocess(rgb, width, height, size, self.model.device());
-        let features = self.model.image_features(pixels);
+        let model = &self.model;
+        let features = on_pool(|| model.image_features(pixels));
         self.image = Some(Encoded {
             features,
             original: [height, width],
