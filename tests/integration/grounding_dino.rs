@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use autolabel::models::BackendKind;
 use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::checkpoint::read_all_f32;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::bert::phrase_attention;
 use autolabel::models::grounding_dino::postprocess::{self, RawOutputs};
@@ -28,7 +29,6 @@ use autolabel::models::grounding_dino::{
     DetectOptions, Detector, GroundingDino, GroundingDinoConfig, GroundingDinoError, Outputs,
     Prompt, Thresholds, VocabSource,
 };
-use autolabel::models::sam2::weights::read_all_f32;
 use autolabel::text::{BERT_BASE_UNCASED_VOCAB, BertTokenizer, MAX_TEXT_LEN, PromptError};
 use serde_json::Value;
 

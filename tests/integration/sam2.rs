@@ -16,9 +16,9 @@ use autolabel::models::BackendKind;
 use autolabel::models::burn::tensor::module::interpolate;
 use autolabel::models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::checkpoint::read_all_f32;
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::processing::{self, upscale_masks};
-use autolabel::models::sam2::weights::read_all_f32;
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2Error, Sam2ImagePredictor, Sam2Model};
 use serde_json::Value;
 

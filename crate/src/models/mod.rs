@@ -2,10 +2,12 @@
 //! sub-network, module and field names mirroring the official Hugging Face
 //! checkpoints so their `model.safetensors` loads as published.
 
+pub mod checkpoint;
 mod cpu_gemm;
 pub mod device;
 pub mod grounding_dino;
 pub mod kernels;
+pub(crate) mod layers;
 pub mod limits;
 pub mod resample;
 pub mod sam2;

@@ -15,7 +15,7 @@ use burn::tensor::{Int, Tensor};
 
 use super::config::BertConfig;
 use super::layers::{LayerNorm, Linear, attend, merge_heads, split_heads};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// Delimiters of the phrases: `[CLS]`, `[SEP]`, `.`, `?` (bert-base-uncased ids).
 pub const SPECIAL_TOKENS: [i64; 4] = [101, 102, 1012, 1029];

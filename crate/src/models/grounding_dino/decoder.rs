@@ -20,7 +20,7 @@ use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
 use super::heads::{MlpHead, text_similarity};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, sine_embedding};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// `torch.special.logit(x, eps)`: `ln(x / (1 - x))` of `x` clamped to `[eps, 1 - eps]`.
 pub(crate) fn inverse_sigmoid<const D: usize>(x: Tensor<D>, eps: f64) -> Tensor<D> {

@@ -15,7 +15,7 @@ use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMod
 use burn::tensor::{Tensor, TensorData};
 
 use super::layers::Linear;
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 use crate::models::kernels::{for_each_row_block, on_cpu_f32, softmax_last};
 
 /// Where the queries sample: points (encoder) or boxes (decoder), one per level.

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, merge_heads, split_heads};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 use crate::models::kernels::softmax_last;
 use crate::models::limits::in_row_blocks;
 

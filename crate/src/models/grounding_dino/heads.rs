@@ -10,7 +10,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Tensor};
 
 use super::layers::Linear;
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// `GroundingDinoMLPPredictionHead`: `layers.i` linear layers with ReLU
 /// between them.

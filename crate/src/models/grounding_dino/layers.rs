@@ -1,71 +1,23 @@
-//! The building blocks Grounding DINO's sub-networks share: linear, layer and
-//! group norm, convolution, scaled dot-product attention with an additive
+//! The building blocks Grounding DINO's sub-networks share: group norm,
+//! convolution, scaled dot-product attention with an additive
 //! bias, `GroundingDinoMultiheadAttention`, and the sinusoidal embeddings of
-//! coordinates — each loaded from its checkpoint keys.
+//! coordinates — each loaded from its checkpoint keys — and the linear and
+//! layer norm every port shares (`models/layers.rs`).
 //!
 //! Paper: Liu et al., "Grounding DINO", 2023. Reference: transformers
 //! `models/grounding_dino/modeling_grounding_dino.py`
 //! (`GroundingDinoMultiheadAttention`, `encode_sinusoidal_position_embedding`)
-//! and the PyTorch `nn.Linear` / `nn.LayerNorm` / `nn.GroupNorm` / `nn.Conv2d`
-//! it uses.
+//! and the PyTorch `nn.GroupNorm` / `nn.Conv2d` it uses.
 
 use std::f64::consts::PI;
 
-use burn::tensor::module::{conv2d, layer_norm};
+use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
-use super::weights::Loader;
-use crate::models::kernels::{linear, softmax_last};
-
-/// `nn.Linear`; the weight is kept transposed, `[in, out]`.
-#[derive(Debug, Clone)]
-pub(crate) struct Linear {
-    weight: Tensor<2>,
-    bias: Option<Tensor<1>>,
-}
-
-impl Linear {
-    pub(crate) fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
-        let mut layer = Self::load_no_bias(l, prefix, d_in, d_out);
-        layer.bias = Some(l.tensor(&format!("{prefix}.bias"), [d_out]));
-        layer
-    }
-
-    pub(crate) fn load_no_bias(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
-        let weight = l.tensor(&format!("{prefix}.weight"), [d_out, d_in]);
-        Linear {
-            weight: weight.transpose(),
-            bias: None,
-        }
-    }
-
-    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        linear(x, self.weight.clone(), self.bias.clone())
-    }
-}
-
-/// `nn.LayerNorm` over the last dimension.
-#[derive(Debug, Clone)]
-pub(crate) struct LayerNorm {
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    eps: f64,
-}
-
-impl LayerNorm {
-    pub(crate) fn load(l: &mut Loader, prefix: &str, dim: usize, eps: f64) -> Self {
-        LayerNorm {
-            gamma: l.tensor(&format!("{prefix}.weight"), [dim]),
-            beta: l.tensor(&format!("{prefix}.bias"), [dim]),
-            eps,
-        }
-    }
-
-    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
-    }
-}
+use crate::models::checkpoint::Loader;
+use crate::models::kernels::softmax_last;
+pub(crate) use crate::models::layers::{LayerNorm, Linear};
 
 /// `nn.GroupNorm(groups, channels)` on `[B, C, H, W]` (eps 1e-5).
 #[derive(Debug, Clone)]

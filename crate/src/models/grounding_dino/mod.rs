@@ -32,18 +32,19 @@ mod layers;
 pub mod postprocess;
 pub mod preprocess;
 pub mod swin;
-pub mod weights;
+mod weights;
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData, Transaction};
 
 use crate::models::kernels::on_pool;
 
+pub use crate::models::checkpoint::WeightProblems;
 pub use config::GroundingDinoConfig;
 pub use detector::{DetectOptions, DetectionReport, Detector, LabelledBox, VocabSource};
 pub use postprocess::{Detection, Thresholds};
-pub use weights::WeightProblems;
 
+use crate::models::checkpoint::Loader;
 use bert::Bert;
 use decoder::{Decoder, DecoderOutput, Memory, QuerySelection, Selected, inverse_sigmoid};
 use deformable_attention::Reference;
@@ -51,7 +52,6 @@ use encoder::{Encoder, EncoderContext};
 use heads::{MlpHead, contrastive_logits};
 use layers::{Conv2d, GroupNorm, Linear, sine_embedding_host};
 use swin::Swin;
-use weights::Loader;
 
 /// Everything that can go wrong loading or running Grounding DINO.
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +172,8 @@ impl GroundingDino {
         device: &Device,
     ) -> Result<Self, GroundingDinoError> {
         config.validate()?;
-        let mut l = Loader::new(bytes, device)?;
+        let mut l = Loader::new(bytes, device, weights::ignorable)
+            .map_err(GroundingDinoError::Safetensors)?;
         let c = &config;
         let d = c.d_model;
         let backbone = Swin::load(&mut l, "model.backbone.conv_encoder.model", &c.backbone);
@@ -184,7 +185,7 @@ impl GroundingDino {
         let query_selection = QuerySelection::load(&mut l, "model", c);
         let decoder = Decoder::load(&mut l, "model.decoder", c);
         let bbox_embed = MlpHead::load(&mut l, "bbox_embed.0", [d, d, 4], 3);
-        l.finish()?;
+        l.finish().map_err(GroundingDinoError::Weights)?;
         Ok(GroundingDino {
             config,
             backbone,

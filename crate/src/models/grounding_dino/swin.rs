@@ -17,7 +17,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::SwinConfig;
 use super::layers::{Conv2d, LayerNorm, Linear, attend, merge_heads, split_heads};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// Epsilon of the `nn.LayerNorm`s built without one (embedding, merging, outputs).
 const TORCH_LN_EPS: f64 = 1e-5;

@@ -12,7 +12,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use super::config::VisionConfig;
 use super::layers::Conv2d;
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// `Sam2VisionNeck`.
 #[derive(Debug, Clone)]

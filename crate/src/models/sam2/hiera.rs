@@ -11,7 +11,7 @@ use burn::tensor::Tensor;
 
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 use crate::models::kernels::{add, attention, max_pool_channels_last};
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;

@@ -1,91 +1,20 @@
-//! The building blocks SAM 2's sub-networks share: linear, layer norm,
-//! convolutions and the `Sam2FeedForward` MLP, each loaded from its checkpoint
-//! keys (`<prefix>.weight`, `<prefix>.bias`).
+//! The building blocks SAM 2's sub-networks share: convolutions and the
+//! `Sam2FeedForward` MLP, each loaded from its checkpoint keys
+//! (`<prefix>.weight`, `<prefix>.bias`), and the linear and layer norm every
+//! port shares (`models/layers.rs`).
 //!
 //! Paper: Ravi et al., "SAM 2", 2024. Reference: transformers
 //! `models/sam2/modeling_sam2.py` (`Sam2FeedForward`, `Sam2LayerNorm`) and the
-//! PyTorch `nn.Linear` / `nn.LayerNorm` / `nn.Conv2d` / `nn.ConvTranspose2d` it uses.
+//! PyTorch `nn.Conv2d` / `nn.ConvTranspose2d` it uses.
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::module::{conv_transpose2d, conv2d, layer_norm};
+use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-use super::weights::Loader;
-use crate::models::kernels::{gelu, layer_norm_channels_first_on_cpu, linear, on_cpu_f32};
-
-/// `nn.Linear`; the weight is kept transposed, `[in, out]`.
-#[derive(Debug, Clone)]
-pub(crate) struct Linear {
-    weight: Tensor<2>,
-    bias: Tensor<1>,
-}
-
-impl Linear {
-    pub(crate) fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
-        let weight = l.tensor(&format!("{prefix}.weight"), [d_out, d_in]);
-        let bias = l.tensor(&format!("{prefix}.bias"), [d_out]);
-        Linear {
-            weight: weight.transpose(),
-            bias,
-        }
-    }
-
-    /// A fused projection (`qkv` is `[3 · d_out, d_in]` on disk) as `N`
-    /// separate ones, so no output holds all of them at once.
-    pub(crate) fn load_split<const N: usize>(
-        l: &mut Loader,
-        prefix: &str,
-        d_in: usize,
-        d_out: usize,
-    ) -> [Self; N] {
-        let fused = Self::load(l, prefix, d_in, N * d_out);
-        std::array::from_fn(|i| Linear {
-            weight: fused.weight.clone().narrow(1, i * d_out, d_out),
-            bias: fused.bias.clone().narrow(0, i * d_out, d_out),
-        })
-    }
-
-    /// Output features.
-    pub(crate) fn d_out(&self) -> usize {
-        self.bias.dims()[0]
-    }
-
-    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        linear(x, self.weight.clone(), Some(self.bias.clone()))
-    }
-}
-
-/// `nn.LayerNorm` over the last dimension.
-#[derive(Debug, Clone)]
-pub(crate) struct LayerNorm {
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    eps: f64,
-}
-
-impl LayerNorm {
-    pub(crate) fn load(l: &mut Loader, prefix: &str, dim: usize, eps: f64) -> Self {
-        LayerNorm {
-            gamma: l.tensor(&format!("{prefix}.weight"), [dim]),
-            beta: l.tensor(&format!("{prefix}.bias"), [dim]),
-            eps,
-        }
-    }
-
-    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
-    }
-
-    /// `Sam2LayerNorm(data_format="channels_first")`: normalises dim 1 of `[B, C, H, W]`.
-    pub(crate) fn forward_channels_first(&self, x: Tensor<4>) -> Tensor<4> {
-        if on_cpu_f32(&x) {
-            let (gamma, beta) = (self.gamma.clone(), self.beta.clone());
-            return layer_norm_channels_first_on_cpu(x, gamma, beta, self.eps);
-        }
-        self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
-    }
-}
+use crate::models::checkpoint::Loader;
+use crate::models::kernels::{gelu, linear};
+pub(crate) use crate::models::layers::{LayerNorm, Linear};
 
 /// `nn.Conv2d` with a square kernel.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use burn::tensor::{Int, Tensor};
 use super::config::MaskDecoderConfig;
 use super::layers::{Activation, Conv2d, ConvTranspose2x2, FeedForward, LayerNorm};
 use super::two_way_transformer::TwoWayTransformer;
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 
 /// `Sam2LayerNorm`'s default epsilon, which the upscaling norm keeps.
 const UPSCALE_LAYER_NORM_EPS: f64 = 1e-6;

@@ -21,21 +21,21 @@ pub mod predictor;
 pub mod processing;
 pub mod prompt_encoder;
 pub mod two_way_transformer;
-pub mod weights;
+mod weights;
 
 use burn::tensor::{Device, Tensor};
 
+pub use crate::models::checkpoint::WeightProblems;
 pub use config::Sam2Config;
 pub use mask_decoder::DecoderOutput;
 pub use predictor::{Prediction, Prompt, Sam2ImagePredictor};
 pub use prompt_encoder::PromptTokens;
-pub use weights::WeightProblems;
 
+use crate::models::checkpoint::Loader;
 use fpn::Neck;
 use hiera::Hiera;
 use mask_decoder::MaskDecoder;
 use prompt_encoder::{PositionalEmbedding, PromptEncoder};
-use weights::Loader;
 
 /// Everything that can go wrong loading or running SAM 2.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,8 @@ impl Sam2Model {
         device: &Device,
     ) -> Result<Self, Sam2Error> {
         config.validate()?;
-        let mut l = Loader::new(bytes, device)?;
+        let mut l =
+            Loader::new(bytes, device, weights::ignorable).map_err(Sam2Error::Safetensors)?;
         let c = &config;
         let backbone = Hiera::load(&mut l, "vision_encoder.backbone", &c.vision.backbone);
         let neck = Neck::load(&mut l, "vision_encoder.neck", &c.vision);
@@ -111,7 +112,7 @@ impl Sam2Model {
         );
         let hidden = c.vision.fpn_hidden_size;
         let no_memory_embedding = l.tensor("no_memory_embedding", [1, 1, hidden]);
-        l.finish()?;
+        l.finish().map_err(Sam2Error::Weights)?;
         let grid = c.prompt_encoder.image_size / c.prompt_encoder.patch_size;
         let image_pe = shared.grid(grid, grid, device);
         Ok(Sam2Model {

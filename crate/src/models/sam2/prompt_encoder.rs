@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::PromptEncoderConfig;
 use super::layers::{Conv2d, LayerNorm};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 use crate::models::kernels::gelu;
 
 /// Label of a padding point: it contributes a zero token.

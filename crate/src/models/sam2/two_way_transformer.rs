@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 
 use super::config::MaskDecoderConfig;
 use super::layers::{Activation, FeedForward, LayerNorm, Linear};
-use super::weights::Loader;
+use crate::models::checkpoint::Loader;
 use crate::models::kernels::{attention, contiguous};
 
 /// `nn.LayerNorm`'s default epsilon, which the decoder's norms keep.

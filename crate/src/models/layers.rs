@@ -1,0 +1,89 @@
+//! The building blocks every port shares, each loaded from its checkpoint
+//! keys (`<prefix>.weight`, `<prefix>.bias`): PyTorch's `nn.Linear` and
+//! `nn.LayerNorm`, on the fast CPU kernels of [`super::kernels`] where the
+//! backend is the CPU.
+
+use burn::tensor::Tensor;
+use burn::tensor::module::layer_norm;
+
+use super::checkpoint::Loader;
+use super::kernels::{layer_norm_channels_first_on_cpu, linear, on_cpu_f32};
+
+/// `nn.Linear`; the weight is kept transposed, `[in, out]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    pub(crate) fn load(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
+        let mut layer = Self::load_no_bias(l, prefix, d_in, d_out);
+        layer.bias = Some(l.tensor(&format!("{prefix}.bias"), [d_out]));
+        layer
+    }
+
+    /// `nn.Linear(bias=False)`.
+    pub(crate) fn load_no_bias(l: &mut Loader, prefix: &str, d_in: usize, d_out: usize) -> Self {
+        let weight = l.tensor(&format!("{prefix}.weight"), [d_out, d_in]);
+        Linear {
+            weight: weight.transpose(),
+            bias: None,
+        }
+    }
+
+    /// A fused projection (`qkv` is `[N · d_out, d_in]` on disk) as `N`
+    /// separate ones, so no output holds all of them at once.
+    pub(crate) fn load_split<const N: usize>(
+        l: &mut Loader,
+        prefix: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> [Self; N] {
+        let fused = Self::load(l, prefix, d_in, N * d_out);
+        std::array::from_fn(|i| Linear {
+            weight: fused.weight.clone().narrow(1, i * d_out, d_out),
+            bias: fused.bias.clone().map(|b| b.narrow(0, i * d_out, d_out)),
+        })
+    }
+
+    /// Output features.
+    pub(crate) fn d_out(&self) -> usize {
+        self.weight.dims()[1]
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        linear(x, self.weight.clone(), self.bias.clone())
+    }
+}
+
+/// `nn.LayerNorm` over the last dimension.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerNorm {
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub(crate) fn load(l: &mut Loader, prefix: &str, dim: usize, eps: f64) -> Self {
+        LayerNorm {
+            gamma: l.tensor(&format!("{prefix}.weight"), [dim]),
+            beta: l.tensor(&format!("{prefix}.bias"), [dim]),
+            eps,
+        }
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.gamma.clone(), Some(self.beta.clone()), self.eps)
+    }
+
+    /// Over dim 1 of `[B, C, H, W]` (`Sam2LayerNorm(data_format="channels_first")`).
+    pub(crate) fn forward_channels_first(&self, x: Tensor<4>) -> Tensor<4> {
+        if on_cpu_f32(&x) {
+            let (gamma, beta) = (self.gamma.clone(), self.beta.clone());
+            return layer_norm_channels_first_on_cpu(x, gamma, beta, self.eps);
+        }
+        self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
+    }
+}
