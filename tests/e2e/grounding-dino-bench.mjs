@@ -58,7 +58,7 @@ printTable(
   ['stage', ...pages.map((p) => p.column), `native Burn flex (${availableParallelism()} threads)`, 'page ÷ native'],
   [
     [
-      `detect (frame ${pages[0].size} in the page, 800×1333 natively)`,
+      `detect (the ${pages[0].size} frame, 750×1333 after the processor; 800×1333 natively)`,
       ...pages.map((p) => `${p.detectS.toFixed(1)} s`),
       `${cpu.detect_s.toFixed(1)} s`,
       pages.map((p) => `${(p.detectS / cpu.detect_s).toFixed(1)}×`).join(' / '),
