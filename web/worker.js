@@ -92,15 +92,30 @@ async function chooseBuild() {
   }
 }
 
-async function loadWasm() {
-  const chosen = await chooseBuild();
-  const { dir, threaded } = BUILDS[chosen.name];
+/** Instantiates build `name`; the threaded one also starts its pool. */
+async function startBuild(name) {
+  const { dir, threaded } = BUILDS[name];
   const url = await wasmUrl(dir);
-  const t0 = performance.now();
-  api = await import(new URL(`${dir}autolabel_web.js`, import.meta.url).href);
-  exports = await api.default({ module_or_path: url });
+  const module = await import(new URL(`${dir}autolabel_web.js`, import.meta.url).href);
+  const instance = await module.default({ module_or_path: url });
   // Before anything else touches rayon: its pool is built once.
-  if (threaded) await api.initThreadPool(navigator.hardwareConcurrency || 1);
+  if (threaded) await module.initThreadPool(navigator.hardwareConcurrency || 1);
+  return { module, instance };
+}
+
+async function loadWasm() {
+  const t0 = performance.now();
+  let chosen = await chooseBuild();
+  let started;
+  try {
+    started = await startBuild(chosen.name);
+  } catch (e) {
+    // The shared memory of up to 4 GiB may be refused (a small device): run on one thread.
+    if (chosen.name !== 'threads') throw e;
+    chosen = { name: 'default', note: `one thread: the threaded build could not start (${errorMessage(e)})` };
+    started = await startBuild(chosen.name);
+  }
+  ({ module: api, instance: exports } = started);
   build = { name: chosen.name, threads: api.cpuThreads(), note: chosen.note };
   return performance.now() - t0;
 }

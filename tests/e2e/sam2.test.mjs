@@ -191,6 +191,24 @@ for (const run of RUNS) {
   });
 }
 
+describe('SAM 2 on the CPU when the threaded build cannot start', () => {
+  // A browser may refuse the threaded build's shared memory (up to 4 GiB) on a small device.
+  const suite = suiteSession(({ session }) =>
+    session.context.route('**/pkg-threads/autolabel_web_bg.wasm', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not a wasm module') }),
+    ),
+  );
+
+  it('runs the one-thread build and says why', async () => {
+    const { page } = suite;
+    const s = await openWithModel(suite.session, { ...FIXTURE, backend: 'cpu' });
+    assert.equal(s.status, 'ready', `SAM 2 did not load: ${s.error}`);
+    assert.equal(s.load.build.name, 'default');
+    assert.equal(s.load.build.threads, 1);
+    assert.match(await page.locator('#sam2-status').textContent(), / on the CPU \(one thread: the threaded build could not start \(.+\)\) — /);
+  });
+});
+
 describe('SAM 2 bad model files', () => {
   const suite = suiteSession(({ session }) => openFolder(session, 'cpu', IMAGE_DIR));
   let temp;
