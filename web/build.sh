@@ -79,3 +79,13 @@ threads_link=(--shared-memory --import-memory --max-memory=4294967296
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-threads" build web/pkg-threads "$THREADS_TOOLCHAIN" \
   "-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals ${threads_link[*]/#/-C link-arg=}" \
   -Z build-std=panic_abort,std
+
+# wasm-bindgen-rayon 1.3 hands each pool worker the WebAssembly.Module the page's worker
+# compiled; V8 then left the pool's code in its baseline tier (SAM 2's encoder ran no faster on
+# two threads than on one). Each pool worker compiles the module from its URL instead, and the
+# threads gain 1.4× (docs/BENCHMARKS.md).
+helper=(web/pkg-threads/snippets/wasm-bindgen-rayon-*/src/workerHelpers.no-bundler.js)
+posted='await pkg.default(data.module, data.memory);'
+[[ -f "${helper[0]}" ]] && grep -qF "$posted" "${helper[0]}" \
+  || die "wasm-bindgen-rayon's worker helper changed: '$posted' not found in ${helper[0]}"
+sed -i "s|$posted|await pkg.default({ module_or_path: new URL('autolabel_web_bg.wasm', data.mainJS), memory: data.memory });|" "${helper[0]}"
