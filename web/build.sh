@@ -83,7 +83,7 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-threads" build web/pkg-threads "$THREAD
 # wasm-bindgen-rayon 1.3 hands each pool worker the WebAssembly.Module the page's worker
 # compiled; V8 then left the pool's code in its baseline tier (SAM 2's encoder ran no faster on
 # two threads than on one). Each pool worker compiles the module from its URL instead, and the
-# threads gain 1.4× (docs/BENCHMARKS.md).
+# threads gain 1.3–1.5× (docs/BENCHMARKS.md).
 helper=(web/pkg-threads/snippets/wasm-bindgen-rayon-*/src/workerHelpers.no-bundler.js)
 posted='await pkg.default(data.module, data.memory);'
 [[ -f "${helper[0]}" ]] && grep -qF "$posted" "${helper[0]}" \
