@@ -76,7 +76,7 @@ async function wasmUrl(dir) {
 }
 
 /** The build to run: threaded when asked for and possible, with why not otherwise. */
-async function chooseBuild() {
+function chooseBuild() {
   if (!WANTS_THREADS) return { name: 'default', note: null };
   if (!self.crossOriginIsolated) {
     return {
@@ -84,12 +84,7 @@ async function chooseBuild() {
       note: 'one thread: the page is not cross-origin isolated; serve it with web/serve.py for threads',
     };
   }
-  try {
-    await wasmUrl(BUILDS.threads.dir);
-    return { name: 'threads', note: null };
-  } catch (e) {
-    return { name: 'default', note: `one thread: ${e.message}` };
-  }
+  return { name: 'threads', note: null };
 }
 
 /** Instantiates build `name`; the threaded one also starts its pool. */
@@ -105,12 +100,13 @@ async function startBuild(name) {
 
 async function loadWasm() {
   const t0 = performance.now();
-  let chosen = await chooseBuild();
+  let chosen = chooseBuild();
   let started;
   try {
     started = await startBuild(chosen.name);
   } catch (e) {
-    // The shared memory of up to 4 GiB may be refused (a small device): run on one thread.
+    // web/pkg-threads may be missing, or its shared memory of up to 4 GiB refused
+    // (a small device): run on one thread.
     if (chosen.name !== 'threads') throw e;
     chosen = { name: 'default', note: `one thread: the threaded build could not start (${errorMessage(e)})` };
     started = await startBuild(chosen.name);
