@@ -54,6 +54,27 @@ impl<const D: usize> Operand<D> {
         }
     }
 
+    /// The one stride that steps through all of `dims`' leading dimensions
+    /// in row-major order, if there is one (size-1 dimensions step nowhere).
+    fn row_stride(&self, dims: &[usize; D]) -> Option<isize> {
+        let mut leading = dims[..D - 1]
+            .iter()
+            .zip(&self.strides)
+            .filter(|&(&n, _)| n > 1)
+            .rev();
+        let Some((&n, &stride)) = leading.next() else {
+            return Some(self.strides.last().copied().unwrap_or(1));
+        };
+        let mut next = stride * n as isize;
+        for (&n, &s) in leading {
+            if s != next {
+                return None;
+            }
+            next = s * n as isize;
+        }
+        Some(stride)
+    }
+
     /// Pointer to the element at `index` (trailing indices 0).
     fn at(&self, index: &[usize]) -> *const f32 {
         let at = index
@@ -76,18 +97,32 @@ impl Output {
     }
 }
 
-/// `x @ weight + bias` for f32 CPU tensors `x: [rows, d_in]`,
-/// `weight: [d_in, d_out]` (any strides) → `[rows, d_out]`.
-pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
-    let [rows, d_in] = x.dims();
+/// `x @ weight + bias` for f32 CPU tensors `x: [.., d_in]`,
+/// `weight: [d_in, d_out]` (any strides) → `[rows, d_out]`, `rows` the
+/// product of `x`'s leading dimensions. `x` is read in place when those
+/// dimensions step through memory as one (a channels-first map viewed
+/// channels-last, say), copied once otherwise.
+pub(crate) fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<2> {
+    let dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = dims[..D - 1].iter().product();
     let d_out = weight.dims()[1];
     let device = x.device();
+    let x = Operand::new(x);
+    let Some(row_stride) = x.row_stride(&dims) else {
+        let x = Tensor::<D>::from_primitive::<Flex>(x.tensor).reshape([rows, d_in]);
+        return linear(x, weight, bias);
+    };
     let bias = bias.map(|b| b.into_data());
     let bias = bias
         .as_ref()
         .map(|b| b.as_slice::<f32>().expect("f32 on the CPU"));
     let mut out = filled_rows(rows, d_out, bias);
-    let [x, weight] = [x, weight].map(Operand::new);
+    let weight = Operand::new(weight);
     // SAFETY: the operands' pointers and strides address their own buffers
     // (flex layouts of the stated shapes); `out` is `rows × d_out`, row-major.
     unsafe {
@@ -100,8 +135,8 @@ pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -
             d_out as isize,
             true,
             x.at(&[]),
-            x.strides[1],
-            x.strides[0],
+            *x.strides.last().expect("d_in"),
+            row_stride,
             weight.at(&[]),
             weight.strides[1],
             weight.strides[0],

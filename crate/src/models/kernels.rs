@@ -44,8 +44,10 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 ///
 /// Burn's `linear` keeps `[.., m, d_in]` batched when `m` is a multiple of 32:
 /// Hiera's `[B, H, W, C]` maps and `[windows, ws, ws, C]` windows would run as
-/// thousands of small GEMMs that each pack the weight again. A non-contiguous
-/// `x` (a window partition, say) is copied once by the reshape.
+/// thousands of small GEMMs that each pack the weight again. On the CPU `x`
+/// is read in place when its rows are one stride apart (a channels-first map
+/// viewed channels-last); any other view (a window partition, say) is copied
+/// once.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
@@ -54,11 +56,10 @@ pub fn linear<const D: usize>(
     let mut dims = x.dims();
     let d_in = dims[D - 1];
     let rows = x.shape().num_elements() / d_in.max(1);
-    let x = x.reshape([rows, d_in]);
     let out = if on_cpu_f32(&x) {
         super::cpu_gemm::linear(x, weight, bias)
     } else {
-        burn_linear(x, weight, bias)
+        burn_linear(x.reshape([rows, d_in]), weight, bias)
     };
     dims[D - 1] = out.dims()[1];
     out.reshape(dims)
@@ -138,6 +139,48 @@ pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     map_indexed_rows_on_cpu(a, |i, r| {
         r.iter_mut().zip(&b[i * row..]).for_each(|(x, y)| *x += y);
     })
+}
+
+/// The `kernel`-sized patches of a `[B, C, H, W]` f32 CPU image taken every
+/// `stride` pixels over its zero `padding`, channels-last: `[B, H', W',
+/// C·kh·kw]`, each patch ordered as a `[C_out, C, kh, kw]` convolution weight
+/// flattens its input side (`im2col`), so the convolution is one GEMM.
+pub(crate) fn patches_on_cpu(
+    x: Tensor<4>,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let [kh, kw] = kernel;
+    let [h_out, w_out] = std::array::from_fn(|i| {
+        ([h, w][i] + 2 * padding[i]).saturating_sub(kernel[i]) / stride[i] + 1
+    });
+    let device = x.device();
+    let data = x.into_data();
+    let image = data.as_slice::<f32>().expect("f32 on the CPU");
+    let mut out = filled_rows(b * h_out * w_out, c * kh * kw, None);
+    for_each_row_block(&mut out, c * kh * kw, &|pixel, row| {
+        let (bi, rest) = (pixel / (h_out * w_out), pixel % (h_out * w_out));
+        let (top, left) = (rest / w_out * stride[0], rest % w_out * stride[1]);
+        for (ci, channel) in row.chunks_exact_mut(kh * kw).enumerate() {
+            let plane = &image[(bi * c + ci) * h * w..][..h * w];
+            for (ky, line) in channel.chunks_exact_mut(kw).enumerate() {
+                let Some(y) = (top + ky).checked_sub(padding[0]).filter(|&y| y < h) else {
+                    continue;
+                };
+                for (kx, value) in line.iter_mut().enumerate() {
+                    if let Some(x) = (left + kx).checked_sub(padding[1]).filter(|&x| x < w) {
+                        *value = plane[y * w + x];
+                    }
+                }
+            }
+        }
+    });
+    Tensor::from_data(
+        TensorData::new(out, [b, h_out, w_out, c * kh * kw]),
+        &device,
+    )
 }
 
 /// `nn.MaxPool2d(stride, stride)` (floor mode) of a channels-last
@@ -591,5 +634,58 @@ mod tests {
         max_pool_channels_last(x, 2)
             .into_data()
             .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(0.0));
+    }
+
+    #[test]
+    fn patches_times_the_kernel_match_burns_convolution() {
+        use burn::tensor::module::conv2d;
+        use burn::tensor::ops::ConvOptions;
+        let device = Device::flex();
+        // Hiera's patch embedding (7×7, stride 4, padding 3) on an odd-sized
+        // batch of two, and a kernel without padding that leaves pixels over.
+        for (shape, kernel, stride, padding) in [
+            ([2, 3, 19, 13], [7, 7], [4, 4], [3, 3]),
+            ([1, 2, 9, 11], [3, 2], [2, 3], [0, 0]),
+        ] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let weight = Tensor::<4>::random(
+                [5, shape[1], kernel[0], kernel[1]],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let bias = Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &device);
+            let options = ConvOptions::new(stride, padding, [1, 1], 1);
+            let expected = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options)
+                .permute([0, 2, 3, 1]);
+            let flat = weight
+                .reshape([5, shape[1] * kernel[0] * kernel[1]])
+                .transpose();
+            linear(patches_on_cpu(x, kernel, stride, padding), flat, Some(bias))
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-4));
+        }
+    }
+
+    #[test]
+    fn linear_reads_strided_rows_in_place_and_copies_other_views() {
+        let device = Device::flex();
+        let weight = Tensor::<2>::random([6, 4], Distribution::Normal(0.0, 1.0), &device);
+        let bias = Tensor::<1>::random([4], Distribution::Normal(0.0, 1.0), &device);
+        // A channels-first map viewed channels-last: one image's pixels are
+        // one stride apart; two images' are not.
+        for batch in [1, 2] {
+            let map =
+                Tensor::<4>::random([batch, 6, 5, 3], Distribution::Normal(0.0, 1.0), &device);
+            let x = map.permute([0, 2, 3, 1]); // [B, H, W, C]
+            let expected = burn_linear(
+                contiguous(x.clone()).reshape([batch * 15, 6]),
+                weight.clone(),
+                Some(bias.clone()),
+            );
+            linear(x, weight.clone(), Some(bias.clone()))
+                .reshape([batch * 15, 4])
+                .into_data()
+                .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
+        }
     }
 }

@@ -372,6 +372,16 @@ impl Sam2Config {
                 b.embed_dim_per_stage[0], b.hidden_size
             ));
         }
+        if b.patch_stride.contains(&0)
+            || b.patch_kernel_size.contains(&0)
+            || (0..2).any(|i| b.image_size[i] + 2 * b.patch_padding[i] < b.patch_kernel_size[i])
+        {
+            return err(format!(
+                "backbone_config: patch_kernel_size {:?} with patch_stride {:?} and patch_padding {:?} \
+                 does not fit image_size {:?}",
+                b.patch_kernel_size, b.patch_stride, b.patch_padding, b.image_size
+            ));
+        }
         if b.query_stride[0] != b.query_stride[1] {
             return err(format!(
                 "backbone_config: query_stride {:?} must be square",

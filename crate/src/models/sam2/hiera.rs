@@ -12,7 +12,7 @@ use burn::tensor::Tensor;
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use crate::models::checkpoint::Loader;
-use crate::models::kernels::{add, attention, max_pool_channels_last};
+use crate::models::kernels::{add, attention, contiguous, max_pool_channels_last};
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
@@ -152,6 +152,10 @@ pub(crate) struct Hiera {
     pos_embed: Tensor<4>,
     /// `[1, C, w0, w0]`, tiled over the token grid.
     pos_embed_window: Tensor<4>,
+    /// `[1, H, W, C]`: the position embedding of the configured image
+    /// size's token grid, computed once at load (it depends on the weights
+    /// alone; every image the predictor encodes is resized to that size).
+    grid_position_embedding: Tensor<4>,
     blocks: Vec<MultiScaleBlock>,
     /// Index of each stage's last block.
     stage_ends: Vec<usize>,
@@ -236,31 +240,32 @@ impl Hiera {
             }
             stage_ends.push(total - 1);
         }
+        let grid = std::array::from_fn(|i| {
+            (c.image_size[i] + 2 * c.patch_padding[i] - c.patch_kernel_size[i]) / c.patch_stride[i]
+                + 1
+        });
+        let grid_position_embedding =
+            contiguous(position_embedding(&pos_embed, &pos_embed_window, grid));
         Hiera {
             patch_embed,
             pos_embed,
             pos_embed_window,
+            grid_position_embedding,
             blocks,
             stage_ends,
         }
     }
 
-    /// `_get_pos_embed`: `[1, H, W, C]` for an `H × W` token grid.
-    fn position_embedding(&self, h: usize, w: usize) -> Tensor<4> {
-        let background = bicubic_resize(self.pos_embed.clone(), [h, w]); // [1, C, H, W]
-        let [_, _, wh, ww] = self.pos_embed_window.dims();
-        let window = self
-            .pos_embed_window
-            .clone()
-            .repeat(&[1, 1, h / wh, w / ww]);
-        (background + window).permute([0, 2, 3, 1])
-    }
-
     /// `[B, 3, H, W]` pixels → each stage's output `[B, H_s, W_s, C_s]`, shallowest first.
     pub(crate) fn forward(&self, pixels: Tensor<4>) -> Vec<Tensor<4>> {
-        let x = self.patch_embed.forward(pixels).permute([0, 2, 3, 1]); // [B, H/4, W/4, C]
+        let x = self.patch_embed.forward_to_channels_last(pixels); // [B, H/4, W/4, C]
         let [_, h, w, _] = x.dims();
-        let mut x = add(x, self.position_embedding(h, w));
+        let position = if self.grid_position_embedding.dims()[1..3] == [h, w] {
+            self.grid_position_embedding.clone()
+        } else {
+            position_embedding(&self.pos_embed, &self.pos_embed_window, [h, w])
+        };
+        let mut x = add(x, position);
         let mut stages = Vec::with_capacity(self.stage_ends.len());
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
@@ -270,4 +275,14 @@ impl Hiera {
         }
         stages
     }
+}
+
+/// `_get_pos_embed`: `[1, H, W, C]` for an `H × W` token grid, from the
+/// background embedding `[1, C, bh, bw]` (resized bicubically) and the
+/// window embedding `[1, C, w0, w0]` (tiled).
+fn position_embedding(background: &Tensor<4>, window: &Tensor<4>, [h, w]: [usize; 2]) -> Tensor<4> {
+    let resized = bicubic_resize(background.clone(), [h, w]); // [1, C, H, W]
+    let [_, _, wh, ww] = window.dims();
+    let tiled = window.clone().repeat(&[1, 1, h / wh, w / ww]);
+    (resized + tiled).permute([0, 2, 3, 1])
 }

@@ -13,7 +13,7 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use crate::models::checkpoint::Loader;
-use crate::models::kernels::{gelu, linear};
+use crate::models::kernels::{contiguous, gelu, linear, on_cpu_f32, patches_on_cpu};
 pub(crate) use crate::models::layers::{LayerNorm, Linear};
 
 /// `nn.Conv2d` with a square kernel.
@@ -48,25 +48,57 @@ impl Conv2d {
     }
 
     /// Channels-last `[B, H, W, C_in]` → channels-first `[B, C_out, H', W']`.
-    /// A 1×1 convolution with stride 1 and no padding is a linear map of
-    /// each pixel's channels, run as one GEMM without re-laying out `x`.
     pub(crate) fn forward_channels_last(&self, x: Tensor<4>) -> Tensor<4> {
-        let [c_out, c_in, kh, kw] = self.weight.dims();
-        if [kh, kw] != [1, 1] || self.stride != [1, 1] || self.padding != [0, 0] {
-            return self.forward(x.permute([0, 3, 1, 2]));
+        if self.is_pointwise() {
+            return self.pointwise(x).permute([0, 3, 1, 2]);
         }
-        let weight = self.weight.clone().reshape([c_out, c_in]).transpose();
-        linear(x, weight, Some(self.bias.clone())).permute([0, 3, 1, 2])
+        self.forward(x.permute([0, 3, 1, 2]))
     }
 
-    /// `[B, C_in, H, W]` → `[B, C_out, H', W']`.
+    /// `[B, C_in, H, W]` → `[B, C_out, H', W']` (laid out so).
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.is_pointwise() {
+            let out = self.pointwise(x.permute([0, 2, 3, 1])); // [B, H, W, C_out]
+            return contiguous(out.permute([0, 3, 1, 2]));
+        }
         conv2d(
             x,
             self.weight.clone(),
             Some(self.bias.clone()),
             ConvOptions::new(self.stride, self.padding, [1, 1], 1),
         )
+    }
+
+    /// Channels-first `[B, C_in, H, W]` → channels-last `[B, H', W', C_out]`.
+    /// On the CPU one GEMM of the image's patches (`im2col`) with the
+    /// flattened kernel, written in the layout the caller reads.
+    pub(crate) fn forward_to_channels_last(&self, x: Tensor<4>) -> Tensor<4> {
+        if !on_cpu_f32(&x) {
+            return self.forward(x).permute([0, 2, 3, 1]);
+        }
+        let [c_out, c_in, kh, kw] = self.weight.dims();
+        let weight = self
+            .weight
+            .clone()
+            .reshape([c_out, c_in * kh * kw])
+            .transpose();
+        let patches = patches_on_cpu(x, [kh, kw], self.stride, self.padding);
+        linear(patches, weight, Some(self.bias.clone()))
+    }
+
+    /// A 1×1 kernel with stride 1 and no padding: a linear map of each
+    /// pixel's channels.
+    fn is_pointwise(&self) -> bool {
+        let [_, _, kh, kw] = self.weight.dims();
+        [kh, kw] == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
+
+    /// The pointwise convolution of a channels-last `[B, H, W, C_in]` map (any
+    /// strides) as one GEMM → `[B, H, W, C_out]`.
+    fn pointwise(&self, x: Tensor<4>) -> Tensor<4> {
+        let [c_out, c_in, _, _] = self.weight.dims();
+        let weight = self.weight.clone().reshape([c_out, c_in]).transpose();
+        linear(x, weight, Some(self.bias.clone()))
     }
 }
 
