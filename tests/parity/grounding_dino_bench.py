@@ -2,7 +2,7 @@
 PyTorch, same full-size random weights (grounding-dino-tiny config), same
 machine, same run.
 
-    python tests/parity/grounding_dino_bench.py [--work DIR] [--iters 3] [--wgpu-iters 1] [--write docs/BENCHMARKS.md]
+    python tests/parity/grounding_dino_bench.py [--work DIR] [--iters 3] [--rounds 1] [--wgpu-iters 1] [--write docs/BENCHMARKS.md]
 
 Needs the checkpoint directory `grounding_dino_full.py` (or
 `grounding_dino_fixtures.py --preset grounding-dino-tiny`) wrote. Measures
@@ -14,8 +14,9 @@ each the median of --iters runs after one warm-up (wgpu: --wgpu-iters, on a
 software Vulkan driver it is slow); also fp32 GEMM 2048³ in PyTorch as the
 machine's attainable peak. GFLOP/s use the torch FLOP counter's 812 GFLOP for
 the forward pass at this size. PyTorch runs with as many threads as Burn may
-use (`torch.get_num_threads()`, all cores). Paper: Liu et al., "Grounding
-DINO", 2023.
+use (`torch.get_num_threads()`, all cores). On a machine whose speed drifts,
+`--rounds N` alternates PyTorch and the CPU port N times and reports the
+medians of the rounds. Paper: Liu et al., "Grounding DINO", 2023.
 """
 
 import argparse
@@ -28,6 +29,7 @@ import time
 
 import numpy as np
 import torch
+from bench_rounds import median_rounds
 from transformers import (
     BertTokenizer,
     GroundingDinoForObjectDetection,
@@ -113,7 +115,9 @@ def table(torch_numbers, runs):
     t = torch_numbers["detect_s"]
     lines = [
         f"PyTorch {torch_numbers['torch']} ({torch_numbers['threads']} threads) vs the port on Burn, same weights, "
-        f"same run; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
+        f"same run"
+        + (f", median of {runs['rounds']} alternating rounds" if runs["rounds"] > 1 else "")
+        + f"; fp32 GEMM 2048³ peak here: {peak:.0f} GFLOP/s.",
         "",
         "| backend | runs | detect, 800×1333 | ÷ PyTorch | GFLOP/s (812 GFLOP) | % of GEMM peak | warm-up | peak RSS |",
         "|---|---|---|---|---|---|---|---|",
@@ -148,15 +152,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/grounding-dino-full"))
     parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate PyTorch and the CPU port this many times")
     parser.add_argument("--wgpu-iters", type=int, default=1, help="0 skips wgpu")
     parser.add_argument("--write", help="Markdown file whose marked section receives the table")
     args = parser.parse_args()
 
-    torch_numbers = pytorch(args.work, args.iters)
-    rust_runs = [("Burn flex (CPU)", rust(args.work, "cpu", args.iters))]
+    torch_rounds, flex_rounds = [], []
+    for _ in range(args.rounds):
+        torch_rounds.append(pytorch(args.work, args.iters))
+        flex_rounds.append(rust(args.work, "cpu", args.iters))
+        if "error" in flex_rounds[-1]:
+            break
+    torch_numbers = median_rounds(torch_rounds)
+    flex = flex_rounds[-1] if "error" in flex_rounds[-1] else median_rounds(flex_rounds)
+    rust_runs = [("Burn flex (CPU)", flex)]
     if args.wgpu_iters > 0:
         rust_runs.append(("Burn wgpu", rust(args.work, "wgpu", args.wgpu_iters)))
-    text = table(torch_numbers, {"pytorch_iters": args.iters, "rust": rust_runs})
+    text = table(torch_numbers, {"pytorch_iters": args.iters, "rounds": len(torch_rounds), "rust": rust_runs})
     print(text)
     if args.write:
         write_section(args.write, text)

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from transformers import Sam2ImageProcessor, Sam2Model, Sam2Processor
 
+from bench_rounds import median_rounds
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 ENCODER_GFLOP = 293.0  # torch FLOP counter, hiera-tiny image encoder at 1024² (REFERENCES.md)
@@ -96,15 +98,6 @@ def rust(work, iters, device):
         cause = re.search(r"can't allocate buffer of size: \d+", error)
         return {"error": cause.group(0) if cause else error}
     return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def median_rounds(rounds):
-    """The first round's record with every number replaced by its median over the rounds."""
-    merged = dict(rounds[0])
-    for key, value in merged.items():
-        if isinstance(value, float):
-            merged[key] = float(np.median([r[key] for r in rounds]))
-    return merged
 
 
 def main():
