@@ -491,4 +491,18 @@ mod tests {
         let bad = r#"{"model_type": "sam"}"#;
         assert!(Sam2Config::from_json(bad).is_err());
     }
+
+    #[test]
+    fn a_patch_embedding_that_does_not_fit_is_an_error_naming_it() {
+        for json in [
+            r#"{"model_type": "sam2", "vision_config": {"backbone_config": {"patch_stride": [0, 4]}}}"#,
+            r#"{"model_type": "sam2", "vision_config": {"backbone_config":
+                {"image_size": [4, 4], "patch_padding": [0, 0]}}}"#,
+        ] {
+            let error = Sam2Config::from_json(json)
+                .expect_err("refused")
+                .to_string();
+            assert!(error.contains("patch_kernel_size"), "{error}");
+        }
+    }
 }
