@@ -7,6 +7,7 @@
 
 import { ComputeWorker } from './compute.js';
 import { CancelledError } from './errors.js';
+import { halfKey } from './model-store.js';
 
 const $ = (id) => document.getElementById(id);
 const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
@@ -29,12 +30,20 @@ export async function loadManifest(network) {
   return models.filter((m) => m.network === network);
 }
 
-/** Says what loading `model` will download, or that it is cached. */
-export async function describeCheckpoint(model) {
+/**
+ * Says what loading `model` will download, or that it is cached (`half`: the
+ * f16 copy is wanted, which a cached full file gives without a download).
+ */
+export async function describeCheckpoint(model, { half = false } = {}) {
   const base = new URL(model.url, location.href);
   const url = new URL('model.safetensors', base).href;
-  const cached = typeof caches !== 'undefined' && (await caches.match(url).catch(() => null));
-  if (cached) return `${model.name}: in this browser's cache — loads offline.`;
+  const match = (key) => (typeof caches === 'undefined' ? null : caches.match(key).catch(() => null));
+  if (half && (await match(halfKey(url)))) return `${model.name}: in this browser's cache (f16 copy) — loads offline.`;
+  if (await match(url)) {
+    return half
+      ? `${model.name}: in this browser's cache — loads offline; the f16 copy replaces it.`
+      : `${model.name}: in this browser's cache — loads offline.`;
+  }
   if (model.bytes) return `${model.name}: ${mib(model.bytes['model.safetensors'])} to download once (then cached).`;
   return (
     `${model.name}: not downloaded yet — model.safetensors from ${base.host}` +
@@ -56,9 +65,9 @@ export function checkpointOfFiles(files, what) {
 }
 
 /** "on WebGPU — 1.6 MiB downloaded, sha256 … verified, built in 0.1 s" for a load report. */
-export function describeLoad({ info, build, source, sha256, verified, bytes, loadMs }) {
+export function describeLoad({ info, build, source, sha256, verified, bytes, half, loadMs }) {
   const where = info.backend === 'webgpu' ? 'WebGPU' : cpuThreads(build);
-  const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source];
+  const from = { cache: 'from the browser cache', download: 'downloaded', files: 'from your files' }[source] + (half ? ' (f16 copy)' : '');
   const hash = verified ? `sha256 ${sha256.slice(0, 12)}… verified` : `sha256 ${sha256.slice(0, 12)}…`;
   return `on ${where} — ${mib(bytes)} ${from}, ${hash}, built in ${seconds(loadMs)}`;
 }
@@ -113,6 +122,7 @@ export class CheckpointPicker {
     });
     this.el('model').addEventListener('change', () => this.describeChoice());
     this.el('cancel').addEventListener('click', () => this.cancel());
+    this.initHalf();
     try {
       this.models = await loadManifest(this.spec.network);
     } catch (e) {
@@ -142,10 +152,21 @@ export class CheckpointPicker {
   }
 
   /** Says what loading the chosen checkpoint will download, or that it is cached. */
+  /** The f16-cache checkbox, remembered across visits. */
+  initHalf() {
+    const key = `autolabel.${this.spec.prefix}.f16-cache`;
+    const box = this.el('half');
+    box.checked = localStorage.getItem(key) === '1';
+    box.addEventListener('change', () => {
+      localStorage.setItem(key, box.checked ? '1' : '0');
+      this.describeChoice();
+    });
+  }
+
   async describeChoice() {
     const model = this.chosen();
     if (!model || this.public.status === 'loading') return;
-    const text = await describeCheckpoint(model);
+    const text = await describeCheckpoint(model, { half: this.el('half').checked });
     if (this.public.status !== 'ready') this.setStatus(text);
     this.el('load').title = text;
   }
@@ -160,7 +181,7 @@ export class CheckpointPicker {
     const model = this.chosen();
     if (!model) return;
     const url = new URL(model.url, location.href).href;
-    return this.load({ url, sha256: model.sha256 ?? null }, model.name);
+    return this.load({ url, sha256: model.sha256 ?? null, half: this.el('half').checked }, model.name);
   }
 
   loadFiles(files) {

@@ -4,6 +4,14 @@
 
 const CACHE_NAME = 'autolabel-models-v1';
 const SHA_HEADER = 'x-autolabel-sha256';
+/** On a half-precision copy: the sha256 of the published file it was made from. */
+const HALF_OF_HEADER = 'x-autolabel-half-of';
+/** The cache key of `url`'s half-precision copy (Cache Storage ignores fragments, so a query). */
+export function halfKey(url) {
+  const key = new URL(url);
+  key.searchParams.set('autolabel-precision', 'f16');
+  return key.href;
+}
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -42,11 +50,60 @@ async function readBody(response, name, progress) {
  * The bytes of `url`, from Cache Storage when an earlier visit stored them,
  * else downloaded. `expected` (hex sha256, optional) is checked either way;
  * without it the hash of the first download is stored and later loads of the
- * cached copy must match it. Resolves `{bytes, sha256, fromCache, verified}`.
+ * cached copy must match it. With `half` (a function making a half-precision
+ * copy of the file's bytes) the cache keeps that copy instead, under its own
+ * key, made from a cached or downloaded full file, and the copy is what
+ * loads. Resolves `{bytes, sha256 (of the published file), fromCache,
+ * verified, half}`.
  */
-export async function fetchModelFile(url, { expected = null, progress = () => {} } = {}) {
+export async function fetchModelFile(url, { expected = null, progress = () => {}, half = null } = {}) {
   const name = decodeURIComponent(new URL(url).pathname.split('/').pop());
   const cache = await openCache();
+  if (half) {
+    const copy = cache ? await cache.match(halfKey(url)) : null;
+    if (copy) return readHalfCopy(cache, url, copy, { name, expected, progress });
+  }
+  const full = await fetchFullFile(cache, url, { name, expected, progress, store: !half });
+  if (!half) return { ...full, half: false };
+  progress({ text: `making the f16 copy of ${name}` });
+  let bytes;
+  try {
+    bytes = half(full.bytes);
+  } catch (e) {
+    throw new Error(`${name}: no f16 copy (${e.message ?? e})`);
+  }
+  if (cache) {
+    const headers = {
+      'content-type': 'application/octet-stream',
+      'content-length': String(bytes.byteLength),
+      [SHA_HEADER]: await sha256(bytes),
+      [HALF_OF_HEADER]: full.sha256,
+    };
+    await cache.put(halfKey(url), new Response(bytes, { headers })).catch(() => {});
+    await cache.delete(url).catch(() => {});
+  }
+  return { ...full, bytes, half: true };
+}
+
+/** A cached half-precision copy, checked against its own hash and, with `expected`, its origin's. */
+async function readHalfCopy(cache, url, copy, { name, expected, progress }) {
+  progress({ text: `reading the f16 copy of ${name} from the browser cache` });
+  const bytes = new Uint8Array(await copy.arrayBuffer());
+  const origin = copy.headers.get(HALF_OF_HEADER);
+  const damaged = (await sha256(bytes)) !== copy.headers.get(SHA_HEADER);
+  if (damaged || (expected && origin !== expected)) {
+    await cache.delete(halfKey(url));
+    throw new Error(
+      `${name}: the cached f16 copy ` +
+        (damaged ? 'was damaged' : `was made from another file (sha256 ${origin.slice(0, 16)}…)`) +
+        ' and is removed: load again to download the file',
+    );
+  }
+  return { bytes, sha256: origin, fromCache: true, verified: Boolean(expected), half: true };
+}
+
+/** The published file, cached or downloaded, checked; `store`: keep a download in the cache. */
+async function fetchFullFile(cache, url, { name, expected, progress, store }) {
   const cached = cache ? await cache.match(url) : null;
   let bytes;
   let fromCache = false;
@@ -77,7 +134,7 @@ export async function fetchModelFile(url, { expected = null, progress = () => {}
         (fromCache ? ' (the cached copy was damaged and is removed: load again to download it)' : ' (a wrong or truncated file)'),
     );
   }
-  if (cache && !fromCache) {
+  if (cache && !fromCache && store) {
     const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength), [SHA_HEADER]: digest };
     await cache.put(url, new Response(bytes, { headers })).catch(() => {});
   }

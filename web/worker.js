@@ -140,7 +140,7 @@ function serial(work) {
  * A transformers checkpoint's config.json text and model.safetensors bytes,
  * from a URL directory (cached, sha256-checked) or dropped files.
  */
-async function checkpointFiles({ url, files, sha256: expected }, progress) {
+async function checkpointFiles({ url, files, sha256: expected, half }, progress) {
   if (files) {
     const weights = new Uint8Array(await files.weights.arrayBuffer());
     progress({ text: `checking ${files.weights.name} (sha256 of ${mib(weights.byteLength)})` });
@@ -149,15 +149,16 @@ async function checkpointFiles({ url, files, sha256: expected }, progress) {
     return { config, weights, report: { source: 'files', sha256: digest, bytes: weights.byteLength } };
   }
   const base = new URL(url, self.location.href);
-  const get = (name) =>
-    fetchModelFile(new URL(name, base).href, { expected: expected?.[name] ?? null, progress });
+  const get = (name, options = {}) =>
+    fetchModelFile(new URL(name, base).href, { expected: expected?.[name] ?? null, progress, ...options });
   const config = await get('config.json');
-  const weights = await get('model.safetensors');
+  const weights = await get('model.safetensors', { half: half ? api.halfPrecisionCopy : null });
   const report = {
     source: weights.fromCache ? 'cache' : 'download',
     sha256: weights.sha256,
     verified: weights.verified && config.verified,
     bytes: weights.bytes.byteLength,
+    half: weights.half,
   };
   return { config: new TextDecoder().decode(config.bytes), weights: weights.bytes, report };
 }

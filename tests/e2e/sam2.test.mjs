@@ -24,9 +24,11 @@ const FIXTURE = { panel: 'sam2', model: 'sam2-tiny-fixture', images: IMAGE_DIR }
  * the same code as the CLI, compiled for wasm32 (SIMD128 instead of AVX);
  * WebGPU (SwiftShader here) runs other kernels with another summation order,
  * so its scores may differ in the last digits and a pixel on a mask's edge
- * may flip.
+ * may flip. The f16 cache copy holds the weights rounded to f16: on this
+ * fixture its IoU scores move by ≤ 2.6e-4 and ≤ 0.06 % of mask pixels flip
+ * (tests/integration/sam2.rs, sam2_half_precision_copy_loads_and_stays_close).
  */
-const TOLERANCE = { cpu: { score: 1e-4, iou: 0.999 }, webgpu: { score: 1e-4, iou: 0.999 } };
+const TOLERANCE = { cpu: { score: 1e-4, iou: 0.999 }, webgpu: { score: 1e-4, iou: 0.999 }, f16: { score: 1e-3, iou: 0.99 } };
 
 /** COCO compressed RLE counts → run lengths (pycocotools' rleFrString). */
 function decodeCounts(s) {
@@ -83,6 +85,19 @@ function native(prompt) {
 }
 
 const predicted = (page) => waitPanel(page, 'sam2', () => window.__autolabel.sam2.predictions !== null);
+
+/** Turns on test prompts, drags a box over the fixture image's object and waits for its masks. */
+async function dragBox(page) {
+  await page.locator('#sam2-test').check();
+  const [x0, y0] = await clientPoint(page, 72, 19);
+  const [x1, y1] = await clientPoint(page, 128, 62);
+  await page.mouse.move(x0, y0);
+  await page.mouse.down();
+  await page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, { steps: 3 });
+  await page.mouse.move(x1, y1, { steps: 3 });
+  await page.mouse.up();
+  return predicted(page);
+}
 
 function assertClose(page, native, backend) {
   const tol = TOLERANCE[backend];
@@ -147,15 +162,7 @@ for (const run of RUNS) {
 
     it('segments a dragged box, then box + point, as the native CPU build does', async () => {
       const { page } = suite;
-      await page.locator('#sam2-test').check();
-      const [x0, y0] = await clientPoint(page, 72, 19);
-      const [x1, y1] = await clientPoint(page, 128, 62);
-      await page.mouse.move(x0, y0);
-      await page.mouse.down();
-      await page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, { steps: 3 });
-      await page.mouse.move(x1, y1, { steps: 3 });
-      await page.mouse.up();
-      let s = await predicted(page);
+      let s = await dragBox(page);
       assert.equal(s.error, null);
       assert.equal(s.encoded.frame, 0);
       assert.deepEqual([s.encoded.width, s.encoded.height], [160, 96]);
@@ -190,6 +197,50 @@ for (const run of RUNS) {
     });
   });
 }
+
+describe('SAM 2 with the f16 cache', () => {
+  const suite = suiteSession();
+
+  /** The model files in the browser cache: `[url, bytes]`. */
+  const cachedModelFiles = (page) =>
+    page.evaluate(async () => {
+      const cache = await caches.open('autolabel-models-v1');
+      const entries = await Promise.all(
+        (await cache.keys()).map(async (r) => [r.url, (await (await cache.match(r)).arrayBuffer()).byteLength]),
+      );
+      return entries.filter(([url]) => url.includes('model.safetensors'));
+    });
+
+  it('keeps only an f16 copy of half the size, and segments close to the published weights', async () => {
+    const { page, session } = suite;
+    await page.goto(session.url(''), { waitUntil: 'domcontentloaded' });
+    await page.evaluate(() => localStorage.setItem('autolabel.sam2.f16-cache', '1'));
+    let s = await openWithModel(session, { ...FIXTURE, backend: 'cpu' });
+    assert.equal(s.status, 'ready', `SAM 2 did not load: ${s.error}`);
+    assert.equal(await page.locator('#sam2-half').isChecked(), true, 'the choice is remembered');
+    assert.deepEqual([s.load.source, s.load.half, s.load.verified], ['download', true, true]);
+    assert.match(await page.locator('#sam2-status').textContent(), /downloaded \(f16 copy\), sha256 44a5d791f596… verified/);
+    const files = await cachedModelFiles(page);
+    assert.equal(files.length, 1, `one cached copy: ${files.map(([u]) => u)}`);
+    assert.match(files[0][0], /model\.safetensors\?autolabel-precision=f16$/);
+    const full = (await readFile(join(MODEL, 'model.safetensors'))).byteLength;
+    assert.ok(files[0][1] < 0.55 * full, `the f16 copy is ${files[0][1]} of ${full} bytes`);
+    s = await dragBox(page);
+    assertClose(s.predictions[0], native(s.prompt), 'f16');
+  });
+
+  it('loads the f16 copy on the next visit, and the published file once unticked', async () => {
+    const { page, session } = suite;
+    let s = await openWithModel(session, { ...FIXTURE, backend: 'cpu' });
+    assert.deepEqual([s.status, s.load.source, s.load.half, s.load.verified], ['ready', 'cache', true, true]);
+    assert.match(await page.locator('#sam2-status').textContent(), /from the browser cache \(f16 copy\)/);
+    await page.locator('#sam2-half').uncheck();
+    await page.locator('#sam2-load').click();
+    s = await waitPanel(page, 'sam2', () => window.__autolabel.sam2.status === 'ready' && !window.__autolabel.sam2.load.half);
+    assert.deepEqual([s.load.source, s.load.half], ['download', false]);
+    assert.equal((await cachedModelFiles(page)).length, 2, 'both copies cached now');
+  });
+});
 
 describe('SAM 2 on the CPU when the threaded build cannot start', () => {
   // A browser may refuse the threaded build's shared memory (up to 4 GiB) on a small device.

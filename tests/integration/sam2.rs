@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use autolabel::models::BackendKind;
 use autolabel::models::burn::tensor::module::interpolate;
 use autolabel::models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
-use autolabel::models::checkpoint::read_all_f32;
+use autolabel::models::burn::tensor::{Device, Tensor, TensorData, f16};
+use autolabel::models::checkpoint::{half_precision_copy, read_all_f32};
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::processing::{self, upscale_masks};
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2Error, Sam2ImagePredictor, Sam2Model};
@@ -93,6 +93,17 @@ fn model_with(config: Sam2Config, device: &Device) -> Sam2Model {
     Sam2Model::from_safetensors(config, &bytes, device).expect("fixture weights load")
 }
 
+fn predictor_of(model: Sam2Model) -> Sam2ImagePredictor {
+    let image = read("image.safetensors");
+    let (shape, rgb) = get(&image, "image_rgb");
+    let rgb: Vec<u8> = rgb.iter().map(|&v| v as u8).collect();
+    let mut predictor = Sam2ImagePredictor::new(model);
+    predictor
+        .set_image(&rgb, shape[1], shape[0])
+        .expect("set_image");
+    predictor
+}
+
 fn cases() -> Vec<Value> {
     let json = std::fs::read_to_string(dir().join("cases.json")).expect("cases.json");
     let v: Value = serde_json::from_str(&json).expect("cases.json parses");
@@ -161,14 +172,7 @@ fn prompts(case: &Value) -> Vec<Prompt> {
 }
 
 fn predictor_with(config: Sam2Config, device: &Device) -> Sam2ImagePredictor {
-    let image = read("image.safetensors");
-    let (shape, rgb) = get(&image, "image_rgb");
-    let rgb: Vec<u8> = rgb.iter().map(|&v| v as u8).collect();
-    let mut predictor = Sam2ImagePredictor::new(model_with(config, device));
-    predictor
-        .set_image(&rgb, shape[1], shape[0])
-        .expect("set_image");
-    predictor
+    predictor_of(model_with(config, device))
 }
 
 /// Worst error of every output of one case: (iou, object score, low-res logits,
@@ -522,6 +526,52 @@ fn sam2_parity_report() {
         println!(
             "SAM2_PARITY {}",
             serde_json::json!({"output": format!("{name}/masks"), "flipped_pixels": errors[4], "pixels": pixels})
+        );
+    }
+}
+
+/// The page's half-precision cache copy: half the bytes, every weight the
+/// original rounded to F16, loaded by the same loader, and the outputs of
+/// every prompt set close to the reference's.
+#[test]
+fn sam2_half_precision_copy_loads_and_stays_close() {
+    let bytes = std::fs::read(dir().join("model.safetensors")).expect("model.safetensors");
+    let copy = half_precision_copy(&bytes).expect("converts");
+    assert!(
+        copy.len() < bytes.len() * 11 / 20,
+        "{} of {} bytes",
+        copy.len(),
+        bytes.len()
+    );
+    let (original, half) = (read_all_f32(&bytes).unwrap(), read_all_f32(&copy).unwrap());
+    assert_eq!(
+        original.keys().collect::<Vec<_>>(),
+        half.keys().collect::<Vec<_>>()
+    );
+    for (key, (shape, values)) in &original {
+        assert_eq!(&half[key].0, shape, "{key}");
+        for (&v, &h) in values.iter().zip(&half[key].1) {
+            assert_eq!(h, f16::from_f32(v).to_f32(), "{key}: {v} stored as {h}");
+        }
+    }
+    let model = Sam2Model::from_safetensors(config(), &copy, &device()).expect("the copy loads");
+    let predictor = predictor_of(model);
+    // Measured on this fixture: IoU ≤ 2.6e-4, object score ≤ 3.0e-3, low-res
+    // logits ≤ 0.17 % of their largest magnitude, ≤ 0.06 % of mask pixels
+    // flipped (all next to the threshold).
+    for case in cases() {
+        let ([iou, obj, low, _, flipped], magnitudes, pixels) = case_report(&predictor, &case, 0.0);
+        let name = &case["name"];
+        eprintln!(
+            "sam2 f16 copy {name}: iou {iou:.1e}, object {obj:.1e}, low-res logits {low:.1e} of {:.1}, {flipped} of {pixels} pixels flipped",
+            magnitudes[2]
+        );
+        assert!(iou <= 1e-3, "{name}: iou {iou}");
+        assert!(obj <= 1e-2, "{name}: object score {obj}");
+        assert!(low <= 4e-3 * magnitudes[2], "{name}: low-res logits {low}");
+        assert!(
+            flipped <= 1e-3 * pixels as f32,
+            "{name}: {flipped} pixels flipped"
         );
     }
 }

@@ -37,6 +37,13 @@ pub fn start() {
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use wasm_bindgen_rayon::init_thread_pool;
 
+/// A copy of a safetensors checkpoint with its F32 tensors stored as F16:
+/// what the page keeps in the browser cache when asked to save space.
+#[wasm_bindgen(js_name = halfPrecisionCopy)]
+pub fn half_precision_copy(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
+    autolabel::models::checkpoint::half_precision_copy(bytes).map_err(|e| JsError::new(&e))
+}
+
 /// How many threads the CPU backend runs on: the pool's size in the threaded
 /// build, 1 in the default wasm build.
 #[wasm_bindgen(js_name = cpuThreads)]
