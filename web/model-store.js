@@ -72,17 +72,24 @@ export async function fetchModelFile(url, { expected = null, progress = () => {}
   } catch (e) {
     throw new Error(`${name}: no f16 copy (${e.message ?? e})`);
   }
-  if (cache) {
-    const headers = {
-      'content-type': 'application/octet-stream',
-      'content-length': String(bytes.byteLength),
-      [SHA_HEADER]: await sha256(bytes),
-      [HALF_OF_HEADER]: full.sha256,
-    };
-    await cache.put(halfKey(url), new Response(bytes, { headers })).catch(() => {});
-    await cache.delete(url).catch(() => {});
-  }
+  if (cache) await storeHalfCopy(cache, url, bytes, full.sha256);
   return { ...full, bytes, half: true };
+}
+
+/** Caches `bytes`, the f16 copy of `url` (sha256 `origin`), in place of the full file. */
+async function storeHalfCopy(cache, url, bytes, origin) {
+  const headers = {
+    'content-type': 'application/octet-stream',
+    'content-length': String(bytes.byteLength),
+    [SHA_HEADER]: await sha256(bytes),
+    [HALF_OF_HEADER]: origin,
+  };
+  const stored = await cache.put(halfKey(url), new Response(bytes, { headers })).then(
+    () => true,
+    () => false,
+  );
+  // The full file goes only once its copy is in: a full quota keeps it.
+  if (stored) await cache.delete(url).catch(() => {});
 }
 
 /** A cached half-precision copy, checked against its own hash and, with `expected`, its origin's. */
