@@ -211,8 +211,9 @@ pub fn read_all_f32(bytes: &[u8]) -> Result<HostTensors, String> {
 /// A copy of a safetensors checkpoint with its F32 tensors stored as F16
 /// (round to nearest even; magnitudes below 2⁻²⁴ flush to zero): about half
 /// the bytes, for the page's browser cache. A tensor holding a finite value
-/// beyond F16's ±65504 stays F32, as do other dtypes; the metadata is kept. The [`Loader`] reads the copy as it reads the original,
-/// widening F16 to f32.
+/// beyond F16's ±65504 stays F32, as do other dtypes; the metadata is kept.
+/// The [`Loader`] reads the copy as it reads the original, widening F16 to
+/// f32.
 pub fn half_precision_copy(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let file =
         SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;

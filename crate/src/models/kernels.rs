@@ -141,6 +141,17 @@ pub fn add<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     })
 }
 
+/// `[H', W']` of a convolution's output for an `[H, W]` input (no dilation;
+/// a kernel larger than the padded input gives 1).
+pub(crate) fn conv_output_size(
+    [h, w]: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> [usize; 2] {
+    std::array::from_fn(|i| ([h, w][i] + 2 * padding[i]).saturating_sub(kernel[i]) / stride[i] + 1)
+}
+
 /// The `kernel`-sized patches of a `[B, C, H, W]` f32 CPU image taken every
 /// `stride` pixels over its zero `padding`, channels-last: `[B, H', W',
 /// C·kh·kw]`, each patch ordered as a `[C_out, C, kh, kw]` convolution weight
@@ -153,9 +164,7 @@ pub(crate) fn patches_on_cpu(
 ) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let [kh, kw] = kernel;
-    let [h_out, w_out] = std::array::from_fn(|i| {
-        ([h, w][i] + 2 * padding[i]).saturating_sub(kernel[i]) / stride[i] + 1
-    });
+    let [h_out, w_out] = conv_output_size([h, w], kernel, stride, padding);
     let device = x.device();
     let data = x.into_data();
     let image = data.as_slice::<f32>().expect("f32 on the CPU");

@@ -12,7 +12,9 @@ use burn::tensor::Tensor;
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
 use crate::models::checkpoint::Loader;
-use crate::models::kernels::{add, attention, contiguous, max_pool_channels_last};
+use crate::models::kernels::{
+    add, attention, contiguous, conv_output_size, max_pool_channels_last,
+};
 use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
@@ -240,10 +242,12 @@ impl Hiera {
             }
             stage_ends.push(total - 1);
         }
-        let grid = std::array::from_fn(|i| {
-            (c.image_size[i] + 2 * c.patch_padding[i] - c.patch_kernel_size[i]) / c.patch_stride[i]
-                + 1
-        });
+        let grid = conv_output_size(
+            c.image_size,
+            c.patch_kernel_size,
+            c.patch_stride,
+            c.patch_padding,
+        );
         let grid_position_embedding =
             contiguous(position_embedding(&pos_embed, &pos_embed_window, grid));
         Hiera {
