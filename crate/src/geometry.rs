@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::labels::Box2;
+
 /// A 3-vector of `f64`.
 pub type Vec3 = [f64; 3];
 
@@ -257,9 +259,6 @@ impl Intrinsics {
         [x, y, 1.0]
     }
 }
-
-/// An axis-aligned 2D box `[x0, y0, x1, y1]` in pixels.
-pub type Box2 = [f64; 4];
 
 /// The devkit's 2D box of a projected cuboid (`export_2d_annotations_as_json.py`):
 /// keep the corners in front of the camera (`z > 0`), project them, take their convex

@@ -11,5 +11,7 @@ pub mod export;
 pub mod geometry;
 #[cfg(target_os = "linux")]
 pub mod huge_pages;
+pub mod labels;
 pub mod models;
+pub mod pipeline;
 pub mod text;

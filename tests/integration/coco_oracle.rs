@@ -13,7 +13,7 @@ use autolabel::export::coco::{
     CocoDataset, LabelledFrame, LabelledObject, Segmentation, SegmentationFormat, build_dataset,
     dataset_from_ground_truth, import_ground_truth, results_from_detections,
 };
-use autolabel::export::mask::Mask;
+use autolabel::labels::mask::Mask;
 use image::{ImageBuffer, Luma};
 use serde_json::Value;
 

@@ -296,7 +296,7 @@ fn bad_coco_input_is_named_or_documented() {
     );
     let empty = damaged(&|ds| {
         ds.annotations[5].segmentation = Some(Segmentation::Rle(
-            autolabel::export::rle::Rle::new(900, 1600, vec![1_440_000]).unwrap(),
+            autolabel::labels::rle::Rle::new(900, 1600, vec![1_440_000]).unwrap(),
         ))
     })
     .unwrap();

@@ -15,8 +15,8 @@ use autolabel::export::coco::{
     CocoDataset, LabelledFrame, LabelledObject, SegmentationFormat, build_dataset,
     import_ground_truth,
 };
-use autolabel::export::mask::Mask;
-use autolabel::export::rle::{Rle, bbox_iou};
+use autolabel::labels::mask::Mask;
+use autolabel::labels::rle::{Rle, bbox_iou};
 
 use crate::support::{demo_scene, metadata_source};
 

@@ -11,6 +11,7 @@ mod devkit;
 mod eval_demo;
 mod eval_fixtures;
 mod grounding_dino;
+mod run;
 mod sam2;
 mod support;
 mod tokenizer;

@@ -54,7 +54,7 @@ def main():
     env = dict(os.environ, AUTOLABEL_GROUNDING_DINO_FIXTURE=args.work)
     env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
     run = subprocess.run(
-        ["cargo", "test", "-q", *(["--release"] if args.release else []), "-p", "autolabel-tests", "--test", "integration",
+        ["cargo", "test", "-q", *(["--release"] if args.release else []), "-p", "autolabel", "--test", "integration",
          "grounding_dino_parity_report", "--",
          "--ignored", "--nocapture", "--test-threads=1"],
         cwd=REPO, env=env, capture_output=True, text=True,

@@ -15,7 +15,7 @@ use autolabel::data::classes::ClassMap;
 use autolabel::data::clip::{Clip, FrameInfo};
 use autolabel::data::nuscenes::tables::TABLE_NAMES;
 use autolabel::data::nuscenes::{
-    CameraFrame, DEFAULT_CHANNEL, DataSource, KeyframeGt, MemorySource, NuScenes, ReadError,
+    DEFAULT_CHANNEL, DataSource, KeyframeGt, MemorySource, NuScenes, ReadError,
 };
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
 use serde::Serialize;
@@ -64,20 +64,6 @@ pub struct ClipView {
     pub ground_truth: Vec<KeyframeGt>,
 }
 
-/// A camera frame chain as clip frames (`name` is the image path in the dataset).
-fn frame_infos(frames: &[CameraFrame]) -> Vec<FrameInfo> {
-    frames
-        .iter()
-        .enumerate()
-        .map(|(index, f)| FrameInfo {
-            index,
-            timestamp_us: f.timestamp,
-            name: f.image.clone(),
-            is_key_frame: f.is_key_frame,
-        })
-        .collect()
-}
-
 /// The frames of `scene` on `channel` and their ground truth.
 fn nuscenes_clip(
     db: &NuScenes,
@@ -96,7 +82,7 @@ fn nuscenes_clip(
         name: scene.to_string(),
         width: first.map(|f| f.width),
         height: first.map(|f| f.height),
-        frames: frame_infos(&frames),
+        frames: FrameInfo::of_camera_chain(&frames),
         ground_truth,
     })
 }

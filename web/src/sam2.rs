@@ -6,41 +6,16 @@
 //! The arithmetic is the core's `autolabel::models::sam2` (a port of
 //! transformers' `Sam2Model`, proved against it); this file only converts.
 
-use autolabel::export::rle::Rle;
+use autolabel::labels::{self, Rle};
 use autolabel::models::BackendKind;
 use autolabel::models::sam2::{Prediction, Prompt, Sam2Config};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One prompt set as the page sends it: points `[x, y, label]` (1 = object,
-/// 0 = background) and/or a box `[x0, y0, x1, y1]`, in frame pixels.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PromptJs {
-    #[serde(default)]
-    pub points: Vec<[f32; 3]>,
-    #[serde(default, rename = "box")]
-    pub bbox: Option<[f32; 4]>,
-}
-
-impl PromptJs {
-    /// The core's prompt; a label that is not 0 or 1 is an error naming the set.
-    pub fn to_prompt(&self, index: usize) -> Result<Prompt, String> {
-        let points = self
-            .points
-            .iter()
-            .map(|&[x, y, label]| match label {
-                0.0 => Ok(([x, y], 0)),
-                1.0 => Ok(([x, y], 1)),
-                other => Err(format!(
-                    "prompt {index}: point label {other} is not 1 (object) or 0 (background)"
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Prompt {
-            points,
-            bbox: self.bbox,
-            mask_input: None,
-        })
-    }
+/// A prompt set from the page: `{points: [[x, y, label]], box: [x0, y0, x1, y1]}`
+/// in frame pixels, as the core's [`labels::Prompt`], checked into the
+/// model's prompt; a bad label is an error naming the set.
+pub fn to_prompt(p: &labels::Prompt, index: usize) -> Result<Prompt, String> {
+    Prompt::try_from(p).map_err(|e| format!("prompt {index}: {e}"))
 }
 
 /// One mask of a prediction: COCO RLE (as `autolabel segment` prints it)
@@ -69,10 +44,9 @@ impl From<&Prediction> for PredictionJs {
             .zip(&p.iou_scores)
             .map(|(m, &score)| {
                 let rle = Rle::encode(m);
-                let [x, y, w, h] = rle.to_bbox();
                 MaskJs {
                     area: rle.area(),
-                    bbox: [x, y, x + w, y + h],
+                    bbox: rle.to_xyxy(),
                     rle,
                     score,
                 }
@@ -120,6 +94,7 @@ mod session {
     use std::cell::RefCell;
     use std::rc::Rc;
 
+    use autolabel::labels;
     use autolabel::models::BackendKind;
     use autolabel::models::device::init_device_async;
     use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
@@ -127,7 +102,7 @@ mod session {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::future_to_promise;
 
-    use super::{ModelInfo, PredictionJs, PromptJs};
+    use super::{ModelInfo, PredictionJs, to_prompt};
     use crate::pixels::rgb_of_rgba;
 
     /// A loaded SAM 2 model and the frame it has encoded.
@@ -200,12 +175,12 @@ mod session {
         pub fn predict(&self, prompts: JsValue, multimask: bool) -> Promise {
             let predictor = self.predictor.clone();
             future_to_promise(async move {
-                let sets: Vec<PromptJs> = serde_wasm_bindgen::from_value(prompts)
+                let sets: Vec<labels::Prompt> = serde_wasm_bindgen::from_value(prompts)
                     .map_err(|e| js_error(format!("prompts: {e}")))?;
                 let prompts: Vec<Prompt> = sets
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| p.to_prompt(i))
+                    .map(|(i, p)| to_prompt(p, i))
                     .collect::<Result<_, _>>()
                     .map_err(js_error)?;
                 let p = predictor
@@ -242,18 +217,18 @@ mod tests {
 
     #[test]
     fn prompt_labels_must_be_zero_or_one() {
-        let ok = PromptJs {
+        let ok = labels::Prompt {
             points: vec![[1.0, 2.0, 1.0], [3.0, 4.0, 0.0]],
             bbox: Some([0.0, 0.0, 5.0, 5.0]),
         };
-        let prompt = ok.to_prompt(0).unwrap();
+        let prompt = to_prompt(&ok, 0).unwrap();
         assert_eq!(prompt.points, vec![([1.0, 2.0], 1), ([3.0, 4.0], 0)]);
-        let bad = PromptJs {
+        let bad = labels::Prompt {
             points: vec![[1.0, 2.0, 7.0]],
             bbox: None,
         };
         assert!(
-            bad.to_prompt(3)
+            to_prompt(&bad, 3)
                 .unwrap_err()
                 .starts_with("prompt 3: point label 7")
         );

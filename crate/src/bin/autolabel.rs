@@ -8,16 +8,18 @@ use std::process::ExitCode;
 use autolabel::data::classes::ClassMap;
 use autolabel::data::nuscenes::{CameraFrame, DEFAULT_CHANNEL, NuScenes};
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
+use autolabel::eval::EvalConfig;
 use autolabel::eval::data::GroundTruth;
-use autolabel::eval::{EvalConfig, evaluate};
 use autolabel::export::archive::{TrainingSize, ZipOptions, training_zip};
 use autolabel::export::coco::{
     CocoDataset, dataset_from_ground_truth, import_ground_truth, parse_dataset,
-    parse_results_skipping,
 };
+use autolabel::pipeline::Ontology;
+use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results};
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod run;
 mod segment;
 
 /// Large tensor buffers in transparent huge pages (see `autolabel::huge_pages`).
@@ -38,6 +40,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole pipeline on one clip: detect, segment, track, evaluate, analyse
+    /// and export into one directory (resumable: a finished stage is reused).
+    Run(Box<run::Args>),
     /// Detect objects of the prompt's classes in an image with Grounding DINO; boxes as JSON.
     Detect(detect::Args),
     /// Segment objects in an image with SAM 2 from box and point prompts; masks as COCO RLE.
@@ -62,6 +67,12 @@ enum Command {
         /// car, truck, bus, pedestrian, cyclist, traffic light, traffic sign.
         #[arg(long)]
         classes: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the default ontology (classes, prompt phrases, per-class
+    /// thresholds) as editable JSON for `autolabel run --ontology`.
+    Ontology {
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -93,7 +104,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Keep at most this many failure cases of each kind in the report.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = DEFAULT_MAX_FAILURES_PER_KIND)]
         max_failures_per_kind: usize,
         /// Also write the whole failure queue (no cut) to this file.
         #[arg(long)]
@@ -257,32 +268,24 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     let path = &args.pred;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     // nuScenes: detections on sweeps (frames of the chain without ground truth) are skipped.
-    let chain_len = truth.frames.as_ref().map_or(0, Vec::len) as i64;
-    let (dets, skipped) =
-        parse_results_skipping(&bytes, &truth.gt, &|id| (0..chain_len).contains(&id))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    let chain_len = truth.frames.as_ref().map_or(0, Vec::len);
     eprintln!(
-        "evaluating {} predictions on {} images ({} ground-truth objects)",
-        dets.len(),
+        "evaluating {} on {} images ({} ground-truth objects)",
+        path.display(),
         truth.gt.images.len(),
         truth.gt.objects.len()
     );
-    let mut report = evaluate(&truth.gt, &dets, &args.config);
-    if skipped > 0 {
-        report.notes.push(format!(
-            "{skipped} predictions on frames without ground truth (nuScenes sweeps) skipped"
-        ));
-    }
+    let (report, whole) = evaluate_results(
+        &truth.gt,
+        &bytes,
+        chain_len,
+        &args.config,
+        args.max_failures_per_kind,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     if let Some(file) = &args.failures_out {
-        write_json(&report.failures, Some(file))?;
+        write_json(&whole, Some(file))?;
     }
-    let cut = args.max_failures_per_kind;
-    let mut kept = std::collections::HashMap::new();
-    report.failures.cases.retain(|c| {
-        let n = kept.entry(c.kind).or_insert(0usize);
-        *n += 1;
-        *n <= cut
-    });
     write_json(&report, args.out.as_deref())
 }
 
@@ -341,6 +344,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(*args),
         Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Gt {
@@ -358,6 +362,7 @@ fn run(cli: Cli) -> Result<()> {
             let gt = db.ground_truth(&frames, &classes)?;
             write_json(&gt, out.as_deref())
         }
+        Command::Ontology { out } => write_json(&Ontology::seed(), out.as_deref()),
         Command::Classes { out } => write_json(&ClassMap::nuscenes_default(), out.as_deref()),
         Command::Eval {
             truth,

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::frame::Frame;
-use super::nuscenes::{DataSource, NuScenes, NuScenesError, ReadError};
+use super::nuscenes::{CameraFrame, DataSource, NuScenes, NuScenesError, ReadError};
 use super::synthetic::SyntheticScene;
 
 /// What is known about a frame before decoding it.
@@ -20,6 +20,23 @@ pub struct FrameInfo {
     pub name: String,
     /// For nuScenes scenes: whether the frame is an annotated keyframe.
     pub is_key_frame: bool,
+}
+
+impl FrameInfo {
+    /// A nuScenes camera chain's frames (`name`: the image path in the
+    /// dataset), indexed in chain order, sweeps included.
+    pub fn of_camera_chain(frames: &[CameraFrame]) -> Vec<FrameInfo> {
+        frames
+            .iter()
+            .enumerate()
+            .map(|(index, f)| FrameInfo {
+                index,
+                timestamp_us: f.timestamp,
+                name: f.image.clone(),
+                is_key_frame: f.is_key_frame,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,16 +87,7 @@ impl Clip {
         max_frames: Option<usize>,
     ) -> Result<Self, ClipError> {
         let frames = db.camera_frames(scene, channel, max_frames)?;
-        let infos = frames
-            .iter()
-            .enumerate()
-            .map(|(index, f)| FrameInfo {
-                index,
-                timestamp_us: f.timestamp,
-                name: f.image.clone(),
-                is_key_frame: f.is_key_frame,
-            })
-            .collect();
+        let infos = FrameInfo::of_camera_chain(&frames);
         let paths = frames.into_iter().map(|f| f.image).collect();
         Ok(Clip {
             infos,

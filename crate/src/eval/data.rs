@@ -7,21 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::classes::ClassMap;
 use crate::data::nuscenes::{CameraFrame, KeyframeGt};
-use crate::export::rle::Rle;
-use crate::geometry::Box2;
-
-/// A COCO box `[x, y, w, h]`.
-pub type Xywh = [f64; 4];
-
-/// `[x, y, w, h]` → `[x0, y0, x1, y1]`.
-pub fn xywh_to_xyxy(b: Xywh) -> Box2 {
-    [b[0], b[1], b[0] + b[2], b[1] + b[3]]
-}
-
-/// `[x0, y0, x1, y1]` → `[x, y, w, h]`.
-pub fn xyxy_to_xywh(b: Box2) -> Xywh {
-    [b[0], b[1], b[2] - b[0], b[3] - b[1]]
-}
+pub use crate::labels::boxes::{Box2, Xywh, xywh_to_xyxy, xyxy_to_xywh};
+use crate::labels::rle::Rle;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Category {
@@ -184,12 +171,6 @@ impl GroundTruth {
 mod tests {
     use super::*;
     use crate::data::nuscenes::GtAnnotation;
-
-    #[test]
-    fn box_conversions_invert() {
-        let b = [10.0, 20.0, 30.5, 40.25];
-        assert_eq!(xyxy_to_xywh(xywh_to_xyxy(b)), b);
-    }
 
     #[test]
     fn nuscenes_ids_are_chain_indices_and_class_positions() {

@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Detection, GroundTruth, GtObject, xywh_to_xyxy};
 use super::metrics::{DetOutcome, GreedyResult};
-use crate::export::rle::{Rle, bbox_iou};
 use crate::geometry::Box2;
+use crate::labels::rle::{Rle, bbox_iou};
 
 /// The assumptions of the queue, named so they can be changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

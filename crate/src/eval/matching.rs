@@ -62,7 +62,7 @@ pub fn greedy_match(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::rle::bbox_iou;
+    use crate::labels::rle::bbox_iou;
 
     /// Greedy matching of xywh boxes.
     fn run(preds: &[([f64; 4], f64)], gts: &[[f64; 4]]) -> Matching {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Detection, GroundTruth, GtObject};
 use super::matching::greedy_match;
-use crate::export::rle::{Rle, bbox_iou};
+use crate::labels::rle::{Rle, bbox_iou};
 
 /// Which overlap the matcher uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

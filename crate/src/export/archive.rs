@@ -22,7 +22,7 @@ use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
 use super::coco::{CocoAnnotation, CocoDataset, CocoImage, Segmentation};
-use super::rle::Rle;
+use crate::labels::rle::Rle;
 
 /// The size images are resized to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,7 +241,7 @@ pub fn training_zip(
 mod tests {
     use super::*;
     use crate::export::coco::{LabelledFrame, LabelledObject, SegmentationFormat, build_dataset};
-    use crate::export::mask::Mask;
+    use crate::labels::mask::Mask;
     use std::io::Read;
 
     fn dataset() -> CocoDataset {

@@ -21,11 +21,11 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::mask::Mask;
-use super::polygon::Outline;
-use super::rle::{Rle, RleError};
 use crate::eval::data::{Category, Detection, GroundTruth, GtObject, Image, xyxy_to_xywh};
 use crate::geometry::Box2;
+use crate::labels::mask::Mask;
+use crate::labels::polygon::Outline;
+use crate::labels::rle::{Rle, RleError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CocoDataset {

@@ -1,13 +1,16 @@
-//! Export: COCO JSON (`coco`), the masks it carries (`mask`, `rle`,
-//! `polygon`) and the training-set ZIP (`archive`). Also the reading side of
-//! COCO, so a COCO file can serve as ground truth.
+//! Export: COCO JSON (`coco`, with the masks of `crate::labels`), the
+//! training-set ZIP (`archive`), labels drawn over frames (`overlay`), the
+//! propagation video (`video_out`, native) and the self-contained HTML report
+//! (`report_html`). Also the reading side of COCO, so a COCO file can serve as
+//! ground truth.
 //!
 //! References: the COCO data format (<https://cocodataset.org/#format-data>)
 //! and pycocotools 2.0 (`coco.py`, `mask.py`, `common/maskApi.c`), whose
-//! rasteriser and RLE codec are reproduced bit for bit.
+//! rasteriser and RLE codec are reproduced bit for bit (`crate::labels::rle`).
 
 pub mod archive;
 pub mod coco;
-pub mod mask;
-pub mod polygon;
-pub mod rle;
+pub mod overlay;
+pub mod report_html;
+#[cfg(feature = "native")]
+pub mod video_out;

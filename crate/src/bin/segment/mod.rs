@@ -8,7 +8,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use autolabel::export::rle::Rle;
+use autolabel::labels::{self, Rle};
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2ImagePredictor, Sam2Model};
@@ -86,16 +86,8 @@ struct MaskJson {
 }
 
 #[derive(Serialize)]
-struct PromptJson {
-    #[serde(rename = "box")]
-    bbox: Option<[f32; 4]>,
-    /// `[x, y, label]`.
-    points: Vec<[f32; 3]>,
-}
-
-#[derive(Serialize)]
 struct EntryJson {
-    prompt: PromptJson,
+    prompt: labels::Prompt,
     masks: Vec<MaskJson>,
     /// Object-presence logit: > 0 means the model sees an object.
     object_score: f32,
@@ -171,12 +163,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         .iter()
         .zip(predictions)
         .map(|(prompt, p)| EntryJson {
-            prompt: PromptJson {
-                bbox: prompt.bbox,
+            prompt: labels::Prompt {
+                bbox: prompt.bbox.map(|b| b.map(f64::from)),
                 points: prompt
                     .points
                     .iter()
-                    .map(|&([x, y], l)| [x, y, l as f32])
+                    .map(|&([x, y], l)| [f64::from(x), f64::from(y), f64::from(l)])
                     .collect(),
             },
             masks: p

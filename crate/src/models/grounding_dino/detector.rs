@@ -20,7 +20,7 @@
 use burn::tensor::Tensor;
 use serde::Serialize;
 
-use super::postprocess::{Detection, Thresholds, nms_per_label};
+use super::postprocess::{Detection, PhraseHit, Thresholds, nms_per_label};
 use super::preprocess::{self, ResizeTarget};
 use super::{GroundingDino, GroundingDinoConfig, GroundingDinoError, Prompt};
 use crate::text::{BertTokenizer, EncodedPrompt};
@@ -244,6 +244,28 @@ impl Detector {
             .model
             .detect(pixels, &prompt, [height, width], options.thresholds)?;
         Ok(self.report(encoded, found, [height, width], options))
+    }
+
+    /// Each query above `box_threshold` with the probability of each of the
+    /// encoded prompt's phrases (synchronous readback): for callers that
+    /// apply their own per-phrase thresholds.
+    pub fn detect_phrases(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        encoded: &EncodedPrompt,
+        box_threshold: f32,
+    ) -> Result<Vec<PhraseHit>, GroundingDinoError> {
+        let pixels = self.pixels(rgb, width, height)?;
+        let prompt = Prompt::from(&encoded.encoding);
+        self.model.detect_phrases(
+            pixels,
+            &prompt,
+            &encoded.phrase_tokens,
+            [height, width],
+            box_threshold,
+        )
     }
 
     /// [`Detector::detect`] with an asynchronous readback (WebGPU in a

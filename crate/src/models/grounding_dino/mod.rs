@@ -575,6 +575,31 @@ impl GroundingDino {
         Ok(Transaction::default().register(logits).register(boxes))
     }
 
+    /// Each query above `box_threshold` with its phrases' probabilities
+    /// ([`postprocess::phrase_hits`]; `phrase_tokens` from
+    /// [`crate::text::EncodedPrompt`]); synchronous readback.
+    pub fn detect_phrases(
+        &self,
+        pixels: Tensor<4>,
+        prompt: &Prompt,
+        phrase_tokens: &[std::ops::Range<usize>],
+        original_hw: [usize; 2],
+        box_threshold: f32,
+    ) -> Result<Vec<postprocess::PhraseHit>, GroundingDinoError> {
+        let data = self
+            .prediction(pixels, prompt)?
+            .try_execute()
+            .map_err(readback)?;
+        let (logits, boxes) = host_outputs(data)?;
+        let raw = self.raw(&logits, &boxes);
+        Ok(postprocess::phrase_hits(
+            raw,
+            phrase_tokens,
+            box_threshold,
+            original_hw,
+        ))
+    }
+
     /// [`postprocess::detections`] on the read-back logits and boxes.
     fn detections(
         &self,
@@ -583,27 +608,35 @@ impl GroundingDino {
         original_hw: [usize; 2],
         thresholds: Thresholds,
     ) -> Result<Vec<Detection>, GroundingDinoError> {
-        let mut values = data
-            .into_iter()
-            .map(|d| d.try_into_vec::<f32>().map_err(readback));
-        let mut next = || {
-            values
-                .next()
-                .unwrap_or_else(|| Err(readback("missing output")))
-        };
-        let (logits, boxes) = (next()?, next()?);
-        let raw = postprocess::RawOutputs {
-            logits: &logits,
-            boxes: &boxes,
-            max_text_len: self.config.max_text_len,
-        };
+        let (logits, boxes) = host_outputs(data)?;
         Ok(postprocess::detections(
-            raw,
+            self.raw(&logits, &boxes),
             &prompt.input_ids,
             thresholds,
             original_hw,
         ))
     }
+
+    fn raw<'a>(&self, logits: &'a [f32], boxes: &'a [f32]) -> postprocess::RawOutputs<'a> {
+        postprocess::RawOutputs {
+            logits,
+            boxes,
+            max_text_len: self.config.max_text_len,
+        }
+    }
+}
+
+/// The read-back logits and boxes, as host values.
+fn host_outputs(data: Vec<TensorData>) -> Result<(Vec<f32>, Vec<f32>), GroundingDinoError> {
+    let mut values = data
+        .into_iter()
+        .map(|d| d.try_into_vec::<f32>().map_err(readback));
+    let mut next = || {
+        values
+            .next()
+            .unwrap_or_else(|| Err(readback("missing output")))
+    };
+    Ok((next()?, next()?))
 }
 
 fn readback(e: impl std::fmt::Debug) -> GroundingDinoError {

@@ -81,18 +81,68 @@ pub fn detections(
                 .map(|(i, _)| i)
                 .collect();
             let token_ids = token_positions.iter().map(|&i| input_ids[i]).collect();
-            let (cx, cy, bw, bh) = (b[0], b[1], b[2], b[3]);
-            let box_xyxy = [
-                (cx - 0.5 * bw) * w,
-                (cy - 0.5 * bh) * h,
-                (cx + 0.5 * bw) * w,
-                (cy + 0.5 * bh) * h,
-            ];
             Some(Detection {
                 score,
-                box_xyxy,
+                box_xyxy: to_xyxy(b, w, h),
                 token_positions,
                 token_ids,
+            })
+        })
+        .collect()
+}
+
+/// Normalised `(cx, cy, w, h)` → `[x0, y0, x1, y1]` in a `w × h` image.
+fn to_xyxy(b: &[f32], w: f32, h: f32) -> [f32; 4] {
+    let (cx, cy, bw, bh) = (b[0], b[1], b[2], b[3]);
+    [
+        (cx - 0.5 * bw) * w,
+        (cy - 0.5 * bh) * h,
+        (cx + 0.5 * bw) * w,
+        (cy + 0.5 * bh) * h,
+    ]
+}
+
+/// A query above the box threshold with each phrase's probability: what a
+/// caller with per-class thresholds needs (the pipeline's ontology) instead
+/// of the tokens above one text threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhraseHit {
+    /// Best token probability of the query (the reference's score).
+    pub score: f32,
+    /// `[x0, y0, x1, y1]` in original-image pixels.
+    pub box_xyxy: [f32; 4],
+    /// Per phrase, the highest probability of its tokens.
+    pub phrase_probs: Vec<f32>,
+}
+
+/// The queries whose best token probability exceeds `box_threshold`, with
+/// the probability of each phrase (`phrase_tokens`: token ranges into the
+/// prompt's ids). Queries keep their order.
+pub fn phrase_hits(
+    out: RawOutputs,
+    phrase_tokens: &[std::ops::Range<usize>],
+    box_threshold: f32,
+    original_hw: [usize; 2],
+) -> Vec<PhraseHit> {
+    let n = out.max_text_len;
+    let [h, w] = [original_hw[0] as f32, original_hw[1] as f32];
+    out.logits
+        .chunks_exact(n)
+        .zip(out.boxes.chunks_exact(4))
+        .filter_map(|(logits, b)| {
+            let prob = |i: usize| logits.get(i).map_or(0.0, |&l| sigmoid(l));
+            let score = (0..n).map(prob).fold(f32::NEG_INFINITY, f32::max);
+            if score <= box_threshold {
+                return None;
+            }
+            let phrase_probs = phrase_tokens
+                .iter()
+                .map(|r| r.clone().map(prob).fold(0.0, f32::max))
+                .collect();
+            Some(PhraseHit {
+                score,
+                box_xyxy: to_xyxy(b, w, h),
+                phrase_probs,
             })
         })
         .collect()
@@ -150,6 +200,26 @@ mod tests {
             token_positions: vec![1],
             token_ids: vec![label],
         }
+    }
+
+    #[test]
+    fn phrase_hits_take_each_phrases_best_token() {
+        // Two queries, text length 5: [CLS] a b c [SEP]; phrases a..b, c.
+        let logits = [
+            -9.0, 2.0, -1.0, 0.5, -9.0, // kept: best token 2.0
+            -9.0, -3.0, -4.0, -5.0, -9.0, // dropped: below the threshold
+        ];
+        let boxes = [0.5, 0.5, 0.2, 0.4, 0.1, 0.1, 0.1, 0.1];
+        let raw = RawOutputs {
+            logits: &logits,
+            boxes: &boxes,
+            max_text_len: 5,
+        };
+        let hits = phrase_hits(raw, &[1..3, 3..4], 0.5, [100, 200]);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].score, sigmoid(2.0));
+        assert_eq!(hits[0].phrase_probs, vec![sigmoid(2.0), sigmoid(0.5)]);
+        assert_eq!(hits[0].box_xyxy, [80.0, 30.0, 120.0, 70.0]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use burn::tensor::{Tensor, TensorData, Transaction};
 use super::processing::{self, MASK_THRESHOLD};
 use super::prompt_encoder::{LABEL_PAD, PromptTokens};
 use super::{ImageFeatures, Sam2Error, Sam2Model};
-use crate::export::mask::Mask;
+use crate::labels::mask::Mask;
 use crate::models::kernels::on_pool;
 use crate::models::limits;
 
@@ -30,6 +30,24 @@ pub struct Prompt {
     /// published checkpoints), typically one of a previous
     /// [`Prediction::low_res_logits`] masks: SAM2ImagePredictor's `mask_input`.
     pub mask_input: Option<Vec<f32>>,
+}
+
+impl TryFrom<&crate::labels::Prompt> for Prompt {
+    type Error = crate::labels::prompt::PromptError;
+
+    /// The model's prompt for a checked [`crate::labels::Prompt`].
+    fn try_from(p: &crate::labels::Prompt) -> Result<Self, Self::Error> {
+        p.check()?;
+        Ok(Prompt {
+            points: p
+                .points
+                .iter()
+                .map(|&[x, y, label]| ([x as f32, y as f32], label as i32))
+                .collect(),
+            bbox: p.bbox.map(|b| b.map(|v| v as f32)),
+            mask_input: None,
+        })
+    }
 }
 
 /// The answer to one [`Prompt`].

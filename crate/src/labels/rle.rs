@@ -169,6 +169,11 @@ impl Rle {
         ]
     }
 
+    /// [`Rle::to_bbox`] as corners `[x0, y0, x1, y1]`.
+    pub fn to_xyxy(&self) -> super::Box2 {
+        super::boxes::xywh_to_xyxy(self.to_bbox())
+    }
+
     /// `rleMerge` with `intersect = 0`: the union of masks of one size.
     pub fn union(rles: &[Rle]) -> Result<Rle, RleError> {
         let Some(first) = rles.first() else {

@@ -295,7 +295,7 @@ fn flatten(ring: Vec<Corner>) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::rle::Rle;
+    use crate::labels::rle::Rle;
 
     /// What pycocotools' `annToMask` makes of the polygons (same rasteriser).
     fn rasterise(polygons: &[Vec<f64>], w: u32, h: u32) -> Mask {

@@ -1,6 +1,6 @@
 //! Binary masks: one byte per pixel, row-major, as the segmenter and the
 //! renderer produce them. COCO stores them as run-length encodings
-//! (`export::rle`) or polygons (`export::polygon`).
+//! (`labels::rle`) or polygons (`labels::polygon`).
 
 /// A binary mask of `width × height` pixels, `data[y * width + x]` is 1 inside
 /// the object and 0 outside.

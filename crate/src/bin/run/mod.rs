@@ -1,0 +1,737 @@
+//! `autolabel run`: the whole pipeline on one clip — detect, segment, track,
+//! evaluate, analyse, export — into one output directory, resumable.
+//!
+//! The stages are `autolabel::pipeline`'s; this shell opens the inputs, saves
+//! each stage's output through [`store::Store`] (atomically, keyed by what it
+//! was made from), shows progress and writes the files other tools read.
+
+mod progress;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use autolabel::data::classes::ClassMap;
+use autolabel::data::nuscenes::{DEFAULT_CHANNEL, DirSource, NuScenes};
+use autolabel::data::synthetic::SceneConfig;
+use autolabel::eval::EvalConfig;
+use autolabel::eval::data::GroundTruth;
+use autolabel::export::archive::{TrainingSize, ZipOptions};
+use autolabel::export::report_html::StageTiming;
+use autolabel::export::report_html::render;
+use autolabel::export::video_out::Mp4Writer;
+use autolabel::models::BackendKind;
+use autolabel::models::device::init_device;
+use autolabel::models::grounding_dino::Detector;
+use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
+use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
+use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
+use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions};
+use autolabel::pipeline::input::Input;
+use autolabel::pipeline::sampling::detection_frames;
+use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
+use autolabel::pipeline::track::{TrackSettings, associate};
+use autolabel::pipeline::{
+    Caption, DetectOutput, FrameDetections, FrameMasks, Ontology, Sampling, SegmentOutput,
+    TrackOutput, outputs,
+};
+use serde::Serialize;
+
+use progress::Progress;
+use store::{Store, key_of, sha256_file};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Arguments of `autolabel run`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A nuScenes dataset root (with --scene).
+    #[arg(long, requires = "scene", conflicts_with_all = ["clip", "demo"])]
+    pub nuscenes: Option<PathBuf>,
+    /// Scene name, e.g. `scene-0061`.
+    #[arg(long)]
+    pub scene: Option<String>,
+    #[arg(long, default_value = "v1.0-mini")]
+    pub version: String,
+    /// Camera channel of the scene.
+    #[arg(long, default_value = DEFAULT_CHANNEL)]
+    pub channel: String,
+    /// A clip: an MP4 (H.264) file or a folder of JPG/PNG frames.
+    #[arg(long, conflicts_with = "demo")]
+    pub clip: Option<PathBuf>,
+    /// Frame rate of a frame folder (its frames' timestamps).
+    #[arg(long, default_value_t = 10.0)]
+    pub folder_fps: f64,
+    /// The embedded demo scene (with ground truth).
+    #[arg(long)]
+    pub demo: bool,
+    /// Frames of the demo scene.
+    #[arg(long, default_value_t = SceneConfig::demo().frames)]
+    pub demo_frames: usize,
+    /// Grounding DINO model directory (`config.json`, `model.safetensors`).
+    #[arg(long)]
+    pub detector: PathBuf,
+    /// SAM 2 model directory (`config.json`, `model.safetensors`).
+    #[arg(long)]
+    pub segmenter: PathBuf,
+    /// The ontology: classes, their prompt phrases and thresholds (JSON; see
+    /// `autolabel ontology`). Default: the seven seed classes.
+    #[arg(long)]
+    pub ontology: Option<PathBuf>,
+    /// nuScenes category → class table (JSON, see `autolabel classes`).
+    #[arg(long)]
+    pub classes: Option<PathBuf>,
+    /// Evaluation settings (JSON, see `autolabel eval-config`).
+    #[arg(long)]
+    pub eval_config: Option<PathBuf>,
+    /// Detect on every N-th frame taken (default: the keyframes of a nuScenes
+    /// scene, every 6th frame of other clips).
+    #[arg(long)]
+    pub every: Option<usize>,
+    /// Take at most this many frames.
+    #[arg(long)]
+    pub max_frames: Option<usize>,
+    /// First frame to take (clip index).
+    #[arg(long, default_value_t = 0)]
+    pub start: usize,
+    /// One past the last frame to take.
+    #[arg(long)]
+    pub end: Option<usize>,
+    /// Take at most this many frames per second.
+    #[arg(long)]
+    pub fps: Option<f64>,
+    /// Longest side (or WIDTHxHEIGHT) of the training ZIP's images.
+    #[arg(long, default_value = "640")]
+    pub training_size: String,
+    /// Where the models run: `cpu` or `wgpu`.
+    #[arg(long, default_value = "cpu")]
+    pub device: BackendKind,
+    /// The output directory (created; a finished stage in it is reused).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Open report.html in the desktop's browser when the run ends.
+    #[arg(long)]
+    pub open: bool,
+}
+
+/// Files of a model directory that identify it.
+#[derive(Debug, Clone, Serialize)]
+struct ModelFiles {
+    dir: String,
+    config_sha256: String,
+    weights_sha256: String,
+    weights_bytes: u64,
+}
+
+impl ModelFiles {
+    /// The files of a model directory whose `config.json` says `model_type`.
+    fn of(dir: &Path, arg: &str, model_type: &str) -> Result<Self> {
+        let file = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!(
+                    "{arg} {}: no {name} (a Hugging Face model directory holds config.json and model.safetensors)",
+                    dir.display()
+                ))
+            }
+        };
+        let (config, weights) = (file("config.json")?, file("model.safetensors")?);
+        check_model_type(&config, arg, model_type)?;
+        Ok(ModelFiles {
+            dir: dir.display().to_string(),
+            config_sha256: sha256_file(&config)?,
+            weights_sha256: sha256_file(&weights)?,
+            weights_bytes: std::fs::metadata(&weights)?.len(),
+        })
+    }
+}
+
+/// Refuses a model directory of another kind (a detector given as the
+/// segmenter) before any work is done.
+fn check_model_type(config: &Path, arg: &str, want: &str) -> Result<()> {
+    let bytes = std::fs::read(config).map_err(|e| format!("{arg} {}: {e}", config.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{arg} {}: not JSON: {e}", config.display()))?;
+    match value.get("model_type").and_then(|v| v.as_str()) {
+        Some(got) if got == want => Ok(()),
+        got => Err(format!(
+            "{arg} {}: model_type {} is not '{want}' (is this the other model's directory?)",
+            config.display(),
+            got.map_or("missing".to_string(), |g| format!("'{g}'"))
+        )
+        .into()),
+    }
+}
+
+/// Everything a run was made from (`run.json`'s settings).
+#[derive(Debug, Clone, Serialize)]
+struct Settings {
+    input: String,
+    sampling: Sampling,
+    ontology: Ontology,
+    caption: String,
+    detect: DetectSettings,
+    segment: SegmentSettings,
+    track: TrackSettings,
+    eval: EvalConfig,
+    training_size: String,
+    device: String,
+    detector: ModelFiles,
+    segmenter: ModelFiles,
+}
+
+/// A stage's result and its measured time.
+struct Timed<T> {
+    value: T,
+    seconds: f64,
+    items: usize,
+}
+
+/// Runs `autolabel run`.
+pub fn run(args: Args) -> Result<()> {
+    let store = Store::open(&args.out)?;
+    let classes = load_json_or(
+        args.classes.as_deref(),
+        "--classes",
+        ClassMap::nuscenes_default,
+    )?;
+    classes.validate().map_err(|e| format!("--classes: {e}"))?;
+    let ontology: Ontology = load_json_or(args.ontology.as_deref(), "--ontology", Ontology::seed)?;
+    let caption = ontology
+        .caption(&classes.classes)
+        .map_err(|e| match &args.ontology {
+            Some(p) => format!("--ontology {}: {e}", p.display()),
+            None => e.to_string(),
+        })?;
+    let eval_config: EvalConfig = load_json_or(
+        args.eval_config.as_deref(),
+        "--eval-config",
+        EvalConfig::default,
+    )?;
+    let mut input = open_input(&args, &classes)?;
+    let sampling = Sampling {
+        start: args.start,
+        end: args.end,
+        fps: args.fps,
+        max_frames: args.max_frames,
+        every: args.every,
+    };
+    let sampled = sampling
+        .select(input.clip.infos())
+        .map_err(|e| format!("{}: {e}", input.description))?;
+    let settings = Settings {
+        input: input.identity.clone(),
+        sampling,
+        ontology,
+        caption: caption.text.clone(),
+        detect: DetectSettings::default(),
+        segment: SegmentSettings::default(),
+        track: TrackSettings::default(),
+        eval: eval_config,
+        training_size: args.training_size.clone(),
+        device: args.device.name().to_string(),
+        detector: ModelFiles::of(&args.detector, "--detector", "grounding-dino")?,
+        segmenter: ModelFiles::of(&args.segmenter, "--segmenter", "sam2")?,
+    };
+    let training_size = TrainingSize::parse(&args.training_size)
+        .map_err(|e| format!("--training-size {}: {e}", args.training_size))?;
+    say(&args, &format!("labelling {}", input.description));
+    say(&args, &format!("caption: {:?}", caption.text));
+    let keyframes = detection_frames(&sampled);
+    let mut runner = Runner {
+        args: &args,
+        store: &store,
+        settings: &settings,
+        models: Models::default(),
+    };
+    let detections = runner.detect(&mut input, &caption, &keyframes)?;
+    let masks = runner.segment(&mut input, &detections)?;
+    let tracks = runner.track(&masks)?;
+    let report = runner.report(
+        &mut input,
+        &classes,
+        &detections,
+        &masks,
+        &tracks,
+        sampled.len(),
+    )?;
+    runner.export(&mut input, &classes, &tracks, training_size)?;
+    write_run_json(&store, &settings, &report)?;
+    let html = store.path("report.html");
+    say(&args, &format!("done: {}", html.display()));
+    if args.open {
+        open_in_browser(&html);
+    }
+    Ok(())
+}
+
+/// Opens a file with the desktop's handler (`xdg-open`); says so when there
+/// is none, as on a headless machine.
+fn open_in_browser(path: &Path) {
+    let opened = std::process::Command::new("xdg-open")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !opened {
+        eprintln!(
+            "could not open a browser here: open {} yourself",
+            path.display()
+        );
+    }
+}
+
+fn say(args: &Args, line: &str) {
+    if !args.quiet {
+        eprintln!("{line}");
+    }
+}
+
+fn load_json_or<T: serde::de::DeserializeOwned>(
+    path: Option<&Path>,
+    arg: &str,
+    default: impl FnOnce() -> T,
+) -> Result<T> {
+    let Some(path) = path else {
+        return Ok(default());
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{arg} {}: {e}", path.display()))?;
+    Ok(serde_json::from_slice(&bytes).map_err(|e| format!("{arg} {}: {e}", path.display()))?)
+}
+
+fn open_input(args: &Args, classes: &ClassMap) -> Result<Input> {
+    if let (Some(root), Some(scene)) = (&args.nuscenes, &args.scene) {
+        let db = NuScenes::open(root, &args.version)
+            .map_err(|e| format!("--nuscenes {}: {e}", root.display()))?;
+        let source = Box::new(DirSource { root: root.clone() });
+        return Ok(Input::nuscenes(&db, source, scene, &args.channel, classes)?);
+    }
+    if let Some(path) = &args.clip {
+        return Input::path(path, args.folder_fps)
+            .map_err(|e| format!("--clip {}: {e}", path.display()).into());
+    }
+    if args.demo {
+        let config = SceneConfig {
+            frames: args.demo_frames,
+            ..SceneConfig::demo()
+        };
+        return Ok(Input::demo(&config, classes)?);
+    }
+    Err("give a clip: --nuscenes DIR --scene NAME, --clip PATH or --demo".into())
+}
+
+/// Models, loaded the first time a stage needs one.
+#[derive(Default)]
+struct Models {
+    detector: Option<Detector>,
+    segmenter: Option<Sam2ImagePredictor>,
+}
+
+struct Runner<'a> {
+    args: &'a Args,
+    store: &'a Store,
+    settings: &'a Settings,
+    models: Models,
+}
+
+impl Runner<'_> {
+    fn detector(&mut self) -> Result<&Detector> {
+        if self.models.detector.is_none() {
+            let dir = &self.args.detector;
+            let device = init_device(self.args.device)?;
+            let (detector, _) = Detector::from_dir(dir, &device)
+                .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
+            self.models.detector = Some(detector);
+        }
+        self.models
+            .detector
+            .as_ref()
+            .ok_or_else(|| "the detector did not load".into())
+    }
+
+    fn segmenter(&mut self) -> Result<&mut Sam2ImagePredictor> {
+        if self.models.segmenter.is_none() {
+            let dir = &self.args.segmenter;
+            let device = init_device(self.args.device)?;
+            let model = Sam2Model::from_dir(dir, &device)
+                .map_err(|e| format!("--segmenter {}: {e}", dir.display()))?;
+            self.models.segmenter = Some(Sam2ImagePredictor::new(model));
+        }
+        self.models
+            .segmenter
+            .as_mut()
+            .ok_or_else(|| "the segmenter did not load".into())
+    }
+
+    fn detect_key(&self) -> Result<String> {
+        let s = self.settings;
+        key_of(&(
+            "detect",
+            &s.input,
+            &s.sampling,
+            &s.ontology,
+            &s.detect,
+            &s.detector.weights_sha256,
+            &s.detector.config_sha256,
+            &s.device,
+        ))
+    }
+
+    fn detect(
+        &mut self,
+        input: &mut Input,
+        caption: &Caption,
+        keyframes: &[usize],
+    ) -> Result<Timed<DetectOutput>> {
+        let key = self.detect_key()?;
+        if let Some(done) = self.store.finished::<DetectOutput>("detections.json", &key) {
+            say(self.args, "detect: reusing detections.json");
+            return Ok(Timed {
+                value: done.value,
+                seconds: done.seconds,
+                items: done.items,
+            });
+        }
+        let mut checkpoint = self
+            .store
+            .checkpoint::<FrameDetections>("detections.json", &key)?;
+        let mut progress = Progress::new("detect", keyframes.len(), self.args.quiet);
+        progress.resume(checkpoint.done.len(), checkpoint.seconds());
+        let remaining = &keyframes[checkpoint.done.len().min(keyframes.len())..];
+        if !remaining.is_empty() {
+            let (args, settings) = (self.args, self.settings);
+            let detector = self.detector()?;
+            let runner = FrameDetector::new(
+                detector,
+                &settings.ontology,
+                caption.clone(),
+                settings.detect.clone(),
+            )
+            .map_err(|e| format!("--detector {}: {e}", args.detector.display()))?;
+            for &index in remaining {
+                let frame = input.clip.frame(index)?;
+                let start = Instant::now();
+                let found = runner.detect(&frame)?;
+                let seconds = start.elapsed().as_secs_f64();
+                checkpoint.push(found, seconds)?;
+                progress.step(seconds);
+            }
+        }
+        progress.finish();
+        let seconds = checkpoint.seconds();
+        let output = DetectOutput {
+            caption: caption.text.clone(),
+            frames: checkpoint.done.into_iter().map(|(f, _)| f).collect(),
+        };
+        self.store
+            .save_json("detections.json", &key, &output, seconds, keyframes.len())?;
+        Ok(Timed {
+            value: output,
+            seconds,
+            items: keyframes.len(),
+        })
+    }
+
+    fn segment_key(&self) -> Result<String> {
+        let s = self.settings;
+        key_of(&(
+            "segment",
+            self.detect_key()?,
+            &s.segment,
+            &s.segmenter.weights_sha256,
+            &s.segmenter.config_sha256,
+        ))
+    }
+
+    fn segment(
+        &mut self,
+        input: &mut Input,
+        detections: &Timed<DetectOutput>,
+    ) -> Result<Timed<SegmentOutput>> {
+        let key = self.segment_key()?;
+        if let Some(done) = self.store.finished::<SegmentOutput>("masks.json", &key) {
+            say(self.args, "segment: reusing masks.json");
+            return Ok(Timed {
+                value: done.value,
+                seconds: done.seconds,
+                items: done.items,
+            });
+        }
+        let frames = &detections.value.frames;
+        let mut checkpoint = self.store.checkpoint::<FrameMasks>("masks.json", &key)?;
+        let mut progress = Progress::new("segment", frames.len(), self.args.quiet);
+        progress.resume(checkpoint.done.len(), checkpoint.seconds());
+        let settings = self.settings.segment.clone();
+        for dets in &frames[checkpoint.done.len().min(frames.len())..] {
+            let frame = input.clip.frame(dets.frame)?;
+            let start = Instant::now();
+            let masks = segment_frame(self.segmenter()?, &frame, dets, &settings)?;
+            let seconds = start.elapsed().as_secs_f64();
+            checkpoint.push(masks, seconds)?;
+            progress.step(seconds);
+        }
+        progress.finish();
+        let seconds = checkpoint.seconds();
+        let output = SegmentOutput::new(checkpoint.done.into_iter().map(|(f, _)| f).collect());
+        say(
+            self.args,
+            &format!(
+                "segment: {} box(es) prompted with points (occlusion)",
+                output.boxes_with_points
+            ),
+        );
+        self.store
+            .save_json("masks.json", &key, &output, seconds, frames.len())?;
+        Ok(Timed {
+            value: output,
+            seconds,
+            items: frames.len(),
+        })
+    }
+
+    fn track_key(&self) -> Result<String> {
+        key_of(&("track", self.segment_key()?, &self.settings.track))
+    }
+
+    fn track(&mut self, masks: &Timed<SegmentOutput>) -> Result<TrackOutput> {
+        let key = self.track_key()?;
+        if let Some(done) = self.store.finished::<TrackOutput>("tracks.json", &key) {
+            return Ok(done.value);
+        }
+        let tracks = associate(&masks.value, &self.settings.track);
+        self.store.save_bytes(
+            "tracks.txt",
+            &key,
+            outputs::mot_lines(&tracks).as_bytes(),
+            0.0,
+            tracks.tracks.len(),
+        )?;
+        self.store
+            .save_json("tracks.json", &key, &tracks, 0.0, tracks.tracks.len())?;
+        Ok(tracks)
+    }
+
+    fn stage_timings(
+        &self,
+        detections: &Timed<DetectOutput>,
+        masks: &Timed<SegmentOutput>,
+    ) -> Vec<StageTiming> {
+        let device = self.settings.device.clone();
+        let timing = |stage: &str, t_items: usize, seconds: f64| StageTiming {
+            stage: stage.into(),
+            items: t_items,
+            unit: "frames".into(),
+            seconds,
+            device: device.clone(),
+        };
+        vec![
+            timing("detect", detections.items, detections.seconds),
+            timing("segment", masks.items, masks.seconds),
+        ]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        input: &mut Input,
+        classes: &ClassMap,
+        detections: &Timed<DetectOutput>,
+        masks: &Timed<SegmentOutput>,
+        tracks: &TrackOutput,
+        frames: usize,
+    ) -> Result<RunReport> {
+        let results = predictions(tracks, &classes.classes);
+        let results_bytes = {
+            let mut text = serde_json::to_string_pretty(&results)?;
+            text.push('\n');
+            text.into_bytes()
+        };
+        store::write_atomic(&self.store.path("predictions.json"), &results_bytes)?;
+        let stages = self.stage_timings(detections, masks);
+        let frames_per_s = analyse::throughput(detections.items, &stages);
+        let mut eval_config = self.settings.eval.clone();
+        if let Some(rate) = frames_per_s {
+            eval_config.cost.throughput_frames_per_s = rate;
+        }
+        store::write_atomic(&self.store.path("eval-config.json"), &pretty(&eval_config)?)?;
+        let (eval, modes) = match &input.truth {
+            Some(gt) => {
+                let gt = labelled_truth(gt, &detections.value);
+                let (report, whole) = evaluate_results(
+                    &gt,
+                    &results_bytes,
+                    input.clip.len(),
+                    &eval_config,
+                    DEFAULT_MAX_FAILURES_PER_KIND,
+                )?;
+                (Some(report), analyse::failure_modes(&whole))
+            }
+            None => (None, Vec::new()),
+        };
+        let report = RunReport {
+            source: input.description.clone(),
+            caption: detections.value.caption.clone(),
+            frames,
+            detection_frames: detections.items,
+            detections_per_class: analyse::objects_per_class(tracks),
+            boxes_with_points: masks.value.boxes_with_points,
+            tracks: tracks.tracks.len(),
+            eval,
+            failure_modes: modes,
+            frames_per_s,
+            stages,
+        };
+        store::write_atomic(&self.store.path("report.json"), &pretty(&report)?)?;
+        let examples = example_crops(input, &report)?;
+        let html = report_html(&report, self.settings, examples);
+        store::write_atomic(&self.store.path("report.html"), html.as_bytes())?;
+        Ok(report)
+    }
+
+    fn export(
+        &mut self,
+        input: &mut Input,
+        classes: &ClassMap,
+        tracks: &TrackOutput,
+        training_size: TrainingSize,
+    ) -> Result<()> {
+        let key = key_of(&("export", self.track_key()?, &self.settings.training_size))?;
+        let labels = outputs::labels_dataset(tracks, input.clip.infos(), &classes.classes)?;
+        for w in &labels.warnings {
+            say(self.args, &format!("labels.json: {w}"));
+        }
+        store::write_atomic(&self.store.path("labels.json"), &pretty(&labels.dataset)?)?;
+        if !self.store.is_done("training.zip", &key) {
+            let options = ZipOptions {
+                size: training_size,
+                jpeg_quality: 90,
+            };
+            let zip = outputs::training_archive(&mut input.clip, &labels.dataset, &options)?;
+            self.store
+                .save_bytes("training.zip", &key, &zip, 0.0, labels.dataset.images.len())?;
+        }
+        if !self.store.is_done("propagation.mp4", &key) {
+            let video = propagation_video(input, tracks, self.args.quiet)?;
+            self.store
+                .save_bytes("propagation.mp4", &key, &video, 0.0, tracks.frames.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// The ground truth of the frames the detector ran on: a keyframe left out
+/// of the run (by --max-frames, --every, a range) is not a miss.
+fn labelled_truth(gt: &GroundTruth, detections: &DetectOutput) -> GroundTruth {
+    let labelled: std::collections::HashSet<i64> =
+        detections.frames.iter().map(|f| f.frame as i64).collect();
+    GroundTruth {
+        images: gt
+            .images
+            .iter()
+            .filter(|i| labelled.contains(&i.id))
+            .cloned()
+            .collect(),
+        categories: gt.categories.clone(),
+        objects: gt
+            .objects
+            .iter()
+            .filter(|o| labelled.contains(&o.image_id))
+            .cloned()
+            .collect(),
+    }
+}
+
+fn pretty<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text.into_bytes())
+}
+
+#[derive(Serialize)]
+struct RunRecord<'a> {
+    autolabel_version: &'static str,
+    settings: &'a Settings,
+    stages: &'a [StageTiming],
+    frames_per_s: Option<f64>,
+}
+
+fn write_run_json(store: &Store, settings: &Settings, report: &RunReport) -> Result<()> {
+    let record = RunRecord {
+        autolabel_version: env!("CARGO_PKG_VERSION"),
+        settings,
+        stages: &report.stages,
+        frames_per_s: report.frames_per_s,
+    };
+    store::write_atomic(&store.path("run.json"), &pretty(&record)?)
+}
+
+/// Each failure mode's example as a JPEG crop of its frame.
+fn example_crops(input: &mut Input, report: &RunReport) -> Result<Vec<(FailureMode, Vec<u8>)>> {
+    let mut crops = Vec::new();
+    for finding in &report.failure_modes {
+        let Some(case) = &finding.example else {
+            continue;
+        };
+        let index = usize::try_from(case.image_id)?;
+        let frame = input.clip.frame(index)?;
+        if let Some(jpeg) = analyse::example_jpeg(&frame.rgb, case)? {
+            crops.push((finding.mode, jpeg));
+        }
+    }
+    Ok(crops)
+}
+
+/// The labelled frames with their tracks drawn, as an H.264 MP4 at the
+/// labelled frames' own rate.
+fn propagation_video(input: &mut Input, tracks: &TrackOutput, quiet: bool) -> Result<Vec<u8>> {
+    let Some(first) = tracks.frames.first() else {
+        return Err("propagation.mp4: no labelled frame".into());
+    };
+    let timestamps: Vec<i64> = tracks
+        .frames
+        .iter()
+        .filter_map(|f| input.clip.infos().get(f.frame).map(|i| i.timestamp_us))
+        .collect();
+    let fps = outputs::frame_rate(&timestamps);
+    let mut writer = Mp4Writer::new(first.width, first.height, fps)?;
+    let mut progress = Progress::new("video", tracks.frames.len(), quiet);
+    for f in &tracks.frames {
+        let start = Instant::now();
+        let mut frame = input.clip.frame(f.frame)?.rgb;
+        outputs::draw_tracks(&mut frame, f);
+        writer.push(&frame)?;
+        progress.step(start.elapsed().as_secs_f64());
+    }
+    progress.finish();
+    Ok(writer.finish()?)
+}
+
+/// `report.html`: the run's report with its settings and example crops.
+fn report_html(
+    report: &RunReport,
+    settings: &Settings,
+    examples: Vec<(FailureMode, Vec<u8>)>,
+) -> String {
+    let model = |m: &ModelFiles| format!("{} (sha256 {}…)", m.dir, &m.weights_sha256[..12]);
+    let rows = vec![
+        ("caption".to_string(), settings.caption.clone()),
+        ("detector".to_string(), model(&settings.detector)),
+        ("segmenter".to_string(), model(&settings.segmenter)),
+        ("device".to_string(), settings.device.clone()),
+        (
+            "sampling".to_string(),
+            serde_json::to_string(&settings.sampling).unwrap_or_default(),
+        ),
+        (
+            "IoU threshold".to_string(),
+            settings.eval.iou_threshold.to_string(),
+        ),
+    ];
+    render(&analyse::report_view(report, rows, examples))
+}

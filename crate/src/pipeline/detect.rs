@@ -1,0 +1,266 @@
+//! Stage 1, detect: open-vocabulary boxes for the ontology's classes on the
+//! detection frames, with Grounding DINO.
+//!
+//! The detector reads one caption of every class's phrases. Each query above
+//! the lowest box threshold gets the class of its most probable phrase and is
+//! kept when its score passes that class's box threshold and the phrase's
+//! probability its text threshold. Boxes are clipped to the image (a box left
+//! without area is dropped), then per-class greedy NMS removes duplicates.
+
+use serde::{Deserialize, Serialize};
+
+use super::PipelineError;
+use super::ontology::{Caption, Ontology};
+use crate::data::frame::Frame;
+use crate::labels::Box2;
+use crate::labels::boxes::{self, area};
+use crate::models::grounding_dino::Detector;
+use crate::models::grounding_dino::postprocess::PhraseHit;
+use crate::text::EncodedPrompt;
+
+/// Settings of the detect stage besides the ontology.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectSettings {
+    /// Per-class NMS at this box IoU (`None`: keep every query, as the
+    /// reference does). 0.8 is Grounded-SAM-2's setting.
+    pub nms_iou: Option<f64>,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        DetectSettings { nms_iou: Some(0.8) }
+    }
+}
+
+/// One detected object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detected {
+    /// `[x0, y0, x1, y1]`, image pixels.
+    #[serde(rename = "box")]
+    pub bbox: Box2,
+    pub score: f64,
+    /// The ontology class.
+    pub class: String,
+    /// The phrase of the caption that found it.
+    pub phrase: String,
+}
+
+/// The detections of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameDetections {
+    /// Clip index.
+    pub frame: usize,
+    pub width: u32,
+    pub height: u32,
+    pub detections: Vec<Detected>,
+}
+
+/// `detections.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectOutput {
+    /// The caption the detector read.
+    pub caption: String,
+    pub frames: Vec<FrameDetections>,
+}
+
+/// A detector ready for a run: the model and the encoded caption.
+pub struct FrameDetector<'a> {
+    detector: &'a Detector,
+    encoded: EncodedPrompt,
+    caption: Caption,
+    ontology: &'a Ontology,
+    settings: DetectSettings,
+}
+
+impl<'a> FrameDetector<'a> {
+    /// Encodes the ontology's caption for `detector`.
+    pub fn new(
+        detector: &'a Detector,
+        ontology: &'a Ontology,
+        caption: Caption,
+        settings: DetectSettings,
+    ) -> Result<Self, PipelineError> {
+        let encoded = detector.encode(&caption.text)?;
+        if encoded.phrase_tokens.len() != caption.phrases.len() {
+            return Err(PipelineError::Detector(
+                crate::models::grounding_dino::GroundingDinoError::Input(format!(
+                    "the caption {:?} reads as {} phrases, the ontology has {}",
+                    caption.text,
+                    encoded.phrase_tokens.len(),
+                    caption.phrases.len()
+                )),
+            ));
+        }
+        Ok(FrameDetector {
+            detector,
+            encoded,
+            caption,
+            ontology,
+            settings,
+        })
+    }
+
+    /// The detections of one frame.
+    pub fn detect(&self, frame: &Frame) -> Result<FrameDetections, PipelineError> {
+        let (width, height) = frame.rgb.dimensions();
+        let hits = self.detector.detect_phrases(
+            frame.rgb.as_raw(),
+            width as usize,
+            height as usize,
+            &self.encoded,
+            self.ontology.min_box_threshold(),
+        )?;
+        let found = classify(&hits, &self.caption, self.ontology, [width, height]);
+        let detections = match self.settings.nms_iou {
+            Some(iou) => nms_per_class(found, iou),
+            None => found,
+        };
+        Ok(FrameDetections {
+            frame: frame.index,
+            width,
+            height,
+            detections,
+        })
+    }
+}
+
+/// Classes and per-class thresholds applied to a frame's hits
+/// (`[width, height]` of the frame, to clip boxes to).
+pub fn classify(
+    hits: &[PhraseHit],
+    caption: &Caption,
+    ontology: &Ontology,
+    [width, height]: [u32; 2],
+) -> Vec<Detected> {
+    hits.iter()
+        .filter_map(|hit| {
+            let (p, &prob) = hit
+                .phrase_probs
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))?;
+            let phrase = caption.phrases.get(p)?;
+            let class = ontology.classes.get(phrase.class)?;
+            let keep = hit.score > class.box_threshold && prob > class.text_threshold;
+            let b = boxes::from_f32(hit.box_xyxy);
+            let (w, h) = (f64::from(width), f64::from(height));
+            let bbox = [
+                b[0].clamp(0.0, w),
+                b[1].clamp(0.0, h),
+                b[2].clamp(0.0, w),
+                b[3].clamp(0.0, h),
+            ];
+            (keep && area(bbox) > 0.0).then(|| Detected {
+                bbox,
+                score: f64::from(hit.score),
+                class: class.name.clone(),
+                phrase: phrase.phrase.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Greedy NMS within each class, highest score first; survivors keep their
+/// order.
+pub fn nms_per_class(detections: Vec<Detected>, iou_threshold: f64) -> Vec<Detected> {
+    let mut order: Vec<usize> = (0..detections.len()).collect();
+    order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
+    let mut keep = vec![false; detections.len()];
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        let d = &detections[i];
+        let suppressed = kept.iter().any(|&k| {
+            let o = &detections[k];
+            o.class == d.class && box_iou(o.bbox, d.bbox) > iou_threshold
+        });
+        if !suppressed {
+            kept.push(i);
+            keep[i] = true;
+        }
+    }
+    detections
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(d, k)| k.then_some(d))
+        .collect()
+}
+
+/// Plain intersection over union of two boxes (0 when both are empty).
+pub fn box_iou(a: Box2, b: Box2) -> f64 {
+    let inter = boxes::intersection(a, b);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ontology::CaptionPhrase;
+
+    fn caption() -> Caption {
+        let phrase = |p: &str, class| CaptionPhrase {
+            phrase: p.into(),
+            class,
+        };
+        Caption {
+            text: "car . van . pedestrian .".into(),
+            phrases: vec![phrase("car", 0), phrase("van", 0), phrase("pedestrian", 1)],
+        }
+    }
+
+    fn ontology() -> Ontology {
+        let mut o = Ontology::seed();
+        o.classes = vec![o.classes[0].clone(), o.classes[3].clone()];
+        o.classes[0].phrases = vec!["car".into(), "van".into()];
+        o.classes[1].box_threshold = 0.6;
+        o
+    }
+
+    fn hit(score: f32, probs: [f32; 3], b: [f32; 4]) -> PhraseHit {
+        PhraseHit {
+            score,
+            box_xyxy: b,
+            phrase_probs: probs.to_vec(),
+        }
+    }
+
+    #[test]
+    fn each_class_applies_its_own_thresholds() {
+        let hits = [
+            hit(0.5, [0.1, 0.5, 0.2], [0.0, 0.0, 10.0, 10.0]), // van → car, kept
+            hit(0.5, [0.1, 0.2, 0.5], [0.0, 0.0, 10.0, 10.0]), // pedestrian below 0.6
+            hit(0.7, [0.1, 0.2, 0.7], [-5.0, 2.0, 30.0, 12.0]), // pedestrian, clipped
+            hit(0.5, [0.5, 0.1, 0.1], [25.0, 0.0, 40.0, 10.0]), // outside: no area
+        ];
+        let got = classify(&hits, &caption(), &ontology(), [20, 20]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].class.as_str(), got[0].phrase.as_str()),
+            ("car", "van")
+        );
+        assert_eq!(got[1].class, "pedestrian");
+        assert_eq!(got[1].bbox, [0.0, 2.0, 20.0, 12.0]);
+    }
+
+    #[test]
+    fn nms_is_per_class() {
+        let det = |score, class: &str, x: f64| Detected {
+            bbox: [x, 0.0, x + 10.0, 10.0],
+            score,
+            class: class.into(),
+            phrase: class.into(),
+        };
+        let dets = vec![
+            det(0.5, "car", 0.0),
+            det(0.9, "car", 1.0),
+            det(0.4, "bus", 1.0),
+            det(0.3, "car", 50.0),
+        ];
+        let kept = nms_per_class(dets.clone(), 0.5);
+        assert_eq!(
+            kept,
+            vec![dets[1].clone(), dets[2].clone(), dets[3].clone()]
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! What a run labels: a clip, its ground truth when it has one, and how to
+//! describe it. Every kind of clip — a nuScenes scene (from a directory or
+//! from files in memory), the embedded demo scene, a frame folder, an MP4 —
+//! becomes an [`Input`] here, so the CLI and the page open clips the same way.
+
+use crate::data::classes::ClassMap;
+use crate::data::clip::{Clip, ClipError};
+use crate::data::nuscenes::{DataSource, GroundTruthError, MemorySource, NuScenes, NuScenesError};
+use crate::data::synthetic::{SceneConfig, SyntheticScene};
+use crate::eval::data::GroundTruth;
+
+/// A clip ready to label.
+pub struct Input {
+    pub clip: Clip,
+    /// Projected ground truth of its keyframes (`image_id` = clip index).
+    pub truth: Option<GroundTruth>,
+    /// For people: `"nuScenes scene-0061 (CAM_FRONT, v1.0-mini)"`.
+    pub description: String,
+    /// What identifies the input in a run's settings (stable across runs).
+    pub identity: String,
+}
+
+/// A clip that cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Clip(#[from] ClipError),
+    #[error(transparent)]
+    NuScenes(#[from] NuScenesError),
+    #[error(transparent)]
+    GroundTruth(#[from] GroundTruthError),
+}
+
+impl Input {
+    /// A nuScenes scene's camera chain read through `source`, with the
+    /// ground truth of its keyframes mapped by `classes`.
+    pub fn nuscenes(
+        db: &NuScenes,
+        source: Box<dyn DataSource>,
+        scene: &str,
+        channel: &str,
+        classes: &ClassMap,
+    ) -> Result<Self, InputError> {
+        let clip = Clip::nuscenes(db, source, scene, channel, None)?;
+        let frames = db.camera_frames(scene, channel, None)?;
+        let keyframes = db.ground_truth(&frames, classes)?;
+        Ok(Input {
+            clip,
+            truth: Some(GroundTruth::from_nuscenes(&frames, &keyframes, classes)),
+            description: format!("nuScenes {scene} ({channel}, {})", db.version),
+            identity: format!("nuscenes:{}:{scene}:{channel}", db.version),
+        })
+    }
+
+    /// The synthetic demo scene, rendered frame by frame, with its ground
+    /// truth.
+    pub fn demo(config: &SceneConfig, classes: &ClassMap) -> Result<Self, InputError> {
+        let scene = SyntheticScene::generate(config);
+        let mut metadata = MemorySource::default();
+        for (path, bytes) in scene.metadata_files() {
+            metadata.insert(&path, bytes);
+        }
+        let db = NuScenes::load(&metadata, &config.version)?;
+        let channel = crate::data::nuscenes::DEFAULT_CHANNEL;
+        let frames = db.camera_frames(&config.name, channel, None)?;
+        let keyframes = db.ground_truth(&frames, classes)?;
+        let truth = GroundTruth::from_nuscenes(&frames, &keyframes, classes);
+        Ok(Input {
+            description: format!(
+                "the demo scene ({} frames at {}×{}, seed {})",
+                config.frames, config.width, config.height, config.seed
+            ),
+            identity: format!(
+                "demo:{}:{}:{}x{}",
+                config.seed, config.frames, config.width, config.height
+            ),
+            clip: Clip::demo(scene),
+            truth: Some(truth),
+        })
+    }
+
+    /// A frame folder (stamped at `fps`) or an MP4 file, without ground truth.
+    #[cfg(feature = "native")]
+    pub fn path(path: &std::path::Path, fps: f64) -> Result<Self, InputError> {
+        let clip = if path.is_dir() {
+            Clip::folder(path, fps)?
+        } else {
+            Clip::video(path)?
+        };
+        let kind = if path.is_dir() {
+            "frame folder"
+        } else {
+            "video"
+        };
+        Ok(Input {
+            description: format!("{kind} {} ({} frames)", path.display(), clip.len()),
+            identity: format!("{kind}:{}", path.display()),
+            clip,
+            truth: None,
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! Stage 6, outputs: the labels in the formats other tools read — a COCO
+//! dataset (boxes, polygons or RLE, track ids), MOTChallenge tracks, the
+//! training ZIP of resized images and the frames of the propagation video.
+//! Writing the bytes to files is the caller's.
+
+use std::fmt::Write;
+
+use image::RgbImage;
+
+use super::PipelineError;
+use super::track::{FrameTracks, TrackOutput};
+use crate::data::clip::{Clip, FrameInfo};
+use crate::export::archive::{ZipOptions, training_zip};
+use crate::export::coco::{
+    CocoDataset, Exported, LabelledFrame, LabelledObject, SegmentationFormat, build_dataset,
+};
+use crate::export::overlay::{OverlayObject, draw};
+use crate::labels::Mask;
+
+/// `labels.json`: every tracked object as a COCO annotation (`image_id` =
+/// clip index, `file_name` = the frame's name in the clip, polygons — or RLE
+/// for masks with holes — plus `score` and `track_id`).
+pub fn labels_dataset(
+    tracks: &TrackOutput,
+    infos: &[FrameInfo],
+    class_table: &[String],
+) -> Result<Exported, PipelineError> {
+    let frames = tracks
+        .frames
+        .iter()
+        .map(|f| labelled_frame(f, infos))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(build_dataset(
+        &frames,
+        class_table,
+        SegmentationFormat::Auto,
+    )?)
+}
+
+fn labelled_frame(f: &FrameTracks, infos: &[FrameInfo]) -> Result<LabelledFrame, PipelineError> {
+    let info = infos.get(f.frame).ok_or_else(|| PipelineError::Frame {
+        frame: f.frame,
+        message: format!("not in the clip ({} frames)", infos.len()),
+    })?;
+    Ok(LabelledFrame {
+        image_id: f.frame as i64,
+        file_name: info.name.clone(),
+        width: f.width,
+        height: f.height,
+        objects: f
+            .objects
+            .iter()
+            .map(|o| LabelledObject {
+                class: o.class.clone(),
+                bbox: o.bbox,
+                score: Some(o.score),
+                track_id: Some(o.track_id as i64),
+                mask: o.mask.as_ref().map(|m| m.decode()),
+            })
+            .collect(),
+    })
+}
+
+/// `tracks.txt` in the MOTChallenge format, one object a line:
+/// `frame,id,x,y,w,h,score,-1,-1,-1` with `frame` = clip index + 1 (MOT
+/// counts frames from 1).
+pub fn mot_lines(tracks: &TrackOutput) -> String {
+    let mut out = String::new();
+    for (f, o) in tracks.objects() {
+        let [x0, y0, x1, y1] = o.bbox;
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{},{},{:.2},{:.2},{:.2},{:.2},{:.4},-1,-1,-1",
+            f.frame + 1,
+            o.track_id,
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            o.score
+        );
+    }
+    out
+}
+
+/// The training ZIP of a labels dataset, its images decoded from the clip.
+pub fn training_archive(
+    clip: &mut Clip,
+    labels: &CocoDataset,
+    options: &ZipOptions,
+) -> Result<Vec<u8>, PipelineError> {
+    Ok(training_zip(labels, options, |image| {
+        let index = usize::try_from(image.id).map_err(|e| e.to_string())?;
+        clip.frame(index).map(|f| f.rgb).map_err(|e| e.to_string())
+    })?)
+}
+
+/// Draws a frame's tracked objects (mask tint, box, class and id) over it.
+pub fn draw_tracks(frame: &mut RgbImage, tracks: &FrameTracks) {
+    let masks: Vec<Option<Mask>> = tracks
+        .objects
+        .iter()
+        .map(|o| o.mask.as_ref().map(|m| m.decode()))
+        .collect();
+    let objects: Vec<OverlayObject> = tracks
+        .objects
+        .iter()
+        .zip(&masks)
+        .map(|(o, mask)| OverlayObject {
+            bbox: o.bbox,
+            mask: mask.as_ref(),
+            track_id: o.track_id,
+            label: &o.class,
+        })
+        .collect();
+    draw(frame, &objects);
+}
+
+/// Frames per second of frames stamped `timestamps_us` (the median step;
+/// 2 fps, nuScenes' keyframe rate, for fewer than two frames or no step).
+pub fn frame_rate(timestamps_us: &[i64]) -> f64 {
+    let mut steps: Vec<i64> = timestamps_us
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .collect();
+    steps.sort_unstable();
+    match steps.get(steps.len() / 2) {
+        Some(&median) => 1e6 / median as f64,
+        None => 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Rle;
+    use crate::pipeline::track::TrackedObject;
+
+    fn tracks() -> TrackOutput {
+        let mask = Mask::from_fn(20, 10, |x, y| (2..6).contains(&x) && (1..4).contains(&y));
+        TrackOutput {
+            method: "keyframe-association".into(),
+            frames: vec![FrameTracks {
+                frame: 6,
+                width: 20,
+                height: 10,
+                objects: vec![TrackedObject {
+                    track_id: 3,
+                    class: "bus".into(),
+                    bbox: [2.0, 1.0, 6.0, 4.0],
+                    score: 0.5,
+                    mask: Some(Rle::encode(&mask)),
+                }],
+            }],
+            tracks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn frame_rate_is_the_median_step() {
+        assert_eq!(frame_rate(&[0, 500_000, 1_000_000, 2_000_000]), 2.0);
+        assert_eq!(frame_rate(&[7]), 2.0);
+    }
+
+    #[test]
+    fn mot_counts_frames_from_one() {
+        assert_eq!(
+            mot_lines(&tracks()),
+            "7,3,2.00,1.00,4.00,3.00,0.5000,-1,-1,-1\n"
+        );
+    }
+
+    #[test]
+    fn labels_carry_class_track_and_polygon() {
+        let infos: Vec<FrameInfo> = (0..7)
+            .map(|index| FrameInfo {
+                index,
+                timestamp_us: 0,
+                name: format!("f{index}.jpg"),
+                is_key_frame: false,
+            })
+            .collect();
+        let table = vec!["car".to_string(), "bus".to_string()];
+        let ds = labels_dataset(&tracks(), &infos, &table).unwrap().dataset;
+        assert_eq!(ds.images[0].file_name, "f6.jpg");
+        let a = &ds.annotations[0];
+        assert_eq!((a.image_id, a.category_id, a.track_id), (6, 2, Some(3)));
+        assert_eq!(a.area, Some(12.0));
+        assert!(labels_dataset(&tracks(), &infos[..3], &table).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! Stage 3, track: objects with ids that persist across frames.
+//!
+//! Until the SAM 2 video predictor lands, tracks join the masks of
+//! consecutive detection frames ([`associate`]): each object of a frame takes
+//! the id of the object of the previous labelled frame of its class whose mask
+//! overlaps it most (mask IoU at least `min_iou`, each id taken once, best
+//! pairs first); the others start new tracks. Objects whose mask came out
+//! empty (SAM 2 saw nothing) keep their detection box and no mask. The data
+//! type and the stage's place are those propagation will fill.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::segment::{FrameMasks, SegmentOutput};
+use crate::labels::{Box2, Rle};
+
+/// How tracks are made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackSettings {
+    /// Least mask IoU (boxes when either mask is empty) for an object to
+    /// continue a track of the previous labelled frame.
+    pub min_iou: f64,
+}
+
+impl Default for TrackSettings {
+    fn default() -> Self {
+        TrackSettings { min_iou: 0.3 }
+    }
+}
+
+/// One object of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedObject {
+    /// From 1, stable across the clip.
+    pub track_id: u64,
+    pub class: String,
+    /// `[x0, y0, x1, y1]`: the mask's bounds, or the detection box when the
+    /// mask is empty.
+    #[serde(rename = "box")]
+    pub bbox: Box2,
+    pub score: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Rle>,
+}
+
+/// The tracked objects of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameTracks {
+    pub frame: usize,
+    pub width: u32,
+    pub height: u32,
+    pub objects: Vec<TrackedObject>,
+}
+
+/// One track's extent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackSummary {
+    pub track_id: u64,
+    pub class: String,
+    pub first_frame: usize,
+    pub last_frame: usize,
+    /// Frames it has an object on.
+    pub frames: usize,
+}
+
+/// `tracks.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackOutput {
+    /// How the tracks were made (`"keyframe-association"`).
+    pub method: String,
+    pub frames: Vec<FrameTracks>,
+    pub tracks: Vec<TrackSummary>,
+}
+
+impl TrackOutput {
+    /// Every object, with its frame.
+    pub fn objects(&self) -> impl Iterator<Item = (&FrameTracks, &TrackedObject)> {
+        self.frames
+            .iter()
+            .flat_map(|f| f.objects.iter().map(move |o| (f, o)))
+    }
+}
+
+/// Joins the segmented frames into tracks (frames in clip order).
+pub fn associate(masks: &SegmentOutput, settings: &TrackSettings) -> TrackOutput {
+    let mut next_id = 1;
+    let mut frames: Vec<FrameTracks> = Vec::with_capacity(masks.frames.len());
+    for f in &masks.frames {
+        let objects = tracked_objects(f);
+        let previous = frames.last().map_or(&[][..], |p| p.objects.as_slice());
+        let ids = assign_ids(previous, &objects, settings.min_iou, &mut next_id);
+        let objects = objects
+            .into_iter()
+            .zip(ids)
+            .map(|(o, track_id)| TrackedObject { track_id, ..o })
+            .collect();
+        frames.push(FrameTracks {
+            frame: f.frame,
+            width: f.width,
+            height: f.height,
+            objects,
+        });
+    }
+    let tracks = summaries(&frames);
+    TrackOutput {
+        method: "keyframe-association".into(),
+        frames,
+        tracks,
+    }
+}
+
+/// A frame's objects, id 0 for now.
+fn tracked_objects(f: &FrameMasks) -> Vec<TrackedObject> {
+    f.objects
+        .iter()
+        .map(|o| {
+            let empty = o.mask.area() == 0;
+            TrackedObject {
+                track_id: 0,
+                class: o.class.clone(),
+                bbox: if empty {
+                    o.prompt.bbox.unwrap_or_default()
+                } else {
+                    o.mask.to_xyxy()
+                },
+                score: o.score,
+                mask: (!empty).then(|| o.mask.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Ids for `current`: best-overlapping pairs with `previous` first.
+fn assign_ids(
+    previous: &[TrackedObject],
+    current: &[TrackedObject],
+    min_iou: f64,
+    next_id: &mut u64,
+) -> Vec<u64> {
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    for (i, c) in current.iter().enumerate() {
+        for (j, p) in previous.iter().enumerate() {
+            if p.class == c.class {
+                let iou = overlap(p, c);
+                if iou >= min_iou && iou > 0.0 {
+                    pairs.push((iou, i, j));
+                }
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut ids = vec![0; current.len()];
+    let mut taken = vec![false; previous.len()];
+    for (_, i, j) in pairs {
+        if ids[i] == 0 && !taken[j] {
+            ids[i] = previous[j].track_id;
+            taken[j] = true;
+        }
+    }
+    for id in ids.iter_mut().filter(|id| **id == 0) {
+        *id = *next_id;
+        *next_id += 1;
+    }
+    ids
+}
+
+/// Mask IoU, or box IoU when either has no mask.
+fn overlap(a: &TrackedObject, b: &TrackedObject) -> f64 {
+    match (&a.mask, &b.mask) {
+        (Some(ma), Some(mb)) if ma.height() == mb.height() && ma.width() == mb.width() => {
+            Rle::iou(mb, ma, false)
+        }
+        _ => super::detect::box_iou(a.bbox, b.bbox),
+    }
+}
+
+fn summaries(frames: &[FrameTracks]) -> Vec<TrackSummary> {
+    let mut by_id: BTreeMap<u64, TrackSummary> = BTreeMap::new();
+    for f in frames {
+        for o in &f.objects {
+            by_id
+                .entry(o.track_id)
+                .and_modify(|t| {
+                    t.last_frame = f.frame;
+                    t.frames += 1;
+                })
+                .or_insert(TrackSummary {
+                    track_id: o.track_id,
+                    class: o.class.clone(),
+                    first_frame: f.frame,
+                    last_frame: f.frame,
+                    frames: 1,
+                });
+        }
+    }
+    by_id.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Mask;
+    use crate::labels::Prompt;
+    use crate::pipeline::segment::MaskedObject;
+
+    fn object(class: &str, x0: u32, x1: u32) -> MaskedObject {
+        let mask = Mask::from_fn(40, 10, |x, y| (x0..x1).contains(&x) && y < 5);
+        MaskedObject {
+            detection: 0,
+            class: class.into(),
+            score: 0.9,
+            mask: Rle::encode(&mask),
+            iou_score: 0.9,
+            object_score: 1.0,
+            prompt: Prompt {
+                bbox: Some([f64::from(x0), 0.0, f64::from(x1), 5.0]),
+                points: Vec::new(),
+            },
+            occluder: None,
+        }
+    }
+
+    fn frame(index: usize, objects: Vec<MaskedObject>) -> FrameMasks {
+        FrameMasks {
+            frame: index,
+            width: 40,
+            height: 10,
+            objects,
+        }
+    }
+
+    #[test]
+    fn overlapping_masks_of_a_class_keep_their_id() {
+        let masks = SegmentOutput::new(vec![
+            frame(0, vec![object("car", 0, 10), object("bus", 20, 30)]),
+            frame(
+                6,
+                vec![
+                    object("bus", 22, 32),
+                    object("car", 2, 12),
+                    object("car", 30, 40),
+                ],
+            ),
+            frame(12, vec![object("car", 4, 14), object("car", 0, 0)]),
+        ]);
+        let t = associate(&masks, &TrackSettings::default());
+        let ids: Vec<Vec<u64>> = t
+            .frames
+            .iter()
+            .map(|f| f.objects.iter().map(|o| o.track_id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1, 2], vec![2, 1, 3], vec![1, 4]]);
+        assert_eq!(t.tracks.len(), 4);
+        assert_eq!((t.tracks[0].first_frame, t.tracks[0].last_frame), (0, 12));
+        let empty = &t.frames[2].objects[1];
+        assert!(empty.mask.is_none());
+        assert_eq!(empty.bbox, [0.0, 0.0, 0.0, 5.0]);
+    }
+
+    #[test]
+    fn another_class_never_continues_a_track() {
+        let masks = SegmentOutput::new(vec![
+            frame(0, vec![object("car", 0, 10)]),
+            frame(1, vec![object("truck", 0, 10)]),
+        ]);
+        let t = associate(&masks, &TrackSettings::default());
+        assert_eq!(t.frames[1].objects[0].track_id, 2);
+    }
+}

@@ -1,0 +1,390 @@
+//! `autolabel run` end to end on the demo scene with the committed tiny
+//! fixture models: every output checked by the tool that reads it
+//! (`autolabel eval`, pycocotools, ffprobe, Chromium), a run killed with
+//! SIGKILL and resumed to byte-identical outputs, and bad input refused with
+//! the argument named and nothing of the user's lost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Scratch, repo, run_oracle};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_autolabel"))
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The demo scene with `frames` frames written as a nuScenes dataset.
+fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
+    let root = dir.join("demo");
+    let out = cli()
+        .args(["demo", "--frames", &frames.to_string(), "--out"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    ok(out, "autolabel demo");
+    root
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("models/fixtures").join(name)
+}
+
+/// An ontology whose thresholds let the tiny random-weight detector find
+/// objects of several classes.
+fn write_ontology(dir: &Path) -> PathBuf {
+    let path = dir.join("ontology.json");
+    let classes: Vec<Value> = ["car", "truck", "bus", "pedestrian", "cyclist"]
+        .iter()
+        .map(|c| serde_json::json!({"name": c, "phrases": [c], "box_threshold": 0.3, "text_threshold": 0.2}))
+        .collect();
+    std::fs::write(&path, serde_json::json!({ "classes": classes }).to_string()).unwrap();
+    path
+}
+
+fn run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
+    let models = [fixture("grounding-dino-tiny"), fixture("sam2-tiny")];
+    run_with_models(dataset, ontology, out, &models)
+}
+
+fn run_with_models(dataset: &Path, ontology: &Path, out: &Path, models: &[PathBuf; 2]) -> Command {
+    let mut c = cli();
+    c.args(["run", "--quiet", "--scene", "scene-demo", "--nuscenes"])
+        .arg(dataset)
+        .arg("--detector")
+        .arg(&models[0])
+        .arg("--segmenter")
+        .arg(&models[1])
+        .arg("--ontology")
+        .arg(ontology)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+fn json(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The outputs whose bytes a resumed run must reproduce (`report.*` and
+/// `run.json` carry timings).
+const DETERMINISTIC: [&str; 9] = [
+    "detections.json",
+    "masks.json",
+    "tracks.json",
+    "tracks.txt",
+    "predictions.json",
+    "labels.json",
+    "eval-config.json",
+    "training.zip",
+    "propagation.mp4",
+];
+
+#[test]
+fn run_on_the_demo_scene_writes_every_output() {
+    let scratch = Scratch::new("run-demo");
+    let dataset = demo_dataset(&scratch.0, 13);
+    let ontology = write_ontology(&scratch.0);
+    let out = scratch.0.join("out");
+    ok(
+        run_command(&dataset, &ontology, &out).output().unwrap(),
+        "autolabel run",
+    );
+
+    let detections = json(&out.join("detections.json"));
+    let frames: Vec<u64> = detections["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(frames, [0, 6, 12], "detection runs on the keyframes");
+    let report = json(&out.join("report.json"));
+    let predictions = json(&out.join("predictions.json"));
+    assert!(
+        predictions.as_array().unwrap().len() >= 3,
+        "the fixture detector should find objects: {predictions}"
+    );
+
+    check_eval_reproduces(&dataset, &out, &report);
+    check_labels_in_pycocotools(&out);
+    check_tracks_txt(&out, predictions.as_array().unwrap().len());
+    check_video(&out.join("propagation.mp4"), frames.len());
+    check_report_html(&out.join("report.html"));
+    check_training_zip(&out.join("training.zip"), frames.len());
+    let run = json(&out.join("run.json"));
+    assert_eq!(
+        run["settings"]["detector"]["weights_sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert!(run["frames_per_s"].as_f64().unwrap() > 0.0);
+}
+
+fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
+    let eval = ok(
+        cli()
+            .args(["eval", "--scene", "scene-demo", "--nuscenes"])
+            .arg(dataset)
+            .arg("--pred")
+            .arg(out.join("predictions.json"))
+            .arg("--config")
+            .arg(out.join("eval-config.json"))
+            .output()
+            .unwrap(),
+        "autolabel eval",
+    );
+    let again: Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(
+        again, report["eval"],
+        "autolabel eval of predictions.json gives the report's numbers"
+    );
+    assert!(
+        report["eval"]["bbox"]["per_class"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 5
+    );
+}
+
+fn check_labels_in_pycocotools(out: &Path) {
+    let labels = out.join("labels.json");
+    let predictions = out.join("predictions.json");
+    let answer = run_oracle(
+        "labels_check.py",
+        &[labels.to_str().unwrap(), predictions.to_str().unwrap()],
+    );
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["images"], 3, "{answer}");
+    assert!(answer["compared"].as_u64().unwrap() > 0, "{answer}");
+    assert_eq!(answer["differing_pixels"], 0, "{answer}");
+    assert_eq!(answer["unmatched"], 0, "{answer}");
+}
+
+fn check_tracks_txt(out: &Path, objects: usize) {
+    let text = std::fs::read_to_string(out.join("tracks.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), objects);
+    for line in lines {
+        let fields: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
+        assert_eq!(fields.len(), 10, "{line}");
+        assert!(
+            fields[0] >= 1.0 && fields[1] >= 1.0 && fields[4] >= 0.0,
+            "{line}"
+        );
+    }
+}
+
+fn check_video(path: &Path, frames: usize) {
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe (Debian's ffmpeg; .ci/install installs it)");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("h264,{frames}"),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+}
+
+fn check_training_zip(path: &Path, images: usize) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let jpgs = (0..zip.len())
+        .filter(|&i| zip.by_index(i).unwrap().name().ends_with(".jpg"))
+        .count();
+    assert_eq!(jpgs, images);
+}
+
+/// Opens the report in headless Chromium: the P/R table is in the DOM, and a
+/// screenshot is left for people under the target directory.
+fn check_report_html(path: &Path) {
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(html.contains("id=\"pr-table\""));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+    let url = format!("file://{}", path.display());
+    let dom = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(&url)
+        .output()
+        .expect("chromium (.ci/install installs it)");
+    assert!(String::from_utf8_lossy(&dom.stdout).contains("pr-table"));
+    let shot = artifacts().join("run-report.png");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,2400",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(shot.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("report screenshot: {}", shot.display());
+}
+
+/// Where tests leave files for people to look at.
+fn artifacts() -> PathBuf {
+    let dir = std::env::temp_dir().join("autolabel-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Lines in the segment stage's checkpoint (its key, then one per frame).
+fn checkpoint_lines(out: &Path) -> usize {
+    std::fs::read_to_string(out.join(".autolabel/masks.json.partial"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
+    let scratch = Scratch::new("run-resume");
+    let dataset = demo_dataset(&scratch.0, 61);
+    let ontology = write_ontology(&scratch.0);
+    let whole = scratch.0.join("whole");
+    ok(
+        run_command(&dataset, &ontology, &whole).output().unwrap(),
+        "the uninterrupted run",
+    );
+
+    let killed = scratch.0.join("killed");
+    let mut child = run_command(&dataset, &ontology, &killed).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while checkpoint_lines(&killed) < 3 {
+        assert!(Instant::now() < deadline, "segmentation never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !killed.join("masks.json").exists(),
+        "killed during segmentation"
+    );
+    ok(
+        run_command(&dataset, &ontology, &killed).output().unwrap(),
+        "the resumed run",
+    );
+    for file in DETERMINISTIC {
+        let (a, b) = (whole.join(file), killed.join(file));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{file} differs after the resume"
+        );
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_run_input_names_the_argument_and_keeps_the_users_files() {
+    let scratch = Scratch::new("run-bad");
+    let dataset = demo_dataset(&scratch.0, 1);
+    let ontology = write_ontology(&scratch.0);
+    let out = scratch.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("my-notes.txt"), "keep me").unwrap();
+
+    let (dino, sam) = (fixture("grounding-dino-tiny"), fixture("sam2-tiny"));
+    for (models, arg) in [
+        ([sam.clone(), sam.clone()], "--detector"),
+        ([dino.clone(), dino], "--segmenter"),
+    ] {
+        let o = run_with_models(&dataset, &ontology, &out, &models)
+            .output()
+            .unwrap();
+        let e = stderr(&o);
+        assert!(
+            !o.status.success() && e.contains(arg) && e.contains("model_type"),
+            "{e}"
+        );
+    }
+
+    for (bad, says) in [
+        (
+            r#"{"classes": [{"name": "tram", "phrases": ["tram"]}]}"#,
+            "'tram' is not in the class table",
+        ),
+        (
+            r#"{"classes": [{"name": "car", "phrases": []}]}"#,
+            "class 'car' has no phrases",
+        ),
+    ] {
+        let file = scratch.0.join("bad-ontology.json");
+        std::fs::write(&file, bad).unwrap();
+        let o = run_command(&dataset, &file, &out).output().unwrap();
+        let e = stderr(&o);
+        assert!(
+            !o.status.success() && e.contains("--ontology") && e.contains(says),
+            "{e}"
+        );
+    }
+
+    let as_file = scratch.0.join("a-file");
+    std::fs::write(&as_file, "x").unwrap();
+    let o = run_command(&dataset, &ontology, &as_file).output().unwrap();
+    assert!(
+        stderr(&o).contains("is a file, not a directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&as_file).unwrap(), "x");
+
+    let empty = scratch.0.join("empty-clip");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = cli()
+        .args(["run", "--quiet", "--clip"])
+        .arg(&empty)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--segmenter")
+        .arg(fixture("sam2-tiny"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(
+        e.contains("--clip") && e.contains("no JPG or PNG frames"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("my-notes.txt")).unwrap(),
+        "keep me"
+    );
+}
