@@ -6,6 +6,8 @@ pub mod checkpoint;
 mod cpu_gemm;
 pub mod device;
 pub mod grounding_dino;
+#[cfg(feature = "native")]
+pub mod hub;
 pub mod kernels;
 pub(crate) mod layers;
 pub mod limits;
