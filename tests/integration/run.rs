@@ -41,14 +41,25 @@ fn fixture(name: &str) -> PathBuf {
     repo().join("models/fixtures").join(name)
 }
 
-/// An ontology whose thresholds let the tiny random-weight detector find
-/// objects of several classes.
+/// The seven seed classes with phrases inside the tiny fixture's 8192-token
+/// vocabulary ("pedestrian" and "cyclist" are not) and thresholds that let its
+/// random weights find objects.
 fn write_ontology(dir: &Path) -> PathBuf {
     let path = dir.join("ontology.json");
-    let classes: Vec<Value> = ["car", "truck", "bus", "pedestrian", "cyclist"]
-        .iter()
-        .map(|c| serde_json::json!({"name": c, "phrases": [c], "box_threshold": 0.3, "text_threshold": 0.2}))
-        .collect();
+    let classes: Vec<Value> = [
+        ("car", "car"),
+        ("truck", "truck"),
+        ("bus", "bus"),
+        ("pedestrian", "person"),
+        ("cyclist", "rider"),
+        ("traffic light", "traffic light"),
+        ("traffic sign", "sign"),
+    ]
+    .iter()
+    .map(|(name, phrase)| {
+        serde_json::json!({"name": name, "phrases": [phrase], "box_threshold": 0.3, "text_threshold": 0.2})
+    })
+    .collect();
     std::fs::write(&path, serde_json::json!({ "classes": classes }).to_string()).unwrap();
     path
 }
@@ -78,16 +89,15 @@ fn json(path: &Path) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// The outputs whose bytes a resumed run must reproduce (`report.*` and
-/// `run.json` carry timings).
-const DETERMINISTIC: [&str; 9] = [
+/// The outputs whose bytes a resumed run must reproduce (`report.*`,
+/// `run.json` and `eval-config.json` carry the measured timings).
+const DETERMINISTIC: [&str; 8] = [
     "detections.json",
     "masks.json",
     "tracks.json",
     "tracks.txt",
     "predictions.json",
     "labels.json",
-    "eval-config.json",
     "training.zip",
     "propagation.mp4",
 ];
@@ -213,9 +223,10 @@ fn check_video(path: &Path, frames: usize) {
 
 fn check_training_zip(path: &Path, images: usize) {
     let bytes = std::fs::read(path).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let jpgs = (0..zip.len())
-        .filter(|&i| zip.by_index(i).unwrap().name().ends_with(".jpg"))
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let jpgs = zip
+        .file_names()
+        .filter(|n| n.as_ref().is_ok_and(|n| n.ends_with(".jpg")))
         .count();
     assert_eq!(jpgs, images);
 }
@@ -386,5 +397,68 @@ fn bad_run_input_names_the_argument_and_keeps_the_users_files() {
     assert_eq!(
         std::fs::read_to_string(out.join("my-notes.txt")).unwrap(),
         "keep me"
+    );
+}
+
+/// On the demo scene, a ground-truth box largely covered by a nearer one
+/// (a pedestrian or car behind a car) gets points, and SAM 2's mask changes.
+#[test]
+fn occlusion_aware_prompts_change_the_mask_on_the_demo_scene() {
+    use autolabel::data::classes::ClassMap;
+    use autolabel::data::synthetic::SceneConfig;
+    use autolabel::labels::boxes::xywh_to_xyxy;
+    use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
+    use autolabel::pipeline::detect::{Detected, FrameDetections};
+    use autolabel::pipeline::input::Input;
+    use autolabel::pipeline::segment::{SegmentSettings, prompts, segment_frame};
+
+    let mut input = Input::demo(&SceneConfig::demo(), &ClassMap::nuscenes_default()).unwrap();
+    let truth = input.truth.clone().unwrap();
+    let occluded = truth.images.iter().find_map(|image| {
+        let detections: Vec<Detected> = truth
+            .objects
+            .iter()
+            .filter(|o| o.image_id == image.id)
+            .map(|o| Detected {
+                bbox: xywh_to_xyxy(o.bbox),
+                score: 1.0,
+                class: truth
+                    .category_name(o.category_id)
+                    .unwrap_or("?")
+                    .to_string(),
+                phrase: String::new(),
+            })
+            .collect();
+        let with_points = prompts(&detections, &SegmentSettings::default())
+            .iter()
+            .position(|(p, _)| !p.points.is_empty())?;
+        Some((image.id as usize, detections, with_points))
+    });
+    let (frame_index, detections, k) = occluded.expect("the demo scene has an occluded object");
+    let frame = input.clip.frame(frame_index).unwrap();
+    let (width, height) = frame.rgb.dimensions();
+    let dets = FrameDetections {
+        frame: frame_index,
+        width,
+        height,
+        detections,
+    };
+    let model = Sam2Model::from_dir(
+        &fixture("sam2-tiny"),
+        &autolabel::models::burn::tensor::Device::flex(),
+    )
+    .unwrap();
+    let mut predictor = Sam2ImagePredictor::new(model);
+    let aware = segment_frame(&mut predictor, &frame, &dets, &SegmentSettings::default()).unwrap();
+    let bare = SegmentSettings {
+        occlusion_min_cover: None,
+    };
+    let plain = segment_frame(&mut predictor, &frame, &dets, &bare).unwrap();
+    assert!(aware.objects[k].occluder.is_some());
+    assert_eq!(aware.objects[k].prompt.points.len(), 2);
+    assert!(plain.objects[k].prompt.points.is_empty());
+    assert_ne!(
+        aware.objects[k].mask, plain.objects[k].mask,
+        "the points change the mask"
     );
 }

@@ -19,6 +19,7 @@ use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_resu
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod model_arg;
 mod run;
 mod segment;
 

@@ -7,7 +7,7 @@
 //! report of a run and a later `autolabel eval` of its `predictions.json`
 //! are the same numbers by construction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::track::TrackOutput;
 use crate::eval::data::GroundTruth;
@@ -39,6 +39,27 @@ pub fn predictions(tracks: &TrackOutput, class_table: &[String]) -> Vec<CocoResu
         .collect()
 }
 
+/// The ground truth of the labelled frames only: a keyframe a run left out
+/// (by `--max-frames`, `--every`, a range) is not a miss.
+pub fn truth_of_frames(gt: &GroundTruth, frames: &[usize]) -> GroundTruth {
+    let kept: HashSet<i64> = frames.iter().map(|&f| f as i64).collect();
+    GroundTruth {
+        images: gt
+            .images
+            .iter()
+            .filter(|i| kept.contains(&i.id))
+            .cloned()
+            .collect(),
+        categories: gt.categories.clone(),
+        objects: gt
+            .objects
+            .iter()
+            .filter(|o| kept.contains(&o.image_id))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// Evaluates a COCO results file's bytes against `gt`. Results on frames of
 /// the clip without ground truth (`0..frames`: nuScenes sweeps) are skipped
 /// and counted in the notes; each failure kind keeps its
@@ -66,4 +87,89 @@ pub fn evaluate_results(
         *n <= max_failures_per_kind
     });
     Ok((report, whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::data::{Category, GtObject, Image};
+    use crate::labels::Rle;
+    use crate::pipeline::track::{FrameTracks, TrackedObject};
+
+    fn truth() -> GroundTruth {
+        let image = |id| Image {
+            id,
+            file_name: format!("{id}.jpg"),
+            width: 20,
+            height: 10,
+        };
+        let object = |id, image_id| GtObject {
+            id,
+            image_id,
+            category_id: 2,
+            bbox: [1.0, 1.0, 4.0, 3.0],
+            area: 12.0,
+            iscrowd: false,
+            mask: None,
+            distance_m: None,
+            visibility: None,
+            source: None,
+        };
+        GroundTruth {
+            images: vec![image(0), image(6)],
+            categories: vec![
+                Category {
+                    id: 1,
+                    name: "car".into(),
+                },
+                Category {
+                    id: 2,
+                    name: "bus".into(),
+                },
+            ],
+            objects: vec![object(1, 0), object(2, 6)],
+        }
+    }
+
+    fn tracks() -> TrackOutput {
+        let mask =
+            crate::labels::Mask::from_fn(20, 10, |x, y| (1..5).contains(&x) && (1..4).contains(&y));
+        TrackOutput {
+            method: "keyframe-association".into(),
+            frames: vec![FrameTracks {
+                frame: 6,
+                width: 20,
+                height: 10,
+                objects: vec![TrackedObject {
+                    track_id: 4,
+                    class: "bus".into(),
+                    bbox: [1.0, 1.0, 5.0, 4.0],
+                    score: 0.8,
+                    mask: Some(Rle::encode(&mask)),
+                }],
+            }],
+            tracks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_labelled_frames_are_judged() {
+        let gt = truth_of_frames(&truth(), &[6]);
+        assert_eq!(gt.images.len(), 1);
+        assert_eq!(gt.objects.len(), 1);
+        assert_eq!(gt.objects[0].image_id, 6);
+    }
+
+    #[test]
+    fn predictions_evaluate_through_their_bytes() {
+        let table = vec!["car".to_string(), "bus".to_string()];
+        let results = predictions(&tracks(), &table);
+        assert_eq!((results[0].image_id, results[0].category_id), (6, 2));
+        assert_eq!(results[0].bbox, Some([1.0, 1.0, 4.0, 3.0]));
+        let bytes = serde_json::to_vec(&results).unwrap();
+        let gt = truth_of_frames(&truth(), &[6]);
+        let (report, _) = evaluate_results(&gt, &bytes, 7, &EvalConfig::default(), 20).unwrap();
+        assert_eq!(report.bbox.overall.tp, 1);
+        assert_eq!(report.bbox.overall.fn_, 0);
+    }
 }

@@ -2,8 +2,8 @@
 //! clip are labelled, and on which of them the detector runs.
 //!
 //! Steps, in order: the frame range `[start, end)`; at most `fps` frames per
-//! second (by timestamp: a frame is taken when at least `1/fps` s passed since
-//! the last one taken); at most `max_frames` frames. Among the frames taken,
+//! second (by timestamp: the first frame of each `1/fps` interval counted
+//! from the range's first frame); at most `max_frames` frames. Among the frames taken,
 //! detection runs on the clip's keyframes (nuScenes and the demo scene: the
 //! annotated 2 Hz samples) unless `every` is given, else on every `every`-th
 //! frame taken, starting with the first. A frame keeps its clip index, so
@@ -18,7 +18,7 @@ use crate::data::clip::FrameInfo;
 pub const DEFAULT_EVERY: usize = 6;
 
 /// How frames are taken from a clip.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sampling {
     /// First frame (clip index).
@@ -32,18 +32,6 @@ pub struct Sampling {
     /// Detect on every `every`-th frame taken (`None`: on the keyframes of a
     /// clip that has them, else every [`DEFAULT_EVERY`]-th).
     pub every: Option<usize>,
-}
-
-impl Default for Sampling {
-    fn default() -> Self {
-        Sampling {
-            start: 0,
-            end: None,
-            fps: None,
-            max_frames: None,
-            every: None,
-        }
-    }
 }
 
 /// A frame taken.
@@ -117,8 +105,10 @@ impl Sampling {
         }
     }
 
+    /// The first frame of each `1/fps` interval from the first frame's
+    /// time (1 % slack: timestamps rounded to µs fall a hair short).
     fn by_rate<'a>(&self, infos: &'a [FrameInfo]) -> Vec<&'a FrameInfo> {
-        let Some(fps) = self.fps else {
+        let (Some(fps), Some(first)) = (self.fps, infos.first()) else {
             return infos.iter().collect();
         };
         let period_us = 1e6 / fps;
@@ -126,9 +116,11 @@ impl Sampling {
         infos
             .iter()
             .filter(|f| {
-                let take = last.is_none_or(|t| (f.timestamp_us - t) as f64 >= period_us - 0.5);
+                let slot = ((f.timestamp_us - first.timestamp_us) as f64 / period_us + 0.01).floor()
+                    as i64;
+                let take = last.is_none_or(|l| slot > l);
                 if take {
-                    last = Some(f.timestamp_us);
+                    last = Some(slot);
                 }
                 take
             })

@@ -17,14 +17,17 @@ use autolabel::models::grounding_dino::detector::{DEFAULT_BOX_THRESHOLD, DEFAULT
 use autolabel::models::grounding_dino::{DetectOptions, Detector, Thresholds, VocabSource};
 use autolabel::text::Prompt;
 
+use crate::model_arg::{DETECTOR_FILES, model_dir};
+
 /// Arguments of `autolabel detect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Hugging Face model directory (`config.json`, `model.safetensors`,
-    /// `vocab.txt`), e.g. a download of `IDEA-Research/grounding-dino-tiny`.
+    /// `vocab.txt`) or hub id (fetched once into the Hugging Face cache), e.g.
+    /// `IDEA-Research/grounding-dino-tiny`.
     /// Without `vocab.txt` the built-in bert-base-uncased vocabulary is used.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// The image (JPEG or PNG).
     #[arg(long)]
     pub image: PathBuf,
@@ -75,16 +78,17 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
     let device = init_device(args.device)?;
     let start = Instant::now();
-    let (detector, vocab) = Detector::from_dir(&args.model, &device)?;
+    let dir = model_dir("--model", &args.model, DETECTOR_FILES)?;
+    let (detector, vocab) = Detector::from_dir(&dir, &device)?;
     eprintln!(
         "loaded {} in {:.2} s",
-        args.model.display(),
+        dir.display(),
         start.elapsed().as_secs_f64()
     );
     if vocab == VocabSource::Embedded {
         eprintln!(
             "note: {} has no vocab.txt; using the built-in bert-base-uncased vocabulary",
-            args.model.display()
+            dir.display()
         );
     }
     let encoded = detector.encode(&args.prompt)?;

@@ -15,7 +15,6 @@ use autolabel::data::classes::ClassMap;
 use autolabel::data::nuscenes::{DEFAULT_CHANNEL, DirSource, NuScenes};
 use autolabel::data::synthetic::SceneConfig;
 use autolabel::eval::EvalConfig;
-use autolabel::eval::data::GroundTruth;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::StageTiming;
 use autolabel::export::report_html::render;
@@ -26,7 +25,9 @@ use autolabel::models::grounding_dino::Detector;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
-use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions};
+use autolabel::pipeline::evaluate::{
+    DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, truth_of_frames,
+};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
@@ -37,6 +38,7 @@ use autolabel::pipeline::{
 };
 use serde::Serialize;
 
+use crate::model_arg::{DETECTOR_FILES, SEGMENTER_FILES, model_dir};
 use progress::Progress;
 use store::{Store, key_of, sha256_file};
 
@@ -68,12 +70,13 @@ pub struct Args {
     /// Frames of the demo scene.
     #[arg(long, default_value_t = SceneConfig::demo().frames)]
     pub demo_frames: usize,
-    /// Grounding DINO model directory (`config.json`, `model.safetensors`).
+    /// Grounding DINO: a model directory (`config.json`, `model.safetensors`)
+    /// or a Hugging Face hub id, e.g. `IDEA-Research/grounding-dino-tiny`.
     #[arg(long)]
-    pub detector: PathBuf,
-    /// SAM 2 model directory (`config.json`, `model.safetensors`).
+    pub detector: String,
+    /// SAM 2: a model directory or a hub id, e.g. `facebook/sam2.1-hiera-tiny`.
     #[arg(long)]
-    pub segmenter: PathBuf,
+    pub segmenter: String,
     /// The ontology: classes, their prompt phrases and thresholds (JSON; see
     /// `autolabel ontology`). Default: the seven seed classes.
     #[arg(long)]
@@ -208,6 +211,8 @@ pub fn run(args: Args) -> Result<()> {
             Some(p) => format!("--ontology {}: {e}", p.display()),
             None => e.to_string(),
         })?;
+    let detector_dir = model_dir("--detector", &args.detector, DETECTOR_FILES)?;
+    let segmenter_dir = model_dir("--segmenter", &args.segmenter, SEGMENTER_FILES)?;
     let eval_config: EvalConfig = load_json_or(
         args.eval_config.as_deref(),
         "--eval-config",
@@ -235,8 +240,8 @@ pub fn run(args: Args) -> Result<()> {
         eval: eval_config,
         training_size: args.training_size.clone(),
         device: args.device.name().to_string(),
-        detector: ModelFiles::of(&args.detector, "--detector", "grounding-dino")?,
-        segmenter: ModelFiles::of(&args.segmenter, "--segmenter", "sam2")?,
+        detector: ModelFiles::of(&detector_dir, "--detector", "grounding-dino")?,
+        segmenter: ModelFiles::of(&segmenter_dir, "--segmenter", "sam2")?,
     };
     let training_size = TrainingSize::parse(&args.training_size)
         .map_err(|e| format!("--training-size {}: {e}", args.training_size))?;
@@ -343,7 +348,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     fn detector(&mut self) -> Result<&Detector> {
         if self.models.detector.is_none() {
-            let dir = &self.args.detector;
+            let dir = Path::new(&self.settings.detector.dir);
             let device = init_device(self.args.device)?;
             let (detector, _) = Detector::from_dir(dir, &device)
                 .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
@@ -357,7 +362,7 @@ impl Runner<'_> {
 
     fn segmenter(&mut self) -> Result<&mut Sam2ImagePredictor> {
         if self.models.segmenter.is_none() {
-            let dir = &self.args.segmenter;
+            let dir = Path::new(&self.settings.segmenter.dir);
             let device = init_device(self.args.device)?;
             let model = Sam2Model::from_dir(dir, &device)
                 .map_err(|e| format!("--segmenter {}: {e}", dir.display()))?;
@@ -413,7 +418,7 @@ impl Runner<'_> {
                 caption.clone(),
                 settings.detect.clone(),
             )
-            .map_err(|e| format!("--detector {}: {e}", args.detector.display()))?;
+            .map_err(|e| format!("--detector {}: {e}", args.detector))?;
             for &index in remaining {
                 let frame = input.clip.frame(index)?;
                 let start = Instant::now();
@@ -523,9 +528,9 @@ impl Runner<'_> {
         masks: &Timed<SegmentOutput>,
     ) -> Vec<StageTiming> {
         let device = self.settings.device.clone();
-        let timing = |stage: &str, t_items: usize, seconds: f64| StageTiming {
+        let timing = |stage: &str, items: usize, seconds: f64| StageTiming {
             stage: stage.into(),
-            items: t_items,
+            items,
             unit: "frames".into(),
             seconds,
             device: device.clone(),
@@ -562,7 +567,9 @@ impl Runner<'_> {
         store::write_atomic(&self.store.path("eval-config.json"), &pretty(&eval_config)?)?;
         let (eval, modes) = match &input.truth {
             Some(gt) => {
-                let gt = labelled_truth(gt, &detections.value);
+                let labelled: Vec<usize> =
+                    detections.value.frames.iter().map(|f| f.frame).collect();
+                let gt = truth_of_frames(gt, &labelled);
                 let (report, whole) = evaluate_results(
                     &gt,
                     &results_bytes,
@@ -622,28 +629,6 @@ impl Runner<'_> {
                 .save_bytes("propagation.mp4", &key, &video, 0.0, tracks.frames.len())?;
         }
         Ok(())
-    }
-}
-
-/// The ground truth of the frames the detector ran on: a keyframe left out
-/// of the run (by --max-frames, --every, a range) is not a miss.
-fn labelled_truth(gt: &GroundTruth, detections: &DetectOutput) -> GroundTruth {
-    let labelled: std::collections::HashSet<i64> =
-        detections.frames.iter().map(|f| f.frame as i64).collect();
-    GroundTruth {
-        images: gt
-            .images
-            .iter()
-            .filter(|i| labelled.contains(&i.id))
-            .cloned()
-            .collect(),
-        categories: gt.categories.clone(),
-        objects: gt
-            .objects
-            .iter()
-            .filter(|o| labelled.contains(&o.image_id))
-            .cloned()
-            .collect(),
     }
 }
 

@@ -14,13 +14,16 @@ use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2ImagePredictor, Sam2Model};
 use serde::Serialize;
 
+use crate::model_arg::{SEGMENTER_FILES, model_dir};
+
 /// Arguments of `autolabel segment`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Hugging Face model directory (`config.json`, `model.safetensors`), e.g.
-    /// a download of `facebook/sam2.1-hiera-tiny`.
+    /// Hugging Face model directory (`config.json`, `model.safetensors`) or
+    /// hub id (fetched once into the Hugging Face cache), e.g.
+    /// `facebook/sam2.1-hiera-tiny`.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// The image (JPEG or PNG).
     #[arg(long)]
     pub image: PathBuf,
@@ -138,10 +141,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
     let device = init_device(args.device)?;
     let start = Instant::now();
-    let model = Sam2Model::from_dir(&args.model, &device)?;
+    let dir = model_dir("--model", &args.model, SEGMENTER_FILES)?;
+    let model = Sam2Model::from_dir(&dir, &device)?;
     eprintln!(
         "loaded {} in {:.2} s",
-        args.model.display(),
+        dir.display(),
         start.elapsed().as_secs_f64()
     );
     let mut predictor = Sam2ImagePredictor::new(model);
