@@ -209,7 +209,7 @@ mod tests {
             -9.0, 2.0, -1.0, 0.5, -9.0, // kept: best token 2.0
             -9.0, -3.0, -4.0, -5.0, -9.0, // dropped: below the threshold
         ];
-        let boxes = [0.5, 0.5, 0.2, 0.4, 0.1, 0.1, 0.1, 0.1];
+        let boxes = [0.5, 0.5, 0.25, 0.5, 0.1, 0.1, 0.1, 0.1];
         let raw = RawOutputs {
             logits: &logits,
             boxes: &boxes,
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].score, sigmoid(2.0));
         assert_eq!(hits[0].phrase_probs, vec![sigmoid(2.0), sigmoid(0.5)]);
-        assert_eq!(hits[0].box_xyxy, [80.0, 30.0, 120.0, 70.0]);
+        assert_eq!(hits[0].box_xyxy, [75.0, 25.0, 125.0, 75.0]);
     }
 
     #[test]
