@@ -71,6 +71,62 @@ pub fn bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
     Tensor::from_data(TensorData::new(out, [b, c, h_out, w_out]), &device)
 }
 
+/// `F.interpolate(x, size=[H, W], mode="bilinear", antialias=True,
+/// align_corners=False)` on floats: `[B, C, h, w]` → `[B, C, H, W]`, as two
+/// matrix products.
+pub fn antialiased_bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let device = x.device();
+    let matrix = |n_in, n_out| {
+        let mut m = vec![0.0f32; n_in * n_out];
+        for (o, (start, weights)) in antialiased_linear_taps(n_in, n_out).into_iter().enumerate() {
+            for (k, weight) in weights.into_iter().enumerate() {
+                m[(start + k) * n_out + o] = weight as f32;
+            }
+        }
+        Tensor::<2>::from_data(TensorData::new(m, [n_in, n_out]), &device)
+    };
+    let rows = x.reshape([b * c * h, w]).matmul(matrix(w, w_out)); // [B·C·h, W]
+    let cols = rows
+        .reshape([b * c, h, w_out])
+        .swap_dims(1, 2)
+        .reshape([b * c * w_out, h])
+        .matmul(matrix(h, h_out)); // [B·C·W, H]
+    cols.reshape([b, c, w_out, h_out]).swap_dims(2, 3)
+}
+
+/// PyTorch's antialiased linear-filter taps (`_compute_indices_weights_aa`)
+/// for resizing `n_in` samples to `n_out`: for each output sample, its first
+/// input sample and the normalised weights of the following ones. The
+/// triangle filter is widened by the downscale factor.
+pub(crate) fn antialiased_linear_taps(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f64>)> {
+    let scale = n_in as f64 / n_out as f64;
+    let support = scale.max(1.0);
+    let inv_scale = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
+    let filter = |x: f64| {
+        let x = x.abs();
+        if x < 1.0 { 1.0 - x } else { 0.0 }
+    };
+    (0..n_out)
+        .map(|i| {
+            let center = scale * (i as f64 + 0.5);
+            // C casts truncate toward zero before the clamp at 0.
+            let start = ((center - support + 0.5) as i64).max(0) as usize;
+            let end = ((center + support + 0.5) as i64).min(n_in as i64) as usize;
+            let mut weights: Vec<f64> = (start..end)
+                .map(|j| filter((j as f64 - center + 0.5) * inv_scale))
+                .collect();
+            let total: f64 = weights.iter().sum();
+            if total != 0.0 {
+                for w in &mut weights {
+                    *w /= total;
+                }
+            }
+            (start, weights)
+        })
+        .collect()
+}
+
 /// One output sample's two input samples and the weight of the second.
 #[derive(Debug, Clone, Copy)]
 struct Tap {

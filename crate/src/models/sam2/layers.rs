@@ -23,6 +23,7 @@ pub(crate) struct Conv2d {
     bias: Tensor<1>,
     stride: [usize; 2],
     padding: [usize; 2],
+    groups: usize,
 }
 
 impl Conv2d {
@@ -44,6 +45,24 @@ impl Conv2d {
             bias: l.tensor(&format!("{prefix}.bias"), [c_out]),
             stride,
             padding,
+            groups: 1,
+        }
+    }
+
+    /// `nn.Conv2d(c, c, kernel, padding=padding, groups=c)`: one filter per channel.
+    pub(crate) fn load_depthwise(
+        l: &mut Loader,
+        prefix: &str,
+        channels: usize,
+        kernel: usize,
+        padding: usize,
+    ) -> Self {
+        Conv2d {
+            weight: l.tensor(&format!("{prefix}.weight"), [channels, 1, kernel, kernel]),
+            bias: l.tensor(&format!("{prefix}.bias"), [channels]),
+            stride: [1, 1],
+            padding: [padding; 2],
+            groups: channels,
         }
     }
 
@@ -65,7 +84,7 @@ impl Conv2d {
             x,
             self.weight.clone(),
             Some(self.bias.clone()),
-            ConvOptions::new(self.stride, self.padding, [1, 1], 1),
+            ConvOptions::new(self.stride, self.padding, [1, 1], self.groups),
         )
     }
 
@@ -73,7 +92,7 @@ impl Conv2d {
     /// On the CPU one GEMM of the image's patches (`im2col`) with the
     /// flattened kernel, written in the layout the caller reads.
     pub(crate) fn forward_to_channels_last(&self, x: Tensor<4>) -> Tensor<4> {
-        if !on_cpu_f32(&x) {
+        if !on_cpu_f32(&x) || self.groups != 1 {
             return self.forward(x).permute([0, 2, 3, 1]);
         }
         let [c_out, c_in, kh, kw] = self.weight.dims();
@@ -90,7 +109,7 @@ impl Conv2d {
     /// pixel's channels.
     fn is_pointwise(&self) -> bool {
         let [_, _, kh, kw] = self.weight.dims();
-        [kh, kw] == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+        [kh, kw] == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0] && self.groups == 1
     }
 
     /// The pointwise convolution of a channels-last `[B, H, W, C_in]` map (any
@@ -191,4 +210,41 @@ impl FeedForward {
         let x = self.proj_out.forward(x);
         if self.sigmoid_output { sigmoid(x) } else { x }
     }
+}
+
+/// The normalised sine position encoding of an `h × w` grid (DETR's, as
+/// `Sam2SinePositionEmbedding(num_position_features, normalize=True)`):
+/// `[1, 2F, h, w]`, the `F` y channels first, then the `F` x channels, each
+/// alternating sin and cos. Computed in f32 on the host as the reference does.
+pub(crate) fn sine_position_embedding(
+    h: usize,
+    w: usize,
+    features: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    const TEMPERATURE: f32 = 10_000.0;
+    const EPS: f32 = 1e-6;
+    let scale = 2.0 * std::f32::consts::PI;
+    let dim_t: Vec<f32> = (0..features)
+        .map(|i| TEMPERATURE.powf(2.0 * (i / 2) as f32 / features as f32))
+        .collect();
+    let encode = |position: f32, i: usize| {
+        let v = position / dim_t[i];
+        if i % 2 == 0 { v.sin() } else { v.cos() }
+    };
+    let mut out = vec![0.0f32; 2 * features * h * w];
+    for y in 0..h {
+        let ye = (y + 1) as f32 / (h as f32 + EPS) * scale;
+        for x in 0..w {
+            let xe = (x + 1) as f32 / (w as f32 + EPS) * scale;
+            for i in 0..features {
+                out[(i * h + y) * w + x] = encode(ye, i);
+                out[((features + i) * h + y) * w + x] = encode(xe, i);
+            }
+        }
+    }
+    Tensor::from_data(
+        burn::tensor::TensorData::new(out, [1, 2 * features, h, w]),
+        device,
+    )
 }

@@ -28,6 +28,11 @@ pub struct DecoderOutput {
     pub iou_scores: Tensor<2>,
     /// Object-presence logit, `[P, 1]`.
     pub object_score_logits: Tensor<2>,
+    /// The transformer's output for the mask tokens of the returned slice,
+    /// `[P, M, C]` (token 0 alone when one mask is returned, even where the
+    /// dynamic multimask picked another mask): what the video model turns
+    /// into object pointers.
+    pub mask_tokens: Tensor<3>,
 }
 
 /// `Sam2MaskDecoder`.
@@ -191,20 +196,27 @@ impl MaskDecoder {
         let iou = self.iou_prediction_head.forward(token(1)); // [P, n_masks]
         let object_score_logits = self.pred_obj_score_head.forward(token(0)); // [P, 1]
 
-        let (masks, iou_scores) = if multimask_output {
+        let (masks, iou_scores, mask_tokens) = if multimask_output {
             (
                 masks.narrow(1, 1, n_masks - 1),
                 iou.narrow(1, 1, n_masks - 1),
+                tokens.narrow(1, 3, n_masks - 1),
             )
         } else if self.dynamic_multimask_via_stability {
-            self.dynamic_multimask(masks, iou)
+            let (masks, iou) = self.dynamic_multimask(masks, iou);
+            (masks, iou, tokens.narrow(1, 2, 1))
         } else {
-            (masks.narrow(1, 0, 1), iou.narrow(1, 0, 1))
+            (
+                masks.narrow(1, 0, 1),
+                iou.narrow(1, 0, 1),
+                tokens.narrow(1, 2, 1),
+            )
         };
         DecoderOutput {
             masks,
             iou_scores,
             object_score_logits,
+            mask_tokens,
         }
     }
 

@@ -11,16 +11,26 @@
 //! keys, [`config`] its `config.json`. [`processing`] is the pre- and
 //! post-processing of `Sam2ImageProcessor`, [`predictor`] the
 //! `set_image` / `predict` interface of SAM 2's `SAM2ImagePredictor`.
+//!
+//! The video predictor (transformers' `Sam2VideoModel`, `models/sam2_video/`)
+//! adds `memory_encoder.rs` (`memory_encoder`), `memory_attention.rs`
+//! (`memory_attention`) and the pointer and temporal parts in [`video`], read
+//! by [`video_config`]; [`video_session`] holds a tracked video's state.
 
 pub mod config;
 pub mod fpn;
 pub mod hiera;
 mod layers;
 pub mod mask_decoder;
+mod memory_attention;
+mod memory_encoder;
 pub mod predictor;
 pub mod processing;
 pub mod prompt_encoder;
 pub mod two_way_transformer;
+pub mod video;
+pub mod video_config;
+pub mod video_session;
 mod weights;
 
 use burn::tensor::{Device, Tensor};
@@ -30,6 +40,9 @@ pub use config::Sam2Config;
 pub use mask_decoder::DecoderOutput;
 pub use predictor::{Prediction, Prompt, Sam2ImagePredictor};
 pub use prompt_encoder::PromptTokens;
+pub use video::{FrameFeatures, Sam2VideoModel};
+pub use video_config::Sam2VideoConfig;
+pub use video_session::{FrameResult, ObjectFrame, VideoPrompt, VideoSession};
 
 use crate::models::checkpoint::Loader;
 use fpn::Neck;
@@ -100,22 +113,26 @@ impl Sam2Model {
         config.validate()?;
         let mut l =
             Loader::new(bytes, device, weights::ignorable).map_err(Sam2Error::Safetensors)?;
+        let model = Self::load(&mut l, config, device);
+        l.finish().map_err(Sam2Error::Weights)?;
+        Ok(model)
+    }
+
+    /// Asks `l` for every tensor of the image model (the video model reads
+    /// these beside its own).
+    fn load(l: &mut Loader, config: Sam2Config, device: &Device) -> Self {
         let c = &config;
-        let backbone = Hiera::load(&mut l, "vision_encoder.backbone", &c.vision.backbone);
-        let neck = Neck::load(&mut l, "vision_encoder.neck", &c.vision);
-        let prompt_encoder = PromptEncoder::load(&mut l, "prompt_encoder", &c.prompt_encoder);
-        let mask_decoder = MaskDecoder::load(&mut l, "mask_decoder", &c.mask_decoder);
-        let shared = PositionalEmbedding::load(
-            &mut l,
-            "shared_image_embedding",
-            c.prompt_encoder.hidden_size,
-        );
+        let backbone = Hiera::load(l, "vision_encoder.backbone", &c.vision.backbone);
+        let neck = Neck::load(l, "vision_encoder.neck", &c.vision);
+        let prompt_encoder = PromptEncoder::load(l, "prompt_encoder", &c.prompt_encoder);
+        let mask_decoder = MaskDecoder::load(l, "mask_decoder", &c.mask_decoder);
+        let shared =
+            PositionalEmbedding::load(l, "shared_image_embedding", c.prompt_encoder.hidden_size);
         let hidden = c.vision.fpn_hidden_size;
         let no_memory_embedding = l.tensor("no_memory_embedding", [1, 1, hidden]);
-        l.finish().map_err(Sam2Error::Weights)?;
         let grid = c.prompt_encoder.image_size / c.prompt_encoder.patch_size;
         let image_pe = shared.grid(grid, grid, device);
-        Ok(Sam2Model {
+        Sam2Model {
             config,
             backbone,
             neck,
@@ -124,7 +141,7 @@ impl Sam2Model {
             no_memory_embedding,
             image_pe,
             device: device.clone(),
-        })
+        }
     }
 
     /// Loads a Hugging Face model directory (`config.json`, `model.safetensors`),
@@ -161,15 +178,23 @@ impl Sam2Model {
 
     /// Encodes normalised pixels `[B, 3, S, S]` (see [`processing::preprocess`]).
     pub fn image_features(&self, pixels: Tensor<4>) -> ImageFeatures {
+        let mut features = self.backbone_features(pixels);
+        let [_, c, _, _] = features.image_embeddings.dims();
+        features.image_embeddings =
+            features.image_embeddings + self.no_memory_embedding.clone().reshape([1, c, 1, 1]);
+        features
+    }
+
+    /// [`Self::image_features`] without the no-memory embedding: the top FPN
+    /// level as it is, which the video model conditions on its memories.
+    fn backbone_features(&self, pixels: Tensor<4>) -> ImageFeatures {
         let stages = self.backbone.forward(pixels); // each [B, H_s, W_s, C_s]
         let mut levels = self.neck.forward(stages).into_iter(); // [B, C, H_l, W_l], high-res first
         let (Some(l0), Some(l1), Some(l2)) = (levels.next(), levels.next(), levels.next()) else {
             unreachable!("the config validation guarantees three FPN levels")
         };
-        let [_, c, _, _] = l2.dims();
-        let image_embeddings = l2 + self.no_memory_embedding.clone().reshape([1, c, 1, 1]);
         ImageFeatures {
-            image_embeddings,
+            image_embeddings: l2,
             high_res_s0: self.mask_decoder.conv_s0.forward(l0),
             high_res_s1: self.mask_decoder.conv_s1.forward(l1),
         }

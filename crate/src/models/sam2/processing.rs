@@ -15,7 +15,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::models::resample::bilinear_resize;
+use crate::models::resample::{antialiased_linear_taps, bilinear_resize};
 
 /// ImageNet mean, as `IMAGENET_DEFAULT_MEAN`.
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -33,32 +33,11 @@ struct Taps {
 /// quantised to `precision` fractional bits (PyTorch's
 /// `_compute_index_ranges_int16_weights`).
 fn linear_taps(n_in: usize, n_out: usize) -> (Vec<Taps>, u32) {
-    let scale = n_in as f64 / n_out as f64;
-    let support = if scale >= 1.0 { scale } else { 1.0 };
-    let inv_scale = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-    let filter = |x: f64| {
-        let x = x.abs();
-        if x < 1.0 { 1.0 - x } else { 0.0 }
-    };
-    let mut float_taps = Vec::with_capacity(n_out);
-    let mut max_weight = 0.0f64;
-    for i in 0..n_out {
-        let center = scale * (i as f64 + 0.5);
-        // C casts truncate toward zero before the clamp at 0.
-        let start = ((center - support + 0.5) as i64).max(0) as usize;
-        let end = ((center + support + 0.5) as i64).min(n_in as i64) as usize;
-        let mut weights: Vec<f64> = (start..end)
-            .map(|j| filter((j as f64 - center + 0.5) * inv_scale))
-            .collect();
-        let total: f64 = weights.iter().sum();
-        if total != 0.0 {
-            for w in &mut weights {
-                *w /= total;
-            }
-        }
-        max_weight = weights.iter().copied().fold(max_weight, f64::max);
-        float_taps.push((start, weights));
-    }
+    let float_taps = antialiased_linear_taps(n_in, n_out);
+    let max_weight = float_taps
+        .iter()
+        .flat_map(|(_, w)| w.iter().copied())
+        .fold(0.0f64, f64::max);
     let mut precision = 0u32;
     while precision < 22 {
         let next = (0.5 + max_weight * f64::from(1u32 << (precision + 1))) as i64;
