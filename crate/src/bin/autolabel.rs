@@ -22,6 +22,7 @@ mod detect;
 mod model_arg;
 mod run;
 mod segment;
+mod track;
 
 /// Large tensor buffers in transparent huge pages (see `autolabel::huge_pages`).
 #[cfg(target_os = "linux")]
@@ -48,6 +49,9 @@ enum Command {
     Detect(detect::Args),
     /// Segment objects in an image with SAM 2 from box and point prompts; masks as COCO RLE.
     Segment(segment::Args),
+    /// Track prompted objects through a clip with SAM 2's video predictor
+    /// (forward, backward or both); per frame and object a COCO RLE mask.
+    Track(track::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
     Gt {
         /// Dataset root (holds `v1.0-*/`, `samples/`, `sweeps/`).
@@ -348,6 +352,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run::run(*args),
         Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
+        Command::Track(args) => track::run(args),
         Command::Gt {
             nuscenes,
             version,

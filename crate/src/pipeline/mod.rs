@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod input;
 pub mod ontology;
 pub mod outputs;
+pub mod propagate;
 pub mod sampling;
 pub mod segment;
 pub mod track;

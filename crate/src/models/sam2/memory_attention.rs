@@ -115,7 +115,8 @@ impl RopeAttention {
     /// `[B, L, C] → [B, H, L, d]`.
     fn split(&self, x: Tensor<3>) -> Tensor<4> {
         let [b, l, c] = x.dims();
-        x.reshape([b, l, self.heads, c / self.heads]).swap_dims(1, 2)
+        x.reshape([b, l, self.heads, c / self.heads])
+            .swap_dims(1, 2)
     }
 
     /// Queries `[B, Lq, C]`, keys `[B, Lk, Ck]`, values `[B, Lk, Ck]`; the
@@ -167,7 +168,12 @@ impl MemoryAttentionLayer {
         let hidden = c.memory_attention_hidden_size;
         let ff = c.memory_attention_feed_forward_hidden_size;
         let norm = |l: &mut Loader, i| {
-            LayerNorm::load(l, &format!("{prefix}.layer_norm{i}"), hidden, LAYER_NORM_EPS)
+            LayerNorm::load(
+                l,
+                &format!("{prefix}.layer_norm{i}"),
+                hidden,
+                LAYER_NORM_EPS,
+            )
         };
         MemoryAttentionLayer {
             self_attn: RopeAttention::load(l, &format!("{prefix}.self_attn"), c, hidden),

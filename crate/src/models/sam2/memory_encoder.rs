@@ -48,7 +48,8 @@ impl MaskDownSampler {
                     [s, s],
                     [p, p],
                 );
-                let norm = LayerNorm::load(l, &format!("{layer}.layer_norm"), c_out, LAYER_NORM_EPS);
+                let norm =
+                    LayerNorm::load(l, &format!("{layer}.layer_norm"), c_out, LAYER_NORM_EPS);
                 c_in = c_out;
                 (conv, norm)
             })
@@ -109,7 +110,9 @@ impl FuserBlock {
             .layer_norm
             .forward_channels_first(self.depthwise_conv.forward(x.clone()));
         let y = y.permute([0, 2, 3, 1]); // [B, h, w, C]
-        let y = self.pointwise_conv2.forward(gelu(self.pointwise_conv1.forward(y)));
+        let y = self
+            .pointwise_conv2
+            .forward(gelu(self.pointwise_conv1.forward(y)));
         let y = y * self.scale.clone().reshape([1, 1, 1, -1]);
         x + y.permute([0, 3, 1, 2])
     }
@@ -128,7 +131,15 @@ impl MemoryEncoder {
     pub(crate) fn load(l: &mut Loader, prefix: &str, c: &VideoConfig) -> Self {
         let hidden = c.memory_encoder_hidden_size;
         let pointwise = |l: &mut Loader, name: &str, c_out| {
-            Conv2d::load(l, &format!("{prefix}.{name}"), hidden, c_out, [1, 1], [1, 1], [0, 0])
+            Conv2d::load(
+                l,
+                &format!("{prefix}.{name}"),
+                hidden,
+                c_out,
+                [1, 1],
+                [1, 1],
+                [0, 0],
+            )
         };
         MemoryEncoder {
             mask_downsampler: MaskDownSampler::load(l, &format!("{prefix}.mask_downsampler"), c),

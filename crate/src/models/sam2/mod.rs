@@ -42,7 +42,7 @@ pub use predictor::{Prediction, Prompt, Sam2ImagePredictor};
 pub use prompt_encoder::PromptTokens;
 pub use video::{FrameFeatures, Sam2VideoModel};
 pub use video_config::Sam2VideoConfig;
-pub use video_session::{FrameResult, ObjectFrame, VideoPrompt, VideoSession};
+pub use video_session::{FrameResult, ObjectFrame, StoredFrame, VideoPrompt, VideoSession};
 
 use crate::models::checkpoint::Loader;
 use fpn::Neck;

@@ -173,9 +173,14 @@ impl Sam2VideoModel {
                         MEMORY_CHANNELS,
                     )
                 }),
-            occlusion_spatial_embedding_parameter: v
-                .enable_occlusion_spatial_embedding
-                .then(|| l.tensor("occlusion_spatial_embedding_parameter", [1, MEMORY_CHANNELS])),
+            occlusion_spatial_embedding_parameter: v.enable_occlusion_spatial_embedding.then(
+                || {
+                    l.tensor(
+                        "occlusion_spatial_embedding_parameter",
+                        [1, MEMORY_CHANNELS],
+                    )
+                },
+            ),
             vision_pos: flat(sine_position_embedding(h, w, hidden / 2, device)),
             memory_pos: flat(sine_position_embedding(h, w, MEMORY_CHANNELS / 2, device)),
             image,
@@ -278,7 +283,13 @@ impl Sam2VideoModel {
         let current = current.reshape([1, c, h * w]).swap_dims(1, 2); // [1, hw, C]
         let (tokens, positions, pointer_tokens) = self.memory_tokens(memory);
         self.memory_attention
-            .forward(current, self.vision_pos.clone(), tokens, positions, pointer_tokens)
+            .forward(
+                current,
+                self.vision_pos.clone(),
+                tokens,
+                positions,
+                pointer_tokens,
+            )
             .swap_dims(1, 2)
             .reshape([1, c, h, w])
     }
@@ -306,13 +317,21 @@ impl Sam2VideoModel {
             tokens.push(pointers);
             positions.push(pointer_pos);
         }
-        (Tensor::cat(tokens, 1), Tensor::cat(positions, 1), pointer_tokens)
+        (
+            Tensor::cat(tokens, 1),
+            Tensor::cat(positions, 1),
+            pointer_tokens,
+        )
     }
 
     /// `_process_object_pointers`: `N` pointers `[1, C]` → `[1, N·C/64, 64]`
     /// tokens (each pointer split into `C/64` consecutive tokens) and their
     /// temporal encodings.
-    fn pointer_tokens(&self, pointers: Vec<(Tensor<2>, i64)>, max_pointers: usize) -> (Tensor<3>, Tensor<3>) {
+    fn pointer_tokens(
+        &self,
+        pointers: Vec<(Tensor<2>, i64)>,
+        max_pointers: usize,
+    ) -> (Tensor<3>, Tensor<3>) {
         let hidden = self.no_object_pointer.dims()[1];
         let splits = hidden / MEMORY_CHANNELS;
         let n = pointers.len();
@@ -329,10 +348,11 @@ impl Sam2VideoModel {
             }
             None => Tensor::zeros([n, MEMORY_CHANNELS], device),
         };
-        let pos = pos
-            .unsqueeze_dim::<3>(1)
-            .repeat_dim(1, splits)
-            .reshape([1, n * splits, MEMORY_CHANNELS]);
+        let pos = pos.unsqueeze_dim::<3>(1).repeat_dim(1, splits).reshape([
+            1,
+            n * splits,
+            MEMORY_CHANNELS,
+        ]);
         (tokens, pos)
     }
 
@@ -352,12 +372,19 @@ impl Sam2VideoModel {
             high_res_s0: frame.levels.high_res_s0.clone(),
             high_res_s1: frame.levels.high_res_s1.clone(),
         };
-        let out = self
-            .image
-            .decode(&features, 0, std::slice::from_ref(tokens), mask_input, multimask)?;
+        let out = self.image.decode(
+            &features,
+            0,
+            std::slice::from_ref(tokens),
+            mask_input,
+            multimask,
+        )?;
         let appearing = out.object_score_logits.clone().greater_elem(0.0); // [1, 1]
         let [_, m, lh, lw] = out.masks.dims();
-        let gate = appearing.clone().reshape([1, 1, 1, 1]).expand([1, m, lh, lw]);
+        let gate = appearing
+            .clone()
+            .reshape([1, 1, 1, 1])
+            .expand([1, m, lh, lw]);
         let masks = Tensor::full([1, m, lh, lw], NO_OBJECT_SCORE, self.device())
             .mask_where(gate, out.masks); // [1, M, 4h, 4w]
         let (low_res, token) = if m > 1 {
@@ -388,7 +415,11 @@ impl Sam2VideoModel {
     }
 
     /// The pointer where the object appears, the no-object pointer elsewhere.
-    fn gate_pointer(&self, pointer: Tensor<2>, appearing: Tensor<2, burn::tensor::Bool>) -> Tensor<2> {
+    fn gate_pointer(
+        &self,
+        pointer: Tensor<2>,
+        appearing: Tensor<2, burn::tensor::Bool>,
+    ) -> Tensor<2> {
         let [_, c] = pointer.dims();
         let lambda = appearing.float(); // [1, 1]
         pointer * lambda.clone().expand([1, c])
@@ -398,7 +429,11 @@ impl Sam2VideoModel {
     /// `_use_mask_as_output`: a binary mask prompt `[1, 1, S, S]` taken as
     /// the prediction (logits −10 / +10), its pointer from the SAM head with
     /// the downsampled mask as a dense prompt on the unconditioned features.
-    fn mask_as_output(&self, frame: &FrameFeatures, mask: Tensor<4>) -> Result<ObjectStep, Sam2Error> {
+    fn mask_as_output(
+        &self,
+        frame: &FrameFeatures,
+        mask: Tensor<4>,
+    ) -> Result<ObjectStep, Sam2Error> {
         let high_res = mask.clone() * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS;
         let side = self.image.mask_input_size();
         let low_res = antialiased_bilinear_resize(high_res.clone(), [side, side]);
@@ -450,13 +485,19 @@ impl Sam2VideoModel {
         } else {
             burn::tensor::activation::sigmoid(high_res)
         };
-        let masks = masks * (v.sigmoid_scale_for_mem_enc as f32) + (v.sigmoid_bias_for_mem_enc as f32);
+        let masks =
+            masks * (v.sigmoid_scale_for_mem_enc as f32) + (v.sigmoid_bias_for_mem_enc as f32);
         let features = frame.levels.image_embeddings.clone();
         let [_, c, h, w] = features.dims();
         let features = features.expand([n, c, h, w]);
-        let mut memory = self.memory_encoder.forward(features, masks.reshape([n, 1, s, s])); // [N, 64, h, w]
+        let mut memory = self
+            .memory_encoder
+            .forward(features, masks.reshape([n, 1, s, s])); // [N, 64, h, w]
         if let Some(occlusion) = &self.occlusion_spatial_embedding_parameter {
-            let absent = object_scores.lower_equal_elem(0.0).float().reshape([n, 1, 1, 1]);
+            let absent = object_scores
+                .lower_equal_elem(0.0)
+                .float()
+                .reshape([n, 1, 1, 1]);
             memory = memory + absent * occlusion.clone().reshape([1, MEMORY_CHANNELS, 1, 1]);
         }
         let values = memory
@@ -476,7 +517,10 @@ impl Sam2VideoModel {
     pub(crate) fn memory_tensor(&self, memory: &[bf16]) -> Tensor<3> {
         let values: Vec<f32> = memory.iter().map(|x| x.to_f32()).collect();
         let hw = values.len() / MEMORY_CHANNELS;
-        Tensor::from_data(TensorData::new(values, [1, hw, MEMORY_CHANNELS]), self.device())
+        Tensor::from_data(
+            TensorData::new(values, [1, hw, MEMORY_CHANNELS]),
+            self.device(),
+        )
     }
 
     /// Side of the low-resolution masks.

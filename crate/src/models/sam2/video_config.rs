@@ -193,8 +193,8 @@ impl Sam2VideoConfig {
             None => return Err(Sam2Error::Config("model_type is missing".into())),
         }
         let image = Sam2Config::from_json(json)?;
-        let mut video: VideoConfig = serde_json::from_value(value.clone())
-            .map_err(|e| Sam2Error::Config(e.to_string()))?;
+        let mut video: VideoConfig =
+            serde_json::from_value(value.clone()).map_err(|e| Sam2Error::Config(e.to_string()))?;
         if value.get("rope_parameters").is_none()
             && let Some(theta) = value
                 .get("memory_attention_rope_theta")
@@ -231,13 +231,18 @@ impl Sam2VideoConfig {
             ));
         }
         for (name, width) in [
-            ("memory_attention_hidden_size", v.memory_attention_hidden_size),
+            (
+                "memory_attention_hidden_size",
+                v.memory_attention_hidden_size,
+            ),
             ("memory_encoder_hidden_size", v.memory_encoder_hidden_size),
             ("mask_downsampler_embed_dim", v.mask_downsampler_embed_dim),
             ("memory_fuser_embed_dim", v.memory_fuser_embed_dim),
         ] {
             if width != hidden {
-                return err(format!("{name} is {width}, expected fpn_hidden_size {hidden}"));
+                return err(format!(
+                    "{name} is {width}, expected fpn_hidden_size {hidden}"
+                ));
             }
         }
         if !hidden.is_multiple_of(MEMORY_CHANNELS) {
@@ -254,7 +259,11 @@ impl Sam2VideoConfig {
             ));
         }
         let grid = self.image.vision.backbone_feature_sizes[2];
-        if [v.memory_attention_rope_feat_sizes[1], v.memory_attention_rope_feat_sizes[0]] != grid {
+        if [
+            v.memory_attention_rope_feat_sizes[1],
+            v.memory_attention_rope_feat_sizes[0],
+        ] != grid
+        {
             return err(format!(
                 "memory_attention_rope_feat_sizes {:?} do not match the {}×{} embedding grid",
                 v.memory_attention_rope_feat_sizes, grid[1], grid[0]
@@ -284,7 +293,10 @@ impl Sam2VideoConfig {
             ));
         }
         for (name, act) in [
-            ("mask_downsampler_hidden_act", &v.mask_downsampler_hidden_act),
+            (
+                "mask_downsampler_hidden_act",
+                &v.mask_downsampler_hidden_act,
+            ),
             ("memory_fuser_hidden_act", &v.memory_fuser_hidden_act),
         ] {
             if act != "gelu" {

@@ -114,6 +114,29 @@ impl TrackedObject {
     }
 }
 
+/// What the session holds of one object on one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredFrame<'a> {
+    /// A prompted (conditioning) frame of the object.
+    pub conditioning: bool,
+    /// The memory `[hw × 64]`, row-major, in bfloat16.
+    pub memory: Option<&'a [bf16]>,
+    /// The object pointer `[1, C]`.
+    pub pointer: &'a Tensor<2>,
+    pub object_score: f32,
+}
+
+/// Deliberately wrong trackers, for tests that show the parity fixture
+/// catches them. Not for use.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ablation {
+    /// Object pointers left out of the memory bank.
+    NoObjectPointers,
+    /// Every earlier tracked frame read, not the `num_maskmem − 1` window.
+    AllPastMemories,
+}
+
 /// A video being tracked.
 #[derive(Debug, Clone)]
 pub struct VideoSession {
@@ -126,6 +149,7 @@ pub struct VideoSession {
     new_inputs: Vec<u32>,
     /// The last frame encoded.
     cached: Option<(usize, FrameFeatures)>,
+    ablation: Option<Ablation>,
 }
 
 /// How the caller hands the session a frame: interleaved RGB of the
@@ -142,7 +166,29 @@ impl VideoSession {
             objects: Vec::new(),
             new_inputs: Vec::new(),
             cached: None,
+            ablation: None,
         }
+    }
+
+    #[doc(hidden)]
+    pub fn ablate(&mut self, ablation: Ablation) {
+        self.ablation = Some(ablation);
+    }
+
+    /// What the session holds of `object_id` on `frame`, if anything (the
+    /// conditioning output first where there are both).
+    pub fn stored(&self, object_id: u32, frame: usize) -> Option<StoredFrame<'_>> {
+        let object = self.objects.iter().find(|o| o.id == object_id)?;
+        let (conditioning, state) = match object.cond_state(frame) {
+            Some(state) => (true, state),
+            None => (false, object.non_cond.get(&frame)?),
+        };
+        Some(StoredFrame {
+            conditioning,
+            memory: state.memory.as_deref(),
+            pointer: &state.pointer,
+            object_score: state.object_score,
+        })
     }
 
     /// Object ids in the order they were first prompted.
@@ -201,7 +247,7 @@ impl VideoSession {
         };
         self.objects[index].pending.insert(frame, input);
         self.new_inputs = vec![object_id];
-        self.run_frame(model, frame, false, frames)
+        self.track_frame(model, frame, false, frames)
     }
 
     /// Runs every object from `start` to the last frame (or, `reverse`, to
@@ -241,7 +287,7 @@ impl VideoSession {
             (start..n).collect()
         };
         for frame in order {
-            let result = self.run_frame(model, frame, reverse, frames)?;
+            let result = self.track_frame(model, frame, reverse, frames)?;
             each(result)?;
         }
         Ok(())
@@ -249,7 +295,11 @@ impl VideoSession {
 
     /// A prompt as the model takes it (`process_new_points_or_boxes_for_video_frame`,
     /// `process_new_mask_for_video_frame`).
-    fn step_input(&self, model: &Sam2VideoModel, prompt: &VideoPrompt) -> Result<StepInput, Sam2Error> {
+    fn step_input(
+        &self,
+        model: &Sam2VideoModel,
+        prompt: &VideoPrompt,
+    ) -> Result<StepInput, Sam2Error> {
         let size = model.image_size();
         match prompt {
             VideoPrompt::Points(p) => {
@@ -261,7 +311,8 @@ impl VideoSession {
                 }
                 let mut points = Vec::new();
                 if let Some(b) = p.bbox {
-                    let [x0, y0, x1, y1] = processing::scale_box(b.map(|v| v as f32), self.original, size);
+                    let [x0, y0, x1, y1] =
+                        processing::scale_box(b.map(|v| v as f32), self.original, size);
                     points.push(([x0, y0], 2));
                     points.push(([x1, y1], 3));
                 }
@@ -297,10 +348,10 @@ impl VideoSession {
         }
     }
 
-    /// `Sam2VideoModel.forward` on one frame: each object reuses its
-    /// conditioning output here, or is run (prompted or tracked); then the
-    /// run objects' memories are encoded in one batch.
-    fn run_frame(
+    /// `Sam2VideoModel.forward` on one frame, one step of a pass: each object
+    /// reuses its conditioning output here, or is run (prompted or tracked);
+    /// then the run objects' memories are encoded in one batch.
+    pub fn track_frame(
         &mut self,
         model: &Sam2VideoModel,
         frame: usize,
@@ -451,10 +502,15 @@ impl VideoSession {
         for &i in &selected {
             push_memory(&object.cond[i].1, 0);
         }
-        for offset in (1..v.num_maskmem).rev() {
-            let Some(previous) = step(frame, offset, reverse) else {
+        let farthest = match self.ablation {
+            Some(Ablation::AllPastMemories) => self.num_frames.unwrap_or(frame + 1),
+            _ => v.num_maskmem,
+        };
+        for distance in (1..farthest).rev() {
+            let Some(previous) = step(frame, distance, reverse) else {
                 continue;
             };
+            let offset = distance.min(v.num_maskmem - 1);
             let state = object.non_cond.get(&previous).or_else(|| {
                 unselected
                     .iter()
@@ -470,6 +526,9 @@ impl VideoSession {
             Some(n) => n.min(v.max_object_pointers_in_encoder),
             None => v.max_object_pointers_in_encoder,
         };
+        if self.ablation == Some(Ablation::NoObjectPointers) {
+            return Ok(read);
+        }
         let sign = if reverse { -1 } else { 1 };
         for (f, state) in &object.cond {
             let eligible = if reverse { *f >= frame } else { *f <= frame };
@@ -496,6 +555,9 @@ impl VideoSession {
     /// frames farther than the memory and pointer windows from `frame` and
     /// from every conditioning frame.
     fn forget(&mut self, model: &Sam2VideoModel, frame: usize) {
+        if self.ablation == Some(Ablation::AllPastMemories) {
+            return;
+        }
         let v = &model.config().video;
         let window = v
             .num_maskmem
@@ -526,17 +588,33 @@ fn step(frame: usize, distance: usize, reverse: bool) -> Option<usize> {
 /// `_select_closest_cond_frames`: indices into `cond` of the conditioning
 /// frames read (all, or the closest before, the closest at-or-after, then the
 /// nearest others up to `max`), and of those not read.
-fn select_closest(cond: &[(usize, FrameState)], frame: usize, max: i64) -> (Vec<usize>, Vec<usize>) {
+fn select_closest(
+    cond: &[(usize, FrameState)],
+    frame: usize,
+    max: i64,
+) -> (Vec<usize>, Vec<usize>) {
     let all: Vec<usize> = (0..cond.len()).collect();
     if max == -1 || cond.len() <= max as usize {
         return (all, Vec::new());
     }
     let mut selected = Vec::new();
-    let before = all.iter().copied().filter(|&i| cond[i].0 < frame).max_by_key(|&i| cond[i].0);
-    let after = all.iter().copied().filter(|&i| cond[i].0 >= frame).min_by_key(|&i| cond[i].0);
+    let before = all
+        .iter()
+        .copied()
+        .filter(|&i| cond[i].0 < frame)
+        .max_by_key(|&i| cond[i].0);
+    let after = all
+        .iter()
+        .copied()
+        .filter(|&i| cond[i].0 >= frame)
+        .min_by_key(|&i| cond[i].0);
     selected.extend(before);
     selected.extend(after);
-    let mut rest: Vec<usize> = all.iter().copied().filter(|i| !selected.contains(i)).collect();
+    let mut rest: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|i| !selected.contains(i))
+        .collect();
     rest.sort_by_key(|&i| cond[i].0.abs_diff(frame));
     let remaining = (max as usize).saturating_sub(selected.len());
     selected.extend(rest.into_iter().take(remaining));
