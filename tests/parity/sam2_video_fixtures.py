@@ -158,7 +158,19 @@ Reference behaviour the port must match (found while writing this)
   pixel set". Its memory is encoded from the binarised high-res mask.
 - Prompt frames with 2+ points (a box counts as 2) use single-mask output with
   the dynamic stability fallback; 0-1 points (and all tracking frames) use
-  multimask, best predicted IoU.
+  multimask, best predicted IoU; the object pointer comes from that mask's
+  output token. Tracking frames have no prompt: the sparse prompt is the
+  (0, 0) label -1 point plus the padding point, i.e. two not-a-point tokens.
+- Initial conditioning frames add `no_memory_embedding` to the top-level
+  features; tracking frames replace them by the memory attention's output.
+- Memory attention: queries = features + 0.1 * their sine position encoding;
+  pre-norm layers (self-attn with RoPE on q and k, cross-attn with RoPE on q
+  and on the spatial memory keys, the same grid repeated for every memory
+  frame, none on the trailing pointer tokens; keys = memory + memory pos, values
+  = memory), then a final LayerNorm. RoPE is axial and pairwise-interleaved
+  (rotate (x0, x1) -> (-x1, x0)); the first half of each head's dims uses the
+  column (x) index, the second half the row (y) index, inv_freq = theta^(-2i/(d/2)),
+  i < d/4, each repeated twice (d = head dim).
 """
 
 import argparse
@@ -534,6 +546,30 @@ def score_summary(steps):
     return pos, len(tracked) - pos, tracked
 
 
+def centre_prompt_scores(model, processor, video, prompts, out_dir, probe_frames=2):
+    """Full preset (a full tuning run is too slow): shift the object-score bias so that
+    every prompted object is present on its prompt frame (score >= +1) and the median
+    score of the first `probe_frames` tracked frames is about +2 (random weights tend
+    to say "absent" everywhere otherwise, which empties every tracked mask)."""
+    session = processor.init_video_session(video=video, inference_device="cpu", dtype=torch.float32)
+    prompt_scores = []
+    for prompt in prompts:
+        add_prompt(processor, session, prompt, out_dir)
+        out = model(inference_session=session, frame_idx=prompt["frame"])
+        prompt_scores.append(out.object_score_logits[-1].item())
+    start = min(p["frame"] for p in prompts)
+    tracked = []
+    for out in model.propagate_in_video_iterator(session, start_frame_idx=start, max_frame_num_to_track=probe_frames):
+        if out.frame_idx != start:
+            tracked += out.object_score_logits.flatten().tolist()
+    bias = model.mask_decoder.pred_obj_score_head.proj_out.bias
+    shift = max(1.0 - min(prompt_scores), 2.0 - float(np.median(tracked)) if tracked else 0.0)
+    with torch.no_grad():
+        bias += shift
+    print(f"prompt-frame object scores {['%.2f' % v for v in prompt_scores]}, first tracked "
+          f"{['%.2f' % v for v in tracked]}; bias shifted by {shift:+.3f}")
+
+
 def tune(model, processor, video, prompts, passes, out_dir, preset):
     """Stability threshold between the single-mask prompts, then an object-score bias giving both signs."""
     decoder = model.mask_decoder
@@ -642,6 +678,8 @@ def main():
     thresh = None
     if test:
         thresh = tune(model, processor, video, prompts, passes, out_dir, args.preset)
+    else:
+        centre_prompt_scores(model, processor, video, prompts, out_dir)
     model.save_pretrained(out_dir)
 
     # The recorded run.
@@ -652,7 +690,8 @@ def main():
     ma_step = n_prompt + ma_frame  # forward step on frame ma_frame
     # Backward step on frame 3: object 4 reads its conditioning frame 6 as a pointer
     # (offset 3) and memories 4, 5 (6 is conditioning, so not in the window).
-    mb_step = n_prompt + num_frames + (num_frames - 1 - 3)
+    mb_frame = max(1, min(3, num_frames - 2))
+    mb_step = n_prompt + num_frames + (num_frames - 1 - mb_frame)
     ma_key, mb_key = (ma_step, 0), (mb_step, min(3, len(prompts) - 1))
     recorder.capture = {ma_key, mb_key}
     t0 = time.time()
@@ -722,7 +761,7 @@ def main():
     # Sub-networks.
     subnets = {}
     subnet_info = {}
-    if test:
+    if num_frames >= 3:
         subnets, subnet_info = build_subnets(model, session, steps, recorder, ma_frame, ma_key, mb_key, config)
     save_file({k: v.contiguous() for k, v in expected.items()}, os.path.join(out_dir, "expected.safetensors"))
     if subnets:
@@ -854,7 +893,9 @@ def build_subnets(model, session, steps, recorder, ma_frame, ma_key, mb_key, con
         final = lam * ptr_out + (1 - lam) * model.no_object_pointer
         sub.update(ptrproj_in=ptr_in, ptrproj_out=ptr_out, ptrproj_score=ptr_score, ptrproj_final=final)
 
-        # Mask prompt (object 3 on frame 0).
+        # Mask prompt (object 3 on frame 0), when the scenario has one.
+        if 3 not in session._obj_id_to_idx:
+            return {k: v.float() if v.dtype in (torch.bfloat16, torch.float16) else v for k, v in sub.items()}, info
         oi = session._obj_id_to_idx[3]
         mask_in = session.mask_inputs_per_obj[oi][0]  # [1, 1, S, S] float 0/1
         s0, s1, top, p, _ = vision(0)
