@@ -24,7 +24,9 @@ pointer, the occlusion embedding and the fuser layer scale, and makes mask
 logits ~1e-4, so every parameter is redrawn at O(1) scale after seeding. The
 tiny config then (1) puts the dynamic-multimask stability threshold between
 the stability scores of the two single-mask prompts (object 1: three points,
-object 2: a box) so the fallback fires for one and not the other, and (2)
+object 2: a box) so the fallback fires for one and not the other (seed 5:
+stability 0.9735 vs 0.9829, threshold 0.9782: object 1 falls back to the best
+multimask output), and (2)
 shifts the object-score head's bias until the tracked (frame, object) pairs
 are a mix of present (logit > 0) and absent, so the -1024 mask gating, the
 no-object pointer and the occlusion embedding all run.
@@ -57,6 +59,7 @@ expected.safetensors             per step `s{step:03}_o{object_id}_...` (C = 128
                                        bilinear resize, align_corners=False); kept (size)
                                        only for the prompted object of each prompt step and
                                        for every object of the last step of each pass
+                                       (every step in the full preset)
     object_score_logits [1, 1]   f32
     object_pointer    [1, 1, C]  f32   as stored in the session for that frame
     maskmem_features  [M, h, w]  f32   as stored: the reference casts them to bf16, so
