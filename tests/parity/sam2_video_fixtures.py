@@ -181,6 +181,12 @@ Reference behaviour the port must match (found while writing this)
   multimask, best predicted IoU; the object pointer comes from that mask's
   output token. Tracking frames have no prompt: the sparse prompt is the
   (0, 0) label -1 point plus the padding point, i.e. two not-a-point tokens.
+- `max_cond_frame_num` (-1 = all, as published; not exercised by the scenario,
+  see cond_select.json): keeps the closest conditioning frame < t, the closest
+  >= t, then the nearest others, in that order (= memory order); the others
+  become ordinary memories if in the window. Quirk kept by transformers: with
+  max 1 and frames on both sides, `[:max - 2]` = `[:-1]` keeps all but the
+  farthest (frame 10, conds 0/3/8/12, max 1 -> 8, 12, 3).
 - Initial conditioning frames add `no_memory_embedding` to the top-level
   features; tracking frames replace them by the memory attention's output.
 - Memory attention: queries = features + 0.1 * their sine position encoding;
