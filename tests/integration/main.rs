@@ -13,6 +13,7 @@ mod eval_fixtures;
 mod grounding_dino;
 mod run;
 mod sam2;
+mod sam2_video;
 mod support;
 mod tokenizer;
 
