@@ -129,7 +129,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     );
 
     check_eval_reproduces(&dataset, &out, &report);
-    check_labels_in_pycocotools(&out);
+    check_labels_in_pycocotools(&out, frames.len());
     check_tracks_txt(&out, predictions.as_array().unwrap().len());
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
@@ -143,6 +143,54 @@ fn run_on_the_demo_scene_writes_every_output() {
         64
     );
     assert!(run["frames_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_run_with_a_tracker_carries_masks_through_every_frame() {
+    let scratch = Scratch::new("run-track");
+    let dataset = demo_dataset(&scratch.0, 13);
+    let ontology = write_ontology(&scratch.0);
+    let out = scratch.0.join("out");
+    let mut command = run_command(&dataset, &ontology, &out);
+    command.arg("--tracker").arg(fixture("sam2-video-tiny"));
+    ok(command.output().unwrap(), "autolabel run --tracker");
+
+    let tracks = json(&out.join("tracks.json"));
+    assert_eq!(tracks["method"], "sam2-propagation");
+    let frames = tracks["frames"].as_array().unwrap();
+    let numbers: Vec<u64> = frames
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (0..13).collect::<Vec<u64>>(),
+        "every taken frame has its tracks"
+    );
+    for summary in tracks["tracks"].as_array().unwrap() {
+        let id = &summary["track_id"];
+        let class = &summary["class"];
+        for f in frames {
+            for o in f["objects"].as_array().unwrap() {
+                if &o["track_id"] == id {
+                    assert_eq!(&o["class"], class, "a track keeps its class");
+                }
+            }
+        }
+    }
+    let report = json(&out.join("report.json"));
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["detect", "segment", "track"]);
+    check_eval_reproduces(&dataset, &out, &report);
+    check_labels_in_pycocotools(&out, 13);
+    let predictions = json(&out.join("predictions.json"));
+    check_tracks_txt(&out, predictions.as_array().unwrap().len());
+    check_video(&out.join("propagation.mp4"), 13);
 }
 
 fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
@@ -172,7 +220,7 @@ fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
     );
 }
 
-fn check_labels_in_pycocotools(out: &Path) {
+fn check_labels_in_pycocotools(out: &Path, images: usize) {
     let labels = out.join("labels.json");
     let predictions = out.join("predictions.json");
     let answer = run_oracle(
@@ -180,7 +228,7 @@ fn check_labels_in_pycocotools(out: &Path) {
         &[labels.to_str().unwrap(), predictions.to_str().unwrap()],
     );
     let answer: Value = serde_json::from_str(&answer).unwrap();
-    assert_eq!(answer["images"], 3, "{answer}");
+    assert_eq!(answer["images"], images, "{answer}");
     assert!(answer["compared"].as_u64().unwrap() > 0, "{answer}");
     assert_eq!(answer["differing_pixels"], 0, "{answer}");
     assert_eq!(answer["unmatched"], 0, "{answer}");

@@ -19,14 +19,24 @@ use crate::labels::{Box2, Rle};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackSettings {
-    /// Least mask IoU (boxes when either mask is empty) for an object to
-    /// continue a track of the previous labelled frame.
+    /// Least mask IoU (boxes when either mask is empty) for a detection to
+    /// continue a track.
     pub min_iou: f64,
+    /// With propagation: a track not re-detected on this many keyframes in a
+    /// row, and absent (object score ≤ 0), is retired.
+    pub retire_after: usize,
+    /// With propagation: frames a new track is carried backward from the
+    /// keyframe it was first detected on ("label from the future").
+    pub backfill: usize,
 }
 
 impl Default for TrackSettings {
     fn default() -> Self {
-        TrackSettings { min_iou: 0.3 }
+        TrackSettings {
+            min_iou: 0.3,
+            retire_after: 2,
+            backfill: 6,
+        }
     }
 }
 
@@ -75,6 +85,16 @@ pub struct TrackOutput {
 }
 
 impl TrackOutput {
+    /// Tracks carried through every frame by SAM 2's video predictor.
+    pub fn propagated(frames: Vec<FrameTracks>) -> Self {
+        let tracks = summaries(&frames);
+        TrackOutput {
+            method: "sam2-propagation".into(),
+            frames,
+            tracks,
+        }
+    }
+
     /// Every object, with its frame.
     pub fn objects(&self) -> impl Iterator<Item = (&FrameTracks, &TrackedObject)> {
         self.frames
@@ -166,8 +186,84 @@ fn assign_ids(
     ids
 }
 
+/// A one-to-one assignment of rows to columns of least total cost
+/// (Kuhn–Munkres, O(n²m)); `None` for a row left over when there are more
+/// rows than columns.
+pub fn hungarian(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
+    let n = cost.len();
+    let m = cost.first().map_or(0, Vec::len);
+    if n == 0 || m == 0 {
+        return vec![None; n];
+    }
+    if n > m {
+        let transposed: Vec<Vec<f64>> = (0..m)
+            .map(|j| (0..n).map(|i| cost[i][j]).collect())
+            .collect();
+        let mut rows = vec![None; n];
+        for (j, i) in hungarian(&transposed).into_iter().enumerate() {
+            if let Some(i) = i {
+                rows[i] = Some(j);
+            }
+        }
+        return rows;
+    }
+    let (mut u, mut v) = (vec![0.0; n + 1], vec![0.0; m + 1]);
+    let (mut p, mut way) = (vec![0usize; m + 1], vec![0usize; m + 1]);
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut min_v = vec![f64::INFINITY; m + 1];
+        let mut used = vec![false; m + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let (mut delta, mut j1) = (f64::INFINITY, 0);
+            for j in 1..=m {
+                if !used[j] {
+                    let reduced = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if reduced < min_v[j] {
+                        min_v[j] = reduced;
+                        way[j] = j0;
+                    }
+                    if min_v[j] < delta {
+                        delta = min_v[j];
+                        j1 = j;
+                    }
+                }
+            }
+            for j in 0..=m {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    min_v[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut rows = vec![None; n];
+    for j in 1..=m {
+        if p[j] != 0 {
+            rows[p[j] - 1] = Some(j - 1);
+        }
+    }
+    rows
+}
+
 /// Mask IoU, or box IoU when either has no mask.
-fn overlap(a: &TrackedObject, b: &TrackedObject) -> f64 {
+pub(crate) fn overlap(a: &TrackedObject, b: &TrackedObject) -> f64 {
     match (&a.mask, &b.mask) {
         (Some(ma), Some(mb)) if ma.height() == mb.height() && ma.width() == mb.width() => {
             Rle::iou(mb, ma, false)
@@ -204,6 +300,18 @@ mod tests {
     use crate::labels::Mask;
     use crate::labels::Prompt;
     use crate::pipeline::segment::MaskedObject;
+
+    #[test]
+    fn hungarian_finds_the_cheapest_one_to_one_assignment() {
+        // Greedy takes (0, 0) at 0.1 and must then pay 0.9 + 0.9; the best is 0.2 + 0.3.
+        let cost = vec![vec![0.1, 0.2], vec![0.3, 0.9]];
+        assert_eq!(hungarian(&cost), vec![Some(1), Some(0)]);
+        let wide = vec![vec![0.5, 0.1, 0.9]];
+        assert_eq!(hungarian(&wide), vec![Some(1)]);
+        let tall = vec![vec![0.5], vec![0.1], vec![0.9]];
+        assert_eq!(hungarian(&tall), vec![None, Some(0), None]);
+        assert_eq!(hungarian(&[]), Vec::<Option<usize>>::new());
+    }
 
     fn object(class: &str, x0: u32, x1: u32) -> MaskedObject {
         let mask = Mask::from_fn(40, 10, |x, y| (x0..x1).contains(&x) && y < 5);

@@ -22,6 +22,7 @@ use autolabel::export::video_out::Mp4Writer;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::Detector;
+use autolabel::models::sam2::{Sam2Error, Sam2VideoModel};
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
@@ -29,6 +30,7 @@ use autolabel::pipeline::evaluate::{
     DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, truth_of_frames,
 };
 use autolabel::pipeline::input::Input;
+use autolabel::pipeline::propagate::track_detections;
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
 use autolabel::pipeline::track::{TrackSettings, associate};
@@ -77,6 +79,13 @@ pub struct Args {
     /// SAM 2: a model directory or a hub id, e.g. `facebook/sam2.1-hiera-tiny`.
     #[arg(long)]
     pub segmenter: String,
+    /// SAM 2 video checkpoint that carries the masks through every frame
+    /// (a model directory or hub id). Default: the segmenter's checkpoint when
+    /// it holds the video modules (`model_type` `sam2_video`, as the official
+    /// `facebook/sam2.1-hiera-*` do); otherwise tracks only join the
+    /// keyframes' masks.
+    #[arg(long)]
+    pub tracker: Option<String>,
     /// The ontology: classes, their prompt phrases and thresholds (JSON; see
     /// `autolabel ontology`). Default: the seven seed classes.
     #[arg(long)]
@@ -131,7 +140,7 @@ struct ModelFiles {
 
 impl ModelFiles {
     /// The files of a model directory whose `config.json` says `model_type`.
-    fn of(dir: &Path, arg: &str, model_type: &str) -> Result<Self> {
+    fn of(dir: &Path, arg: &str, model_types: &[&str]) -> Result<Self> {
         let file = |name: &str| {
             let path = dir.join(name);
             if path.is_file() {
@@ -144,7 +153,7 @@ impl ModelFiles {
             }
         };
         let (config, weights) = (file("config.json")?, file("model.safetensors")?);
-        check_model_type(&config, arg, model_type)?;
+        check_model_type(&config, arg, model_types)?;
         Ok(ModelFiles {
             dir: dir.display().to_string(),
             config_sha256: sha256_file(&config)?,
@@ -156,20 +165,48 @@ impl ModelFiles {
 
 /// Refuses a model directory of another kind (a detector given as the
 /// segmenter) before any work is done.
-fn check_model_type(config: &Path, arg: &str, want: &str) -> Result<()> {
+fn check_model_type(config: &Path, arg: &str, wants: &[&str]) -> Result<()> {
+    let got = model_type(config, arg)?;
+    if got.as_deref().is_some_and(|g| wants.contains(&g)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{arg} {}: model_type {} is not {} (is this another model's directory?)",
+        config.display(),
+        got.map_or("missing".to_string(), |g| format!("'{g}'")),
+        wants
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )
+    .into())
+}
+
+/// The `model_type` of a `config.json`.
+fn model_type(config: &Path, arg: &str) -> Result<Option<String>> {
     let bytes = std::fs::read(config).map_err(|e| format!("{arg} {}: {e}", config.display()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{arg} {}: not JSON: {e}", config.display()))?;
-    match value.get("model_type").and_then(|v| v.as_str()) {
-        Some(got) if got == want => Ok(()),
-        got => Err(format!(
-            "{arg} {}: model_type {} is not '{want}' (is this the other model's directory?)",
-            config.display(),
-            got.map_or("missing".to_string(), |g| format!("'{g}'"))
-        )
-        .into()),
-    }
+    Ok(value
+        .get("model_type")
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
 }
+
+/// The tracker's directory: `--tracker`, else the segmenter's when it is a
+/// video checkpoint.
+fn tracker_dir(args: &Args, segmenter_dir: &Path) -> Result<Option<PathBuf>> {
+    if let Some(tracker) = &args.tracker {
+        return Ok(Some(model_dir("--tracker", tracker, SEGMENTER_FILES)?));
+    }
+    let config = segmenter_dir.join("config.json");
+    let video = model_type(&config, "--segmenter")?.as_deref() == Some(VIDEO_MODEL_TYPE);
+    Ok(video.then(|| segmenter_dir.to_path_buf()))
+}
+
+/// `model_type` of a SAM 2 checkpoint with the video modules.
+const VIDEO_MODEL_TYPE: &str = "sam2_video";
 
 /// Everything a run was made from (`run.json`'s settings).
 #[derive(Debug, Clone, Serialize)]
@@ -186,6 +223,8 @@ struct Settings {
     device: String,
     detector: ModelFiles,
     segmenter: ModelFiles,
+    /// The SAM 2 video checkpoint propagation runs with, if any.
+    tracker: Option<ModelFiles>,
 }
 
 /// A stage's result and its measured time.
@@ -240,8 +279,11 @@ pub fn run(args: Args) -> Result<()> {
         eval: eval_config,
         training_size: args.training_size.clone(),
         device: args.device.name().to_string(),
-        detector: ModelFiles::of(&detector_dir, "--detector", "grounding-dino")?,
-        segmenter: ModelFiles::of(&segmenter_dir, "--segmenter", "sam2")?,
+        detector: ModelFiles::of(&detector_dir, "--detector", &["grounding-dino"])?,
+        segmenter: ModelFiles::of(&segmenter_dir, "--segmenter", &["sam2", VIDEO_MODEL_TYPE])?,
+        tracker: tracker_dir(&args, &segmenter_dir)?
+            .map(|dir| ModelFiles::of(&dir, "--tracker", &[VIDEO_MODEL_TYPE]))
+            .transpose()?,
     };
     let training_size = TrainingSize::parse(&args.training_size)
         .map_err(|e| format!("--training-size {}: {e}", args.training_size))?;
@@ -256,7 +298,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let detections = runner.detect(&mut input, &caption, &keyframes)?;
     let masks = runner.segment(&mut input, &detections)?;
-    let tracks = runner.track(&masks)?;
+    let frames: Vec<usize> = sampled.iter().map(|s| s.index).collect();
+    let tracks = runner.track(&mut input, &masks, &frames)?;
     let report = runner.report(
         &mut input,
         &classes,
@@ -265,7 +308,7 @@ pub fn run(args: Args) -> Result<()> {
         &tracks,
         sampled.len(),
     )?;
-    runner.export(&mut input, &classes, &tracks, training_size)?;
+    runner.export(&mut input, &classes, &tracks.value, training_size)?;
     write_run_json(&store, &settings, &report)?;
     let html = store.path("report.html");
     say(&args, &format!("done: {}", html.display()));
@@ -501,24 +544,93 @@ impl Runner<'_> {
     }
 
     fn track_key(&self) -> Result<String> {
-        key_of(&("track", self.segment_key()?, &self.settings.track))
+        let s = self.settings;
+        let tracker = s
+            .tracker
+            .as_ref()
+            .map(|t| (&t.weights_sha256, &t.config_sha256));
+        key_of(&("track", self.segment_key()?, &s.track, tracker))
     }
 
-    fn track(&mut self, masks: &Timed<SegmentOutput>) -> Result<TrackOutput> {
+    fn track(
+        &mut self,
+        input: &mut Input,
+        masks: &Timed<SegmentOutput>,
+        frames: &[usize],
+    ) -> Result<Timed<TrackOutput>> {
         let key = self.track_key()?;
         if let Some(done) = self.store.finished::<TrackOutput>("tracks.json", &key) {
-            return Ok(done.value);
+            say(self.args, "track: reusing tracks.json");
+            return Ok(Timed {
+                value: done.value,
+                seconds: done.seconds,
+                items: done.items,
+            });
         }
-        let tracks = associate(&masks.value, &self.settings.track);
+        let start = Instant::now();
+        let (tracks, items) = match &self.settings.tracker {
+            Some(files) => (self.propagate(input, masks, frames, files)?, frames.len()),
+            None => {
+                say(
+                    self.args,
+                    "track: the segmenter is an image-only checkpoint; tracks join the keyframes' masks \
+                     (give --tracker a SAM 2 video checkpoint to carry masks through every frame)",
+                );
+                let tracks = associate(&masks.value, &self.settings.track);
+                (tracks, masks.value.frames.len())
+            }
+        };
+        let seconds = start.elapsed().as_secs_f64();
         self.store.save_bytes(
             "tracks.txt",
             &key,
             outputs::mot_lines(&tracks).as_bytes(),
-            0.0,
-            tracks.tracks.len(),
+            seconds,
+            items,
         )?;
         self.store
-            .save_json("tracks.json", &key, &tracks, 0.0, tracks.tracks.len())?;
+            .save_json("tracks.json", &key, &tracks, seconds, items)?;
+        Ok(Timed {
+            value: tracks,
+            seconds,
+            items,
+        })
+    }
+
+    /// Propagation through every taken frame with SAM 2's video predictor.
+    fn propagate(
+        &mut self,
+        input: &mut Input,
+        masks: &Timed<SegmentOutput>,
+        frames: &[usize],
+        files: &ModelFiles,
+    ) -> Result<TrackOutput> {
+        let dir = Path::new(&files.dir);
+        let device = init_device(self.args.device)?;
+        let model = Sam2VideoModel::from_dir(dir, &device)
+            .map_err(|e| format!("--tracker {}: {e}", dir.display()))?;
+        let mut progress = Progress::new("track", frames.len(), self.args.quiet);
+        let mut last = Instant::now();
+        let clip = &mut input.clip;
+        let mut source = |index: usize| -> std::result::Result<Vec<u8>, Sam2Error> {
+            let frame = clip
+                .frame(index)
+                .map_err(|e| Sam2Error::Image(format!("frame {index}: {e}")))?;
+            Ok(frame.rgb.into_raw())
+        };
+        let mut step = |_frame: usize| {
+            progress.step(last.elapsed().as_secs_f64());
+            last = Instant::now();
+        };
+        let tracks = track_detections(
+            &model,
+            frames,
+            &masks.value,
+            &self.settings.track,
+            &mut source,
+            &mut step,
+        )?;
+        progress.finish();
         Ok(tracks)
     }
 
@@ -526,6 +638,7 @@ impl Runner<'_> {
         &self,
         detections: &Timed<DetectOutput>,
         masks: &Timed<SegmentOutput>,
+        tracks: &Timed<TrackOutput>,
     ) -> Vec<StageTiming> {
         let device = self.settings.device.clone();
         let timing = |stage: &str, items: usize, seconds: f64| StageTiming {
@@ -535,10 +648,14 @@ impl Runner<'_> {
             seconds,
             device: device.clone(),
         };
-        vec![
+        let mut stages = vec![
             timing("detect", detections.items, detections.seconds),
             timing("segment", masks.items, masks.seconds),
-        ]
+        ];
+        if self.settings.tracker.is_some() {
+            stages.push(timing("track", tracks.items, tracks.seconds));
+        }
+        stages
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -548,9 +665,10 @@ impl Runner<'_> {
         classes: &ClassMap,
         detections: &Timed<DetectOutput>,
         masks: &Timed<SegmentOutput>,
-        tracks: &TrackOutput,
+        timed_tracks: &Timed<TrackOutput>,
         frames: usize,
     ) -> Result<RunReport> {
+        let tracks = &timed_tracks.value;
         let results = predictions(tracks, &classes.classes);
         let results_bytes = {
             let mut text = serde_json::to_string_pretty(&results)?;
@@ -558,7 +676,7 @@ impl Runner<'_> {
             text.into_bytes()
         };
         store::write_atomic(&self.store.path("predictions.json"), &results_bytes)?;
-        let stages = self.stage_timings(detections, masks);
+        let stages = self.stage_timings(detections, masks, timed_tracks);
         let frames_per_s = analyse::throughput(detections.items, &stages);
         let mut eval_config = self.settings.eval.clone();
         if let Some(rate) = frames_per_s {

@@ -205,6 +205,13 @@ impl VideoSession {
             .sum()
     }
 
+    /// Stops tracking `object_id`: its memories are dropped and later frames
+    /// leave it out (SAM 2's `remove_object`).
+    pub fn remove_object(&mut self, object_id: u32) {
+        self.objects.retain(|o| o.id != object_id);
+        self.new_inputs.retain(|&o| o != object_id);
+    }
+
     /// Earliest frame any object was prompted on.
     pub fn first_prompted_frame(&self) -> Option<usize> {
         self.objects
@@ -224,6 +231,19 @@ impl VideoSession {
         prompt: &VideoPrompt,
         frames: &mut FrameSource,
     ) -> Result<FrameResult, Sam2Error> {
+        self.add_prompts(model, frame, &[(object_id, prompt.clone())], frames)
+    }
+
+    /// Adds a prompt for each of several objects on one frame and runs the
+    /// frame once (the reference's `add_inputs_to_inference_session` with a
+    /// list of object ids).
+    pub fn add_prompts(
+        &mut self,
+        model: &Sam2VideoModel,
+        frame: usize,
+        prompts: &[(u32, VideoPrompt)],
+        frames: &mut FrameSource,
+    ) -> Result<FrameResult, Sam2Error> {
         if let Some(n) = self.num_frames
             && frame >= n
         {
@@ -231,23 +251,32 @@ impl VideoSession {
                 "frame {frame} is past the clip's {n} frames"
             )));
         }
-        let input = self.step_input(model, prompt)?;
-        let index = match self.objects.iter().position(|o| o.id == object_id) {
-            Some(i) => i,
-            None => {
-                self.objects.push(TrackedObject {
-                    id: object_id,
-                    cond: Vec::new(),
-                    non_cond: BTreeMap::new(),
-                    pending: BTreeMap::new(),
-                    tracked: BTreeSet::new(),
-                });
-                self.objects.len() - 1
-            }
-        };
-        self.objects[index].pending.insert(frame, input);
-        self.new_inputs = vec![object_id];
+        let inputs = prompts
+            .iter()
+            .map(|(id, prompt)| Ok((*id, self.step_input(model, prompt)?)))
+            .collect::<Result<Vec<_>, Sam2Error>>()?;
+        self.new_inputs.clear();
+        for (object_id, input) in inputs {
+            let index = self.object_index(object_id);
+            self.objects[index].pending.insert(frame, input);
+            self.new_inputs.push(object_id);
+        }
         self.track_frame(model, frame, false, frames)
+    }
+
+    /// The index of `object_id`, added if new.
+    fn object_index(&mut self, object_id: u32) -> usize {
+        if let Some(i) = self.objects.iter().position(|o| o.id == object_id) {
+            return i;
+        }
+        self.objects.push(TrackedObject {
+            id: object_id,
+            cond: Vec::new(),
+            non_cond: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            tracked: BTreeSet::new(),
+        });
+        self.objects.len() - 1
     }
 
     /// Runs every object from `start` to the last frame (or, `reverse`, to
