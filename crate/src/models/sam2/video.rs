@@ -60,7 +60,7 @@ pub(crate) enum StepInput {
     /// Points (box corners first, labels 2 and 3), as `PromptTokens` without a box.
     Points(PromptTokens),
     /// A binary mask `[1, 1, S, S]` (1 = object).
-    Mask(Tensor<4>),
+    Mask(Box<Tensor<4>>),
 }
 
 /// The memories one object reads on one frame, gathered by the session.
@@ -255,7 +255,7 @@ impl Sam2VideoModel {
         memory: Option<MemoryRead>,
     ) -> Result<ObjectStep, Sam2Error> {
         let tokens = match input {
-            Some(StepInput::Mask(mask)) => return self.mask_as_output(frame, mask),
+            Some(StepInput::Mask(mask)) => return self.mask_as_output(frame, *mask),
             Some(StepInput::Points(tokens)) => tokens,
             None => PromptTokens {
                 points: vec![([0.0, 0.0], -1)],

@@ -372,7 +372,7 @@ impl VideoSession {
                         .greater_equal_elem(0.5)
                         .float()
                 };
-                Ok(StepInput::Mask(mask))
+                Ok(StepInput::Mask(Box::new(mask)))
             }
         }
     }
