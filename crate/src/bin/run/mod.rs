@@ -79,11 +79,11 @@ pub struct Args {
     /// SAM 2: a model directory or a hub id, e.g. `facebook/sam2.1-hiera-tiny`.
     #[arg(long)]
     pub segmenter: String,
-    /// SAM 2 video checkpoint that carries the masks through every frame
-    /// (a model directory or hub id). Default: the segmenter's checkpoint when
-    /// it holds the video modules (`model_type` `sam2_video`, as the official
-    /// `facebook/sam2.1-hiera-*` do); otherwise tracks only join the
-    /// keyframes' masks.
+    /// SAM 2 video checkpoint that carries the masks through every taken
+    /// frame (a model directory or hub id, e.g. `facebook/sam2.1-hiera-tiny`,
+    /// the same file as the segmenter's). Without it, tracks join the
+    /// keyframes' masks and only keyframes are labelled. Propagation costs
+    /// about as much per object and frame as the image encoder per frame.
     #[arg(long)]
     pub tracker: Option<String>,
     /// The ontology: classes, their prompt phrases and thresholds (JSON; see
@@ -194,15 +194,12 @@ fn model_type(config: &Path, arg: &str) -> Result<Option<String>> {
         .map(str::to_string))
 }
 
-/// The tracker's directory: `--tracker`, else the segmenter's when it is a
-/// video checkpoint.
-fn tracker_dir(args: &Args, segmenter_dir: &Path) -> Result<Option<PathBuf>> {
-    if let Some(tracker) = &args.tracker {
-        return Ok(Some(model_dir("--tracker", tracker, SEGMENTER_FILES)?));
-    }
-    let config = segmenter_dir.join("config.json");
-    let video = model_type(&config, "--segmenter")?.as_deref() == Some(VIDEO_MODEL_TYPE);
-    Ok(video.then(|| segmenter_dir.to_path_buf()))
+/// The tracker's directory, if `--tracker` is given.
+fn tracker_dir(args: &Args) -> Result<Option<PathBuf>> {
+    args.tracker
+        .as_deref()
+        .map(|tracker| model_dir("--tracker", tracker, SEGMENTER_FILES).map_err(Into::into))
+        .transpose()
 }
 
 /// `model_type` of a SAM 2 checkpoint with the video modules.
@@ -281,7 +278,7 @@ pub fn run(args: Args) -> Result<()> {
         device: args.device.name().to_string(),
         detector: ModelFiles::of(&detector_dir, "--detector", &["grounding-dino"])?,
         segmenter: ModelFiles::of(&segmenter_dir, "--segmenter", &["sam2", VIDEO_MODEL_TYPE])?,
-        tracker: tracker_dir(&args, &segmenter_dir)?
+        tracker: tracker_dir(&args)?
             .map(|dir| ModelFiles::of(&dir, "--tracker", &[VIDEO_MODEL_TYPE]))
             .transpose()?,
     };
@@ -573,7 +570,7 @@ impl Runner<'_> {
             None => {
                 say(
                     self.args,
-                    "track: the segmenter is an image-only checkpoint; tracks join the keyframes' masks \
+                    "track: tracks join the keyframes' masks \
                      (give --tracker a SAM 2 video checkpoint to carry masks through every frame)",
                 );
                 let tracks = associate(&masks.value, &self.settings.track);

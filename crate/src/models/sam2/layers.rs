@@ -230,7 +230,11 @@ pub(crate) fn sine_position_embedding(
         .collect();
     let encode = |position: f32, i: usize| {
         let v = position / dim_t[i];
-        if i.is_multiple_of(2) { v.sin() } else { v.cos() }
+        if i.is_multiple_of(2) {
+            v.sin()
+        } else {
+            v.cos()
+        }
     };
     let mut out = vec![0.0f32; 2 * features * h * w];
     for y in 0..h {
