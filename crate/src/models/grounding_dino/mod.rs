@@ -68,6 +68,13 @@ pub enum GroundingDinoError {
         #[source]
         source: std::io::Error,
     },
+    /// What is wrong with a file of a model directory, naming the file.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<GroundingDinoError>,
+    },
     #[error("input: {0}")]
     Input(String),
     #[error(transparent)]
@@ -235,10 +242,18 @@ impl GroundingDino {
                 source,
             })
         };
+        let in_file = |name: &str| {
+            let path = dir.join(name).display().to_string();
+            move |e: GroundingDinoError| GroundingDinoError::InFile {
+                path,
+                source: Box::new(e),
+            }
+        };
         let config_bytes = read("config.json")?;
-        let config = GroundingDinoConfig::from_json(&String::from_utf8_lossy(&config_bytes))?;
+        let config = GroundingDinoConfig::from_json(&String::from_utf8_lossy(&config_bytes))
+            .map_err(in_file("config.json"))?;
         let weights = read("model.safetensors")?;
-        Self::from_safetensors(config, &weights, device)
+        Self::from_safetensors(config, &weights, device).map_err(in_file("model.safetensors"))
     }
 
     /// The configuration the model was built with.

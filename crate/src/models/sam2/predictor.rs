@@ -13,8 +13,8 @@ use super::processing::{self, MASK_THRESHOLD};
 use super::prompt_encoder::{LABEL_PAD, PromptTokens};
 use super::{ImageFeatures, Sam2Error, Sam2Model};
 use crate::labels::mask::Mask;
+use crate::limits;
 use crate::models::kernels::on_pool;
-use crate::models::limits;
 
 /// One prompt set in original-image pixels: points with labels (1 = object,
 /// 0 = background) and/or a box `[x0, y0, x1, y1]`, optionally with a mask
