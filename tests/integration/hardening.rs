@@ -149,16 +149,26 @@ fn sizes_past_the_limits_are_refused_before_allocating() {
     assert_fails_naming(&out, &["'100000x100000'", "limit"]);
 }
 
-/// A copy of the tiny SAM 2 fixture whose tensor `key` holds a NaN.
-fn poisoned_sam2(dir: &Path, key: &str) {
+/// A copy of the tiny SAM 2 fixture whose tensor `key` is changed by `poison`
+/// (on its little-endian F32 values).
+fn poisoned_sam2(dir: &Path, key: &str, poison: impl Fn(&mut [f32])) {
     let source = sam2_dir();
     std::fs::copy(source.join("config.json"), dir.join("config.json")).unwrap();
     let mut bytes = std::fs::read(source.join("model.safetensors")).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
     assert_eq!(header[key]["dtype"], "F32");
-    let start = 8 + header_len + header[key]["data_offsets"][0].as_u64().unwrap() as usize;
-    bytes[start + 4..start + 8].copy_from_slice(&f32::NAN.to_le_bytes());
+    let offset =
+        |i: usize| 8 + header_len + header[key]["data_offsets"][i].as_u64().unwrap() as usize;
+    let data = &mut bytes[offset(0)..offset(1)];
+    let mut values: Vec<f32> = data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    poison(&mut values);
+    for (chunk, v) in data.chunks_exact_mut(4).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
     std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
 }
 
@@ -166,7 +176,7 @@ fn poisoned_sam2(dir: &Path, key: &str) {
 fn a_checkpoint_with_nan_weights_is_refused_naming_the_key() {
     let scratch = Scratch::new("nan-checkpoint");
     let key = "mask_decoder.iou_prediction_head.proj_out.weight";
-    poisoned_sam2(&scratch.0, key);
+    poisoned_sam2(&scratch.0, key, |v| v[1] = f32::NAN);
     let err = Sam2Model::from_dir(&scratch.0, &Device::flex())
         .expect_err("NaN weights must not load")
         .to_string();
@@ -293,4 +303,33 @@ fn negative_coordinates_parse_as_numbers() {
         "eval", "--gt", "x.json", "--pred", "y.json", "--iou", "-0.5",
     ]);
     assert_fails_naming(&out, &["--iou -0.5"]);
+}
+
+#[test]
+fn weights_that_overflow_give_an_error_not_null_scores() {
+    let scratch = Scratch::new("overflowing-checkpoint");
+    // Finite, so the loader takes them; every IoU logit overflows to ±Inf,
+    // and their sum to NaN.
+    poisoned_sam2(
+        &scratch.0,
+        "mask_decoder.iou_prediction_head.proj_in.weight",
+        |v| v.iter_mut().for_each(|x| *x = x.signum() * 3e38),
+    );
+    let image = write(
+        &scratch.0,
+        "frame.png",
+        &encoded(64, 48, image::ImageFormat::Png),
+    );
+    let model = scratch.0.display().to_string();
+    let out = autolabel(&[
+        "segment",
+        "--model",
+        &model,
+        "--image",
+        &image,
+        "--box",
+        "1,1,30,30",
+    ]);
+    assert_fails_naming(&out, &["IoU scores", "NaN or Inf"]);
+    assert!(out.stdout.is_empty(), "no JSON with null scores");
 }

@@ -83,6 +83,10 @@ pub enum GroundingDinoError {
     Tokenizer(#[from] crate::text::TokenizerError),
     #[error("reading a tensor back from the device: {0}")]
     Readback(String),
+    /// The model computed NaN (or an infinite box): broken weights or input;
+    /// never passed on as `null` scores or "no detections".
+    #[error("the model's {0} hold NaN or Inf values: the checkpoint or the image is broken")]
+    NonFinite(&'static str),
 }
 
 /// A tokenised prompt, as `GroundingDinoProcessor` returns it: bert-base-uncased
@@ -651,7 +655,16 @@ fn host_outputs(data: Vec<TensorData>) -> Result<(Vec<f32>, Vec<f32>), Grounding
             .next()
             .unwrap_or_else(|| Err(readback("missing output")))
     };
-    Ok((next()?, next()?))
+    let (logits, boxes) = (next()?, next()?);
+    // Logits are -inf at text positions past the prompt's tokens (as in the
+    // reference); NaN anywhere, or a box that is not finite, is broken.
+    if logits.iter().any(|v| v.is_nan()) {
+        return Err(GroundingDinoError::NonFinite("logits"));
+    }
+    if boxes.iter().any(|v| !v.is_finite()) {
+        return Err(GroundingDinoError::NonFinite("boxes"));
+    }
+    Ok((logits, boxes))
 }
 
 fn readback(e: impl std::fmt::Debug) -> GroundingDinoError {

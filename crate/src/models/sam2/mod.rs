@@ -67,6 +67,10 @@ pub enum Sam2Error {
     Readback(String),
     #[error("predict called before set_image")]
     NoImage,
+    /// The model computed NaN or Inf: broken weights or input; never passed
+    /// on as `null` scores or empty masks.
+    #[error("the model's {0} hold NaN or Inf values: the checkpoint or the image is broken")]
+    NonFinite(&'static str),
 }
 
 /// The encoder's output for a batch of images, reused by every prompt.

@@ -324,6 +324,16 @@ impl Decoded {
             logits.extend(next()?);
         }
         let (low_res, iou, objects) = (next()?, next()?, next()?);
+        for (what, values) in [
+            ("mask logits", &logits),
+            ("low-resolution mask logits", &low_res),
+            ("IoU scores", &iou),
+            ("object scores", &objects),
+        ] {
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Sam2Error::NonFinite(what));
+            }
+        }
         let [p, m, lh, lw] = self.low_res_dims;
         let [height, width] = self.original;
         let plane = height * width;
