@@ -12,6 +12,7 @@ pub mod geometry;
 #[cfg(target_os = "linux")]
 pub mod huge_pages;
 pub mod labels;
+pub mod limits;
 pub mod models;
 pub mod pipeline;
 pub mod text;

@@ -1,5 +1,7 @@
 //! A global allocator that counts, per thread, the bytes live and their peak, so
-//! a test can bound the memory a piece of work holds while other tests run.
+//! a test can bound the memory a piece of work holds while other tests run, and
+//! the largest single request (the fuzzer's check that no declared size reaches
+//! an allocation unchecked).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -9,6 +11,11 @@ pub struct Counting;
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn record_request(size: usize) {
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
 }
 
 fn record(delta: isize) {
@@ -23,6 +30,7 @@ fn record(delta: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         record(layout.size() as isize);
+        record_request(layout.size());
         unsafe { System.alloc(layout) }
     }
 
@@ -33,6 +41,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         record(new_size as isize - layout.size() as isize);
+        record_request(new_size);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -45,4 +54,12 @@ pub fn peak_during<T>(work: impl FnOnce() -> T) -> (T, usize) {
     let out = work();
     let peak = PEAK.with(Cell::get);
     (out, (peak - start).max(0) as usize)
+}
+
+/// Runs `work` and returns its result with the largest single allocation it
+/// requested on this thread.
+pub fn largest_request_during<T>(work: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(0));
+    let out = work();
+    (out, LARGEST.with(Cell::get))
 }

@@ -778,10 +778,11 @@ fn grounding_dino_wrong_checkpoints_are_refused() {
     // `{}` is the published grounding-dino-tiny config: Swin-T, 256 channels.
     std::fs::write(scratch.0.join("config.json"), "{}").expect("write config");
     match Detector::from_dir(&scratch.0, &device()) {
-        Err(e @ GroundingDinoError::Weights(_)) => {
+        Err(e @ GroundingDinoError::InFile { .. }) => {
             let m = e.to_string();
             assert!(
-                m.contains("mismatched")
+                m.starts_with(&format!("{}: weights: ", scratch.0.join("model.safetensors").display()))
+                    && m.contains("mismatched")
                     && m.contains("key 'model.backbone.conv_encoder.model.embeddings.patch_embeddings.projection.weight' expected [96, 3, 4, 4], got [8, 3, 4, 4]"),
                 "{m}"
             );
@@ -802,8 +803,13 @@ fn grounding_dino_wrong_checkpoints_are_refused() {
 
     let sam2 = repo().join("models/fixtures/sam2-tiny");
     match Detector::from_dir(&sam2, &device()) {
-        Err(GroundingDinoError::Config(m)) => {
-            assert!(m.contains("model_type 'sam2'"), "{m}");
+        Err(e @ GroundingDinoError::InFile { .. }) => {
+            let m = e.to_string();
+            let path = sam2.join("config.json").display().to_string();
+            assert!(
+                m.starts_with(&path) && m.contains("model_type 'sam2'"),
+                "{m}"
+            );
         }
         other => panic!("a SAM 2 checkpoint: {:?}", other.err()),
     }

@@ -1,13 +1,18 @@
 //! Frame pixels as the page hands them over: a canvas's interleaved RGBA,
-//! converted to the interleaved RGB the models take.
+//! converted to the interleaved RGB the models take, after the frame's size
+//! is checked against the core's image limits (`autolabel::limits`).
+
+use autolabel::limits::check_image_size;
 
 /// Interleaved RGBA (what a canvas gives) to RGB (what the models take).
 pub fn rgb_of_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<u8>, String> {
-    if width == 0 || height == 0 || rgba.len() != width * height * 4 {
+    check_image_size(|| "the frame".into(), width as u64, height as u64)
+        .map_err(|e| e.to_string())?;
+    let expected = width * height * 4;
+    if width == 0 || height == 0 || rgba.len() != expected {
         return Err(format!(
-            "{} bytes for a {width}×{height} RGBA frame (expected {})",
-            rgba.len(),
-            width * height * 4
+            "{} bytes for a {width}×{height} RGBA frame (expected {expected})",
+            rgba.len()
         ));
     }
     Ok(rgba
@@ -29,5 +34,7 @@ mod tests {
             err.contains("8 bytes for a 3×1 RGBA frame (expected 12)"),
             "{err}"
         );
+        let err = rgb_of_rgba(&rgba, 1 << 20, 1 << 20).unwrap_err();
+        assert!(err.contains("over the limit"), "{err}");
     }
 }

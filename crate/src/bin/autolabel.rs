@@ -1,11 +1,11 @@
 //! The `autolabel` command line: each pipeline stage as a subcommand that reads
 //! files and writes JSON to stdout (or `--out FILE`), progress on stderr.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use autolabel::data::classes::ClassMap;
+use autolabel::data::image_file::open_rgb;
 use autolabel::data::nuscenes::{CameraFrame, DEFAULT_CHANNEL, NuScenes};
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
 use autolabel::eval::EvalConfig;
@@ -14,12 +14,15 @@ use autolabel::export::archive::{TrainingSize, ZipOptions, training_zip};
 use autolabel::export::coco::{
     CocoDataset, dataset_from_ground_truth, import_ground_truth, parse_dataset,
 };
+use autolabel::limits::check_frames;
 use autolabel::pipeline::Ontology;
 use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results};
 use clap::{Args, Parser, Subcommand};
+use output::{write_file, write_json};
 
 mod detect;
 mod model_arg;
+mod output;
 mod run;
 mod segment;
 mod track;
@@ -99,10 +102,10 @@ enum Command {
         #[arg(long)]
         pred: PathBuf,
         /// IoU a prediction needs to match.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         iou: Option<f64>,
         /// Leave predictions below this score out of the greedy metrics.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         score_threshold: Option<f64>,
         /// Evaluation settings as JSON (see `autolabel eval-config`); --iou and
         /// --score-threshold override its values.
@@ -326,13 +329,10 @@ fn run_export(
         done += 1;
         eprint!("\rresizing images: {done}/{total}");
         let file = root.join(&im.file_name);
-        image::open(&file)
-            .map(|i| i.to_rgb8())
-            .map_err(|e| format!("{}: {e}", file.display()))
+        open_rgb(&file)
     })?;
     eprintln!();
-    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
+    write_file(&path, &bytes)
 }
 
 fn main() -> ExitCode {
@@ -402,10 +402,13 @@ fn run(cli: Cli) -> Result<()> {
                 frames,
                 ..SceneConfig::demo()
             };
+            check_frames(|| format!("--frames {frames}: the demo scene"), frames)?;
             let scene = SyntheticScene::generate(&config);
-            scene.write_to(&out, |done, total| {
-                eprint!("\rwriting {}: {done}/{total} files", out.display());
-            })?;
+            scene
+                .write_to(&out, |done, total| {
+                    eprint!("\rwriting {}: {done}/{total} files", out.display());
+                })
+                .map_err(|e| format!("--out {e}"))?;
             eprintln!();
             Ok(())
         }
@@ -422,14 +425,4 @@ fn load_classes(path: Option<&Path>) -> Result<ClassMap> {
     map.validate()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(map)
-}
-
-fn write_json<T: serde::Serialize>(value: &T, out: Option<&Path>) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    match out {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
-    Ok(())
 }

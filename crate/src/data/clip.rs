@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::frame::Frame;
+use super::image_file::decode_rgb;
 use super::nuscenes::{CameraFrame, DataSource, NuScenes, NuScenesError, ReadError};
 use super::synthetic::SyntheticScene;
 
@@ -272,29 +273,14 @@ fn trim_zeros(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
-/// Decodes a JPG or PNG into RGB. A JPEG must end with its end-of-image marker:
-/// the decoder would otherwise pad a truncated file with grey without complaint.
+/// Decodes a JPG or PNG into RGB, completely or not at all (see
+/// [`super::image_file`]); the error names the file.
 pub fn decode_image(source: &dyn DataSource, path: &str) -> Result<image::RgbImage, ClipError> {
     let bytes = source.read(path)?;
-    let decode_error = |message: String| ClipError::Decode {
+    decode_rgb(&bytes).map_err(|e| ClipError::Decode {
         location: source.locate(path),
-        message,
-    };
-    if bytes.starts_with(&[0xFF, 0xD8]) && !has_jpeg_end(&bytes) {
-        return Err(decode_error(format!(
-            "JPEG is truncated: no end-of-image marker ({} bytes)",
-            bytes.len()
-        )));
-    }
-    image::load_from_memory(&bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| decode_error(e.to_string()))
-}
-
-/// True if an EOI marker (`FF D9`) sits in the last KiB (encoders may pad after it).
-fn has_jpeg_end(bytes: &[u8]) -> bool {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod classes;
 pub mod clip;
 pub mod frame;
+pub mod image_file;
 pub mod nuscenes;
 pub mod synthetic;
 #[cfg(feature = "native")]

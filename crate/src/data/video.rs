@@ -50,15 +50,12 @@ use openh264::decoder::{DecodeOptions, DecodedYUV, Decoder, DecoderConfig, Flush
 use openh264::formats::YUVSource;
 
 use crate::data::frame::Frame;
+use crate::limits::{MAX_FRAMES, check_image_size};
 
 /// Largest `moov` index read into memory.
 const MAX_INDEX_BYTES: u64 = 256 << 20;
 /// Largest compressed sample read into memory.
 const MAX_SAMPLE_BYTES: u32 = 64 << 20;
-/// Most samples accepted in one track (over 150 hours at 30 fps).
-const MAX_SAMPLES: usize = 1 << 24;
-/// Largest frame accepted (8K UHD); bounds the RGB buffer of each frame.
-const MAX_PIXELS: u64 = 7680 * 4320;
 /// Annex-B start code put in front of every NAL unit.
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 /// Box types a file may start with (ISO/IEC 14496-12 and QuickTime).
@@ -840,12 +837,15 @@ impl VideoTrack<'_> {
                 profile,
             });
         }
-        if width == 0 || height == 0 || u64::from(width) * u64::from(height) > MAX_PIXELS {
-            return Err(VideoError::Unsupported {
-                path: path.to_path_buf(),
-                feature: format!("a frame size of {width}x{height} (limit {MAX_PIXELS} pixels)"),
-            });
+        let size_error = |feature| VideoError::Unsupported {
+            path: path.to_path_buf(),
+            feature,
+        };
+        if width == 0 || height == 0 {
+            return Err(size_error(format!("a frame size of {width}x{height}")));
         }
+        check_image_size(|| "a frame".into(), width.into(), height.into())
+            .map_err(|e| size_error(e.to_string()))?;
         Ok(SampleEntry { width, height, avc })
     }
 }
@@ -998,7 +998,7 @@ fn sample_sizes(stsz: &[u8], file_len: u64) -> Result<Vec<u32>, String> {
         return (0..count).map(|_| reader.u32("stsz")).collect();
     }
     let count = reader.u32("stsz")?;
-    if u64::from(count) * u64::from(uniform) > file_len || count as usize > MAX_SAMPLES {
+    if u64::from(count) * u64::from(uniform) > file_len || count as usize > MAX_FRAMES {
         return Err(format!(
             "'stsz' declares {count} samples of {uniform} bytes, more than the file holds"
         ));

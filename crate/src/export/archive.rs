@@ -23,6 +23,7 @@ use zip::write::SimpleFileOptions;
 
 use super::coco::{CocoAnnotation, CocoDataset, CocoImage, Segmentation};
 use crate::labels::rle::Rle;
+use crate::limits::{LimitError, check_image_size};
 
 /// The size images are resized to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub enum ArchiveError {
         "training size '{0}': expected WIDTHxHEIGHT (e.g. 640x360) or a longest side (e.g. 640)"
     )]
     BadSize(String),
+    #[error("training size '{size}': {source}")]
+    SizeTooLarge { size: String, source: LimitError },
     #[error("image {id} ('{file_name}'): {message}")]
     Image {
         id: i64,
@@ -53,17 +56,29 @@ pub enum ArchiveError {
 }
 
 impl TrainingSize {
-    /// `640x360` (exact) or `640` (longest side).
+    /// `640x360` (exact) or `640` (longest side), within the image limits of
+    /// [`crate::limits`] (a longest side up to [`crate::limits::MAX_IMAGE_SIDE`]).
     pub fn parse(s: &str) -> Result<Self, ArchiveError> {
         let bad = || ArchiveError::BadSize(s.to_string());
         let positive = |v: &str| v.trim().parse::<u32>().ok().filter(|&v| v > 0);
-        match s.split_once(['x', 'X']) {
-            Some((w, h)) => Ok(TrainingSize::Exact {
+        let size = match s.split_once(['x', 'X']) {
+            Some((w, h)) => TrainingSize::Exact {
                 width: positive(w).ok_or_else(bad)?,
                 height: positive(h).ok_or_else(bad)?,
-            }),
-            None => positive(s).map(TrainingSize::LongestSide).ok_or_else(bad),
-        }
+            },
+            None => positive(s).map(TrainingSize::LongestSide).ok_or_else(bad)?,
+        };
+        let (width, height) = match size {
+            TrainingSize::Exact { width, height } => (width, height),
+            TrainingSize::LongestSide(side) => (side, 1),
+        };
+        check_image_size(|| "it".into(), width.into(), height.into()).map_err(|source| {
+            ArchiveError::SizeTooLarge {
+                size: s.to_string(),
+                source,
+            }
+        })?;
+        Ok(size)
     }
 
     /// The output size of a `width × height` image.
@@ -94,6 +109,13 @@ pub fn rescale_dataset(ds: &CocoDataset, size: TrainingSize) -> Result<CocoDatas
     let mut out = ds.clone();
     for (im, name) in out.images.iter_mut().zip(names) {
         let (w, h) = size.target(im.width, im.height);
+        check_image_size(|| "resized".into(), w.into(), h.into()).map_err(|e| {
+            ArchiveError::Image {
+                id: im.id,
+                file_name: im.file_name.clone(),
+                message: e.to_string(),
+            }
+        })?;
         im.file_name = name;
         im.width = w;
         im.height = h;
@@ -291,6 +313,14 @@ mod tests {
             TrainingSize::LongestSide(640)
         );
         assert!(TrainingSize::parse("0x3").is_err() && TrainingSize::parse("big").is_err());
+        let err = TrainingSize::parse("100000x100000")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'100000x100000'") && err.contains("limit"),
+            "{err}"
+        );
+        assert!(TrainingSize::parse("20000").is_err());
         assert_eq!(TrainingSize::LongestSide(640).target(1600, 900), (640, 360));
     }
 

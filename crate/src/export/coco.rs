@@ -26,6 +26,7 @@ use crate::geometry::Box2;
 use crate::labels::mask::Mask;
 use crate::labels::polygon::Outline;
 use crate::labels::rle::{Rle, RleError};
+use crate::limits::check_image_size;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CocoDataset {
@@ -308,6 +309,8 @@ pub fn import_ground_truth(ds: &CocoDataset) -> Result<Imported, CocoError> {
         if im.width == 0 || im.height == 0 {
             return Err(invalid(at, "width and height must be positive"));
         }
+        check_image_size(|| "the image".into(), im.width.into(), im.height.into())
+            .map_err(|e| invalid(&at, e.to_string()))?;
     }
     let mut categories = HashSet::new();
     for (i, c) in ds.categories.iter().enumerate() {

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::mask::Mask;
+use crate::limits::{LimitError, check_image_size};
 
 /// A run-length encoded binary mask of `height × width` pixels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,14 @@ pub enum RleError {
         "polygon: {reason} (pycocotools rasterises polygons of at least 3 points with finite coordinates)"
     )]
     BadPolygon { reason: String },
+    #[error("RLE size: {0}")]
+    TooLarge(#[from] LimitError),
+}
+
+/// Checks a mask size `[height, width]` against the image limits.
+fn check_size(height: u32, width: u32) -> Result<(), RleError> {
+    check_image_size(|| "the mask".into(), u64::from(width), u64::from(height))?;
+    Ok(())
 }
 
 /// Longest boundary walk `from_polygon` accepts (upsampled points); a polygon
@@ -52,7 +61,9 @@ const MAX_POLYGON_POINTS: u64 = 50_000_000;
 
 impl Rle {
     /// An RLE from counts; they must cover exactly `height × width` pixels.
+    /// The size must be within the image limits of [`crate::limits`].
     pub fn new(height: u32, width: u32, counts: Vec<u32>) -> Result<Self, RleError> {
+        check_size(height, width)?;
         let sum: u64 = counts.iter().map(|&c| u64::from(c)).sum();
         let expected = u64::from(height) * u64::from(width);
         if sum != expected {
@@ -257,6 +268,7 @@ impl Rle {
 
     /// `rleFrString`: parses the compressed string form.
     pub fn from_compressed(height: u32, width: u32, s: &str) -> Result<Rle, RleError> {
+        check_size(height, width)?;
         let mut counts: Vec<u32> = Vec::new();
         let mut chars = s.chars().enumerate().peekable();
         while chars.peek().is_some() {
@@ -307,6 +319,7 @@ impl Rle {
     /// pycocotools does (boundary upsampled 5×, filled column by column with
     /// the even–odd rule; a pixel is inside when its centre is).
     pub fn from_polygon(xy: &[f64], height: u32, width: u32) -> Result<Rle, RleError> {
+        check_size(height, width)?;
         check_polygon(xy)?;
         let (x, y) = upsampled_vertices(xy);
         let (u, v) = boundary_points(&x, &y)?;

@@ -1,8 +1,9 @@
 //! Reading a transformers-format `model.safetensors` into a model port, as
 //! published: every module asks the [`Loader`] for its tensors by checkpoint
 //! key and expected shape; the loader converts F32/F16/BF16 to f32 and
-//! collects every missing key, shape or dtype mismatch and unused key, so one
-//! error lists all that is wrong. Each model's `weights.rs` names the keys a
+//! collects every missing key, shape or dtype mismatch, tensor holding NaN or
+//! ±Inf (such weights would give `null` scores and empty masks, silently)
+//! and unused key, so one error lists all that is wrong. Each model's `weights.rs` names the keys a
 //! published file may hold that the model does not use (its `ignorable`
 //! predicate, mirroring the reference's `_keys_to_ignore_on_load_*`).
 
@@ -21,11 +22,16 @@ pub struct WeightProblems {
     pub unexpected: Vec<String>,
     /// `key 'x' expected [a, b], got [c, d]` and unsupported dtypes.
     pub mismatched: Vec<String>,
+    /// `key 'x' holds 3 NaN/Inf values (first at element 17)`.
+    pub non_finite: Vec<String>,
 }
 
 impl WeightProblems {
     fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.mismatched.is_empty()
+            && self.non_finite.is_empty()
     }
 }
 
@@ -34,6 +40,7 @@ impl fmt::Display for WeightProblems {
         const SHOWN: usize = 20;
         let lists = [
             ("mismatched", &self.mismatched, false),
+            ("not finite", &self.non_finite, false),
             ("missing", &self.missing, true),
             ("unexpected", &self.unexpected, true),
         ];
@@ -111,6 +118,7 @@ impl<'a> Loader<'a> {
                 match problem {
                     Problem::Missing => self.problems.missing.push(key.to_string()),
                     Problem::Mismatch(m) => self.problems.mismatched.push(m),
+                    Problem::NonFinite(m) => self.problems.non_finite.push(m),
                 }
                 vec![0.0; shape.iter().product()]
             }
@@ -126,12 +134,18 @@ impl<'a> Loader<'a> {
                 view.shape()
             )));
         }
-        float_values(view.dtype(), view.data()).ok_or_else(|| {
+        let values = float_values(view.dtype(), view.data()).ok_or_else(|| {
             Problem::Mismatch(format!(
                 "key '{key}' has dtype {:?}, expected F32, F16 or BF16",
                 view.dtype()
             ))
-        })
+        })?;
+        match non_finite(&values) {
+            Some((count, first)) => Err(Problem::NonFinite(format!(
+                "key '{key}' holds {count} NaN/Inf value(s) (first at element {first})"
+            ))),
+            None => Ok(values),
+        }
     }
 
     /// Fails with every problem met, and every key of the file that no module
@@ -157,6 +171,15 @@ impl<'a> Loader<'a> {
 enum Problem {
     Missing,
     Mismatch(String),
+    NonFinite(String),
+}
+
+/// How many values are NaN or ±Inf, and the first one's index; `None` if all
+/// are finite.
+fn non_finite(values: &[f32]) -> Option<(usize, usize)> {
+    let first = values.iter().position(|v| !v.is_finite())?;
+    let count = values[first..].iter().filter(|v| !v.is_finite()).count();
+    Some((count, first))
 }
 
 /// Little-endian F32, F16 or BF16 values as f32; `None` for other dtypes.

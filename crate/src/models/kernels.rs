@@ -29,7 +29,7 @@ use burn::tensor::module::{attention as burn_attention, linear as burn_linear, m
 use burn::tensor::ops::{AttentionModuleOptions, MaxPoolOptions};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::limits::in_row_blocks;
+use crate::limits::in_row_blocks;
 
 /// `nn.GELU()` (exact, erf form).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {

@@ -10,7 +10,6 @@ pub mod grounding_dino;
 pub mod hub;
 pub mod kernels;
 pub(crate) mod layers;
-pub mod limits;
 pub mod resample;
 pub mod sam2;
 

@@ -11,6 +11,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use autolabel::data::image_file::open_rgb;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::detector::{DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD};
@@ -18,6 +19,7 @@ use autolabel::models::grounding_dino::{DetectOptions, Detector, Thresholds, Voc
 use autolabel::text::Prompt;
 
 use crate::model_arg::{DETECTOR_FILES, model_dir};
+use crate::output::write_json;
 
 /// Arguments of `autolabel detect`.
 #[derive(clap::Args, Debug)]
@@ -40,16 +42,16 @@ pub struct Args {
     /// Keep a query when its best token probability exceeds this. Default:
     /// transformers' documented usage (0.4); its post-processor's own default
     /// is 0.25, the original repository's demo uses 0.35.
-    #[arg(long, default_value_t = DEFAULT_BOX_THRESHOLD)]
+    #[arg(long, default_value_t = DEFAULT_BOX_THRESHOLD, allow_negative_numbers = true)]
     pub box_threshold: f32,
     /// A prompt token joins a detection's label when its probability exceeds
     /// this. Default: transformers' documented usage (0.3); its
     /// post-processor's default is 0.25.
-    #[arg(long, default_value_t = DEFAULT_TEXT_THRESHOLD)]
+    #[arg(long, default_value_t = DEFAULT_TEXT_THRESHOLD, allow_negative_numbers = true)]
     pub text_threshold: f32,
     /// Per-label non-maximum suppression at this IoU, e.g. 0.5 (off by default,
     /// as in the reference).
-    #[arg(long = "nms", value_name = "IOU")]
+    #[arg(long = "nms", value_name = "IOU", allow_negative_numbers = true)]
     pub nms_iou: Option<f32>,
     /// Where the model runs: `cpu` (Burn's flex backend) or `wgpu` (the GPU
     /// through Vulkan/Metal/DX12; a software Vulkan driver works too).
@@ -71,9 +73,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     };
     options.validate()?;
     Prompt::parse(&args.prompt)?; // an empty prompt fails before the model loads
-    let image = image::open(&args.image)
-        .map_err(|e| format!("{}: {e}", args.image.display()))?
-        .to_rgb8();
+    let image = open_rgb(&args.image)?;
     let (width, height) = image.dimensions();
 
     let device = init_device(args.device)?;
@@ -110,11 +110,5 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         report.detections.len(),
         start.elapsed().as_secs_f64()
     );
-    let mut text = serde_json::to_string_pretty(&report)?;
-    text.push('\n');
-    match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
+    write_json(&report, args.out.as_deref())
 }

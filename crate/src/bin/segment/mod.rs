@@ -8,6 +8,7 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use autolabel::data::image_file::open_rgb;
 use autolabel::labels::{self, Rle};
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
@@ -15,6 +16,7 @@ use autolabel::models::sam2::{Prompt, Sam2ImagePredictor, Sam2Model};
 use serde::Serialize;
 
 use crate::model_arg::{SEGMENTER_FILES, model_dir};
+use crate::output::write_json;
 
 /// Arguments of `autolabel segment`.
 #[derive(clap::Args, Debug)]
@@ -28,11 +30,11 @@ pub struct Args {
     #[arg(long)]
     pub image: PathBuf,
     /// A box `X0,Y0,X1,Y1` in image pixels; each box is one prompt set.
-    #[arg(long = "box", value_parser = parse_box)]
+    #[arg(long = "box", value_parser = parse_box, allow_hyphen_values = true)]
     pub boxes: Vec<[f32; 4]>,
     /// A point `X,Y,LABEL` (label 1 = object, 0 = background). Without boxes
     /// all points form one prompt set; with one box they join it.
-    #[arg(long = "point", value_parser = parse_point)]
+    #[arg(long = "point", value_parser = parse_point, allow_hyphen_values = true)]
     pub points: Vec<([f32; 2], i32)>,
     /// Three masks per prompt set instead of one.
     #[arg(long)]
@@ -134,9 +136,7 @@ fn prompt_sets(args: &Args) -> Result<Vec<Prompt>, Box<dyn Error>> {
 /// Runs `autolabel segment`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let prompts = prompt_sets(&args)?;
-    let image = image::open(&args.image)
-        .map_err(|e| format!("{}: {e}", args.image.display()))?
-        .to_rgb8();
+    let image = open_rgb(&args.image)?;
     let (width, height) = image.dimensions();
 
     let device = init_device(args.device)?;
@@ -193,11 +193,5 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         height,
         results,
     };
-    let mut text = serde_json::to_string_pretty(&output)?;
-    text.push('\n');
-    match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
+    write_json(&output, args.out.as_deref())
 }

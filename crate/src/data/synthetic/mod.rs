@@ -588,14 +588,18 @@ impl SyntheticScene {
         &self,
         root: &std::path::Path,
         mut progress: impl FnMut(usize, usize),
-    ) -> std::io::Result<()> {
+    ) -> Result<(), String> {
+        if root.exists() && !root.is_dir() {
+            return Err(format!("{}: is a file, not a directory", root.display()));
+        }
         let total = 14 + self.len();
         for (i, (path, bytes)) in self.files().enumerate() {
             let full = root.join(&path);
             if let Some(parent) = full.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: cannot create it: {e}", parent.display()))?;
             }
-            std::fs::write(&full, bytes)?;
+            std::fs::write(&full, bytes).map_err(|e| format!("{}: {e}", full.display()))?;
             progress(i + 1, total);
         }
         Ok(())

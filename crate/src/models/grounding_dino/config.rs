@@ -13,6 +13,7 @@
 use serde::Deserialize;
 
 use super::GroundingDinoError;
+use crate::limits::check_config_integers;
 
 /// The Swin Transformer backbone (`backbone_config`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -232,7 +233,8 @@ impl GroundingDinoConfig {
     /// Parses a checkpoint's `config.json` and checks it is a variant this
     /// port implements.
     pub fn from_json(json: &str) -> Result<Self, GroundingDinoError> {
-        let bad = |e: serde_json::Error| GroundingDinoError::Config(format!("config.json: {e}"));
+        let bad =
+            |e: serde_json::Error| GroundingDinoError::Config(format!("not a valid config: {e}"));
         let value: serde_json::Value = serde_json::from_str(json).map_err(bad)?;
         if let Some(other) = value
             .get("model_type")
@@ -240,9 +242,10 @@ impl GroundingDinoConfig {
             .filter(|&t| t != "grounding-dino")
         {
             return Err(GroundingDinoError::Config(format!(
-                "config.json: model_type '{other}' is not 'grounding-dino': a checkpoint of another model"
+                "model_type '{other}' is not 'grounding-dino': a checkpoint of another model"
             )));
         }
+        check_config_integers(&value).map_err(GroundingDinoError::Config)?;
         let config: GroundingDinoConfig = serde_json::from_value(value).map_err(bad)?;
         config.validate()?;
         Ok(config)

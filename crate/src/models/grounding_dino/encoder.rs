@@ -14,9 +14,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::GroundingDinoConfig;
 use super::deformable_attention::{DeformableAttention, Reference};
 use super::layers::{LayerNorm, Linear, MultiheadAttention, merge_heads, split_heads};
+use crate::limits::in_row_blocks;
 use crate::models::checkpoint::Loader;
 use crate::models::kernels::softmax_last;
-use crate::models::limits::in_row_blocks;
 
 /// `GroundingDinoBiMultiHeadAttention` inside its `GroundingDinoFusionLayer`.
 #[derive(Debug, Clone)]

@@ -68,6 +68,13 @@ pub enum GroundingDinoError {
         #[source]
         source: std::io::Error,
     },
+    /// What is wrong with a file of a model directory, naming the file.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<GroundingDinoError>,
+    },
     #[error("input: {0}")]
     Input(String),
     #[error(transparent)]
@@ -76,6 +83,10 @@ pub enum GroundingDinoError {
     Tokenizer(#[from] crate::text::TokenizerError),
     #[error("reading a tensor back from the device: {0}")]
     Readback(String),
+    /// The model computed NaN (or an infinite box): broken weights or input;
+    /// never passed on as `null` scores or "no detections".
+    #[error("the model's {0} hold NaN or Inf values: the checkpoint or the image is broken")]
+    NonFinite(&'static str),
 }
 
 /// A tokenised prompt, as `GroundingDinoProcessor` returns it: bert-base-uncased
@@ -235,10 +246,18 @@ impl GroundingDino {
                 source,
             })
         };
+        let in_file = |name: &str| {
+            let path = dir.join(name).display().to_string();
+            move |e: GroundingDinoError| GroundingDinoError::InFile {
+                path,
+                source: Box::new(e),
+            }
+        };
         let config_bytes = read("config.json")?;
-        let config = GroundingDinoConfig::from_json(&String::from_utf8_lossy(&config_bytes))?;
+        let config = GroundingDinoConfig::from_json(&String::from_utf8_lossy(&config_bytes))
+            .map_err(in_file("config.json"))?;
         let weights = read("model.safetensors")?;
-        Self::from_safetensors(config, &weights, device)
+        Self::from_safetensors(config, &weights, device).map_err(in_file("model.safetensors"))
     }
 
     /// The configuration the model was built with.
@@ -636,7 +655,16 @@ fn host_outputs(data: Vec<TensorData>) -> Result<(Vec<f32>, Vec<f32>), Grounding
             .next()
             .unwrap_or_else(|| Err(readback("missing output")))
     };
-    Ok((next()?, next()?))
+    let (logits, boxes) = (next()?, next()?);
+    // Logits are -inf at text positions past the prompt's tokens (as in the
+    // reference); NaN anywhere, or a box that is not finite, is broken.
+    if logits.iter().any(|v| v.is_nan()) {
+        return Err(GroundingDinoError::NonFinite("logits"));
+    }
+    if boxes.iter().any(|v| !v.is_finite()) {
+        return Err(GroundingDinoError::NonFinite("boxes"));
+    }
+    Ok((logits, boxes))
 }
 
 fn readback(e: impl std::fmt::Debug) -> GroundingDinoError {

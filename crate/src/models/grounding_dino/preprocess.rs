@@ -41,11 +41,15 @@ impl ResizeTarget {
         ] {
             match size.get(key) {
                 None => {}
-                Some(v) => match v.as_u64().filter(|&n| n > 0) {
+                Some(v) => match v
+                    .as_u64()
+                    .filter(|&n| n > 0 && n <= u64::from(crate::limits::MAX_IMAGE_SIDE))
+                {
                     Some(n) => *slot = n as usize,
                     None => {
                         return Err(format!(
-                            "preprocessor_config.json: size.{key} must be a positive integer, got {v}"
+                            "preprocessor_config.json: size.{key} must be a positive integer up to {}, got {v}",
+                            crate::limits::MAX_IMAGE_SIDE
                         ));
                     }
                 },

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Deserializer};
 
 use super::Sam2Error;
+use crate::limits::{MAX_MODEL_INPUT_SIDE, check_config_integers};
 
 /// A size given either as one integer (square) or as `[height, width]`.
 fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[usize; 2], D::Error> {
@@ -330,8 +331,8 @@ impl Sam2Config {
     /// Parses a transformers `config.json` (`model_type` `sam2` or `sam2_video`;
     /// the video model's extra fields are ignored) and checks it.
     pub fn from_json(json: &str) -> Result<Self, Sam2Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| Sam2Error::Config(format!("not JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Sam2Error::Config(format!("not a valid config: {e}")))?;
         match value.get("model_type").and_then(|v| v.as_str()) {
             Some("sam2" | "sam2_video") => {}
             Some(other) => {
@@ -341,6 +342,7 @@ impl Sam2Config {
             }
             None => return Err(Sam2Error::Config("model_type is missing".into())),
         }
+        check_config_integers(&value).map_err(Sam2Error::Config)?;
         let config: Sam2Config =
             serde_json::from_value(value).map_err(|e| Sam2Error::Config(e.to_string()))?;
         config.validate()?;
@@ -424,6 +426,12 @@ impl Sam2Config {
             return err(format!(
                 "fpn_hidden_size {}, prompt encoder hidden_size {} and mask decoder hidden_size {} must agree",
                 v.fpn_hidden_size, pe.hidden_size, md.hidden_size
+            ));
+        }
+        if pe.image_size > MAX_MODEL_INPUT_SIDE {
+            return err(format!(
+                "prompt_encoder_config: image_size {} is over the limit of {MAX_MODEL_INPUT_SIDE}",
+                pe.image_size
             ));
         }
         if pe.patch_size == 0 || !pe.image_size.is_multiple_of(pe.patch_size) {

@@ -11,11 +11,11 @@ use burn::tensor::Tensor;
 
 use super::config::HieraConfig;
 use super::layers::{Activation, Conv2d, FeedForward, LayerNorm, Linear};
+use crate::limits::in_row_blocks;
 use crate::models::checkpoint::Loader;
 use crate::models::kernels::{
     add, attention, contiguous, conv_output_size, max_pool_channels_last,
 };
-use crate::models::limits::in_row_blocks;
 use crate::models::resample::bicubic_resize;
 
 /// `Sam2MultiScaleAttention`: the checkpoint's fused `qkv` projection, run as

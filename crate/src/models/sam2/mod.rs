@@ -65,6 +65,13 @@ pub enum Sam2Error {
         #[source]
         source: std::io::Error,
     },
+    /// What is wrong with a file of a model directory, naming the file.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<Sam2Error>,
+    },
     #[error("prompt: {0}")]
     Prompt(String),
     #[error("image: {0}")]
@@ -73,6 +80,10 @@ pub enum Sam2Error {
     Readback(String),
     #[error("predict called before set_image")]
     NoImage,
+    /// The model computed NaN or Inf: broken weights or input; never passed
+    /// on as `null` scores or empty masks.
+    #[error("the model's {0} hold NaN or Inf values: the checkpoint or the image is broken")]
+    NonFinite(&'static str),
 }
 
 /// The encoder's output for a batch of images, reused by every prompt.
@@ -155,10 +166,18 @@ impl Sam2Model {
                 source,
             })
         };
+        let in_file = |name: &str| {
+            let path = dir.join(name).display().to_string();
+            move |e: Sam2Error| Sam2Error::InFile {
+                path,
+                source: Box::new(e),
+            }
+        };
         let config_bytes = read("config.json")?;
-        let config = Sam2Config::from_json(&String::from_utf8_lossy(&config_bytes))?;
+        let config = Sam2Config::from_json(&String::from_utf8_lossy(&config_bytes))
+            .map_err(in_file("config.json"))?;
         let weights = read("model.safetensors")?;
-        Self::from_safetensors(config, &weights, device)
+        Self::from_safetensors(config, &weights, device).map_err(in_file("model.safetensors"))
     }
 
     /// The configuration the model was built with.

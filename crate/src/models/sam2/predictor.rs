@@ -13,8 +13,8 @@ use super::processing::{self, MASK_THRESHOLD};
 use super::prompt_encoder::{LABEL_PAD, PromptTokens};
 use super::{ImageFeatures, Sam2Error, Sam2Model};
 use crate::labels::mask::Mask;
+use crate::limits;
 use crate::models::kernels::on_pool;
-use crate::models::limits;
 
 /// One prompt set in original-image pixels: points with labels (1 = object,
 /// 0 = background) and/or a box `[x0, y0, x1, y1]`, optionally with a mask
@@ -324,6 +324,16 @@ impl Decoded {
             logits.extend(next()?);
         }
         let (low_res, iou, objects) = (next()?, next()?, next()?);
+        for (what, values) in [
+            ("mask logits", &logits),
+            ("low-resolution mask logits", &low_res),
+            ("IoU scores", &iou),
+            ("object scores", &objects),
+        ] {
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Sam2Error::NonFinite(what));
+            }
+        }
         let [p, m, lh, lw] = self.low_res_dims;
         let [height, width] = self.original;
         let plane = height * width;
