@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use crate::support::{Scratch, repo, run_oracle};
 
-fn cli() -> Command {
+pub(crate) fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_autolabel"))
 }
 
-fn ok(out: Output, what: &str) -> Output {
+pub(crate) fn ok(out: Output, what: &str) -> Output {
     assert!(
         out.status.success(),
         "{what} failed:\n{}",
@@ -26,7 +26,7 @@ fn ok(out: Output, what: &str) -> Output {
 }
 
 /// The demo scene with `frames` frames written as a nuScenes dataset.
-fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
+pub(crate) fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
     let root = dir.join("demo");
     let out = cli()
         .args(["demo", "--frames", &frames.to_string(), "--out"])
@@ -37,14 +37,14 @@ fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
     root
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     repo().join("models/fixtures").join(name)
 }
 
 /// The seven seed classes with phrases inside the tiny fixture's 8192-token
 /// vocabulary ("pedestrian" and "cyclist" are not) and thresholds that let its
 /// random weights find objects.
-fn write_ontology(dir: &Path) -> PathBuf {
+pub(crate) fn write_ontology(dir: &Path) -> PathBuf {
     let path = dir.join("ontology.json");
     let classes: Vec<Value> = [
         ("car", "car"),
@@ -84,7 +84,7 @@ fn run_with_models(dataset: &Path, ontology: &Path, out: &Path, models: &[PathBu
     c
 }
 
-fn json(path: &Path) -> Value {
+pub(crate) fn json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }
@@ -318,7 +318,7 @@ fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

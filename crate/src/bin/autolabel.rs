@@ -19,6 +19,7 @@ use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_resu
 use clap::{Args, Parser, Subcommand};
 
 mod detect;
+mod masks;
 mod model_arg;
 mod run;
 mod segment;
@@ -48,6 +49,8 @@ enum Command {
     Detect(detect::Args),
     /// Segment objects in an image with SAM 2 from box and point prompts; masks as COCO RLE.
     Segment(segment::Args),
+    /// Add a SAM 2 mask to every box annotation of a COCO dataset, everything else kept.
+    Masks(masks::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
     Gt {
         /// Dataset root (holds `v1.0-*/`, `samples/`, `sweeps/`).
@@ -348,6 +351,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run::run(*args),
         Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
+        Command::Masks(args) => masks::run(args),
         Command::Gt {
             nuscenes,
             version,

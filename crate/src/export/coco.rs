@@ -660,7 +660,9 @@ fn categories(classes: &[String]) -> Vec<CocoCategory> {
         .collect()
 }
 
-fn mask_segmentation(
+/// A mask as a COCO segmentation in `format` (an empty mask: an all-zero
+/// RLE, with a warning naming annotation `id`).
+pub fn mask_segmentation(
     mask: &Mask,
     format: SegmentationFormat,
     id: i64,

@@ -21,6 +21,7 @@
 pub mod analyse;
 pub mod detect;
 pub mod evaluate;
+pub mod gt_masks;
 pub mod input;
 pub mod ontology;
 pub mod outputs;
@@ -56,6 +57,8 @@ pub enum PipelineError {
     Sampling(#[from] SamplingError),
     #[error("frame {frame}: {message}")]
     Frame { frame: usize, message: String },
+    #[error("image {image_id}: {message}")]
+    Image { image_id: i64, message: String },
     #[error(transparent)]
     Coco(#[from] CocoError),
     #[error(transparent)]
