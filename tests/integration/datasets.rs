@@ -249,3 +249,140 @@ fn masks_refuses_bad_arguments_by_name() {
     );
     assert!(!out.exists(), "nothing written on bad input");
 }
+
+/// The demo scene's three keyframes as a folder of images, with a file that
+/// is not an image between the first two.
+fn image_folder(dir: &Path, dataset: &Path) -> PathBuf {
+    let folder = dir.join("images");
+    std::fs::create_dir_all(&folder).unwrap();
+    let cam = dataset.join("samples/CAM_FRONT");
+    for entry in std::fs::read_dir(&cam).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(folder.join(BROKEN), b"not a jpeg").unwrap();
+    folder
+}
+
+const BROKEN: &str = "n000-2018-08-01-00-00-00+0000__CAM_FRONT__1533110400200000.jpg";
+
+fn batch(images: &Path, ontology: &Path, size: &str, segment: bool, out: &Path) -> Value {
+    let mut c = cli();
+    c.args(["batch", "--quiet", "--size", size, "--images"])
+        .arg(images)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--ontology")
+        .arg(ontology)
+        .arg("--out")
+        .arg(out);
+    if segment {
+        c.arg("--segmenter").arg(fixture("sam2-tiny"));
+    }
+    serde_json::from_slice(&ok(c.output().unwrap(), "autolabel batch").stdout).unwrap()
+}
+
+/// The ZIP unpacked into `dir`; its file names.
+fn unzip(zip_path: &Path, dir: &Path) -> Vec<String> {
+    let bytes = std::fs::read(zip_path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    zip.extract(dir).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn batch_labels_a_folder_into_a_resized_training_zip() {
+    let scratch = Scratch::new("batch");
+    let dataset = demo_dataset(&scratch.0, 13);
+    let images = image_folder(&scratch.0, &dataset);
+    let ontology = crate::run::write_ontology(&scratch.0);
+
+    let small_zip = scratch.0.join("small.zip");
+    let report = batch(&images, &ontology, "640", true, &small_zip);
+    assert_eq!(
+        (report["images"].as_u64(), report["labelled"].as_u64()),
+        (Some(4), Some(3))
+    );
+    let failed = &report["failed"][0];
+    assert_eq!(failed["file"], BROKEN, "{report}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("decode"),
+        "{report}"
+    );
+    assert!(
+        report["objects"].as_u64().unwrap() >= 3,
+        "the fixture finds objects: {report}"
+    );
+
+    let small = scratch.0.join("small");
+    let names = unzip(&small_zip, &small);
+    for prefix in ["images/", "preview/"] {
+        let jpgs = names
+            .iter()
+            .filter(|n| n.starts_with(prefix) && n.ends_with(".jpg"));
+        assert_eq!(jpgs.count(), 3, "{prefix}: {names:?}");
+    }
+    for file in ["coco_export.json", "report.json", "preview/index.html"] {
+        assert!(names.iter().any(|n| n == file), "{file}: {names:?}");
+    }
+    let check: Value =
+        serde_json::from_str(&run_oracle("batch_check.py", &[small.to_str().unwrap()])).unwrap();
+    assert_eq!(check["images"], 3, "{check}");
+    assert_eq!(check["with_masks"], report["objects"], "{check}");
+    for zero in ["missing_files", "size_mismatches", "area_mismatches"] {
+        assert_eq!(check[zero], 0, "{zero}: {check}");
+    }
+
+    let full_zip = scratch.0.join("full.zip");
+    let report_full = batch(&images, &ontology, "1600", false, &full_zip);
+    assert_eq!(report_full["objects"], report["objects"]);
+    let full = scratch.0.join("full");
+    unzip(&full_zip, &full);
+    let (a, b) = (
+        json(&small.join("coco_export.json")),
+        json(&full.join("coco_export.json")),
+    );
+    for (im_a, im_b) in a["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["images"].as_array().unwrap())
+    {
+        assert_eq!(
+            (&im_a["width"], &im_a["height"]),
+            (&json!(640), &json!(360))
+        );
+        assert_eq!(
+            (&im_b["width"], &im_b["height"]),
+            (&json!(1600), &json!(900))
+        );
+        assert_eq!(im_a["file_name"], im_b["file_name"]);
+    }
+    let (sx, sy) = (640.0 / 1600.0, 360.0 / 900.0);
+    for (x, y) in a["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["annotations"].as_array().unwrap())
+    {
+        assert!(
+            y.get("segmentation").is_none(),
+            "bbox-only without a segmenter"
+        );
+        assert_eq!(
+            (&x["image_id"], &x["category_id"]),
+            (&y["image_id"], &y["category_id"])
+        );
+        let small_box: [f64; 4] = serde_json::from_value(x["bbox"].clone()).unwrap();
+        let full_box: [f64; 4] = serde_json::from_value(y["bbox"].clone()).unwrap();
+        let want = [
+            full_box[0] * sx,
+            full_box[1] * sy,
+            full_box[2] * sx,
+            full_box[3] * sy,
+        ];
+        assert_eq!(small_box, want, "annotation {}: exactly rescaled", x["id"]);
+    }
+}

@@ -18,6 +18,7 @@ use autolabel::pipeline::Ontology;
 use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results};
 use clap::{Args, Parser, Subcommand};
 
+mod batch;
 mod detect;
 mod masks;
 mod model_arg;
@@ -51,6 +52,8 @@ enum Command {
     Segment(segment::Args),
     /// Add a SAM 2 mask to every box annotation of a COCO dataset, everything else kept.
     Masks(masks::Args),
+    /// Label a folder of images into a training ZIP (resized images, COCO, previews).
+    Batch(batch::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
     Gt {
         /// Dataset root (holds `v1.0-*/`, `samples/`, `sweeps/`).
@@ -352,6 +355,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Masks(args) => masks::run(args),
+        Command::Batch(args) => batch::run(args),
         Command::Gt {
             nuscenes,
             version,

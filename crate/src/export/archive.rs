@@ -159,7 +159,7 @@ fn rescale_annotation(
 }
 
 /// Names inside `images/`: base names with `.jpg`, made unique by the image id.
-fn zip_names(images: &[CocoImage]) -> Vec<String> {
+pub fn zip_names(images: &[CocoImage]) -> Vec<String> {
     let base = |im: &CocoImage| {
         let name = im.file_name.rsplit(['/', '\\']).next().unwrap_or("");
         let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
@@ -189,6 +189,20 @@ fn zip_names(images: &[CocoImage]) -> Vec<String> {
         .collect()
 }
 
+/// `rgb` resized to `width × height` (triangle filter), as the ZIP's images are.
+pub fn resize(rgb: &RgbImage, width: u32, height: u32) -> RgbImage {
+    image::imageops::resize(rgb, width, height, FilterType::Triangle)
+}
+
+/// `rgb` as JPEG at `quality` (clamped to 1–100).
+pub fn jpeg_bytes(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let mut jpeg = Vec::new();
+    let encoder =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality.clamp(1, 100));
+    rgb.write_with_encoder(encoder).map_err(|e| e.to_string())?;
+    Ok(jpeg)
+}
+
 /// Builds the ZIP: `load` gives each image's pixels (at its original size).
 pub fn training_zip(
     ds: &CocoDataset,
@@ -215,16 +229,8 @@ pub fn training_zip(
                 original.height
             )));
         }
-        let small =
-            image::imageops::resize(&rgb, resized.width, resized.height, FilterType::Triangle);
-        let mut jpeg = Vec::new();
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg,
-            options.jpeg_quality.clamp(1, 100),
-        );
-        small
-            .write_with_encoder(encoder)
-            .map_err(|e| image_err(e.to_string()))?;
+        let small = resize(&rgb, resized.width, resized.height);
+        let jpeg = jpeg_bytes(&small, options.jpeg_quality).map_err(image_err)?;
         zip.start_file(format!("images/{}", resized.file_name), stored)
             .map_err(|e| zip_err(&e))?;
         zip.write_all(&jpeg).map_err(|e| zip_err(&e))?;

@@ -648,7 +648,8 @@ pub fn build_dataset(
     Ok(Exported { dataset, warnings })
 }
 
-fn categories(classes: &[String]) -> Vec<CocoCategory> {
+/// The categories of a class table: `id` = 1 + the class's position.
+pub fn categories(classes: &[String]) -> Vec<CocoCategory> {
     classes
         .iter()
         .enumerate()

@@ -19,6 +19,7 @@
 //! `image_id` of every output and of `autolabel eval`.
 
 pub mod analyse;
+pub mod batch;
 pub mod detect;
 pub mod evaluate;
 pub mod gt_masks;
