@@ -335,6 +335,9 @@ fn batch_labels_a_folder_into_a_resized_training_zip() {
         assert_eq!(check[zero], 0, "{zero}: {check}");
     }
 
+    check_yolo_voc(&small, "coco_export.json", &report["objects"]);
+    assert_eq!(check["with_masks"], report["objects"]);
+
     let full_zip = scratch.0.join("full.zip");
     let report_full = batch(&images, &ontology, "1600", false, &full_zip);
     assert_eq!(report_full["objects"], report["objects"]);
@@ -385,4 +388,28 @@ fn batch_labels_a_folder_into_a_resized_training_zip() {
         ];
         assert_eq!(small_box, want, "annotation {}: exactly rescaled", x["id"]);
     }
+}
+
+/// The YOLO and VOC files of an unpacked training ZIP read back by the
+/// reference reader agree with its COCO file `coco_name` (`objects` objects).
+pub(crate) fn check_yolo_voc(dir: &Path, coco_name: &str, objects: &Value) {
+    let r: Value = serde_json::from_str(&run_oracle(
+        "yolo_voc_check.py",
+        &[dir.to_str().unwrap(), coco_name],
+    ))
+    .unwrap();
+    assert_eq!(&r["objects"], objects, "{r}");
+    // Six decimals of a side of at most 1600 px.
+    assert!(r["yolo_max_error_px"].as_f64().unwrap() < 2e-3, "{r}");
+    for zero in [
+        "yolo_class_mismatches",
+        "yolo_missing",
+        "seg_bad",
+        "voc_class_mismatches",
+        "voc_box_mismatches",
+        "voc_missing",
+    ] {
+        assert_eq!(r[zero], 0, "{zero}: {r}");
+    }
+    assert_eq!(r["image_set_ok"], true, "{r}");
 }

@@ -133,7 +133,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     check_tracks_txt(&out, predictions.as_array().unwrap().len());
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
-    check_training_zip(&out.join("training.zip"), frames.len());
+    check_training_zip(&out.join("training.zip"), frames.len(), &predictions);
     let run = json(&out.join("run.json"));
     assert_eq!(
         run["settings"]["detector"]["weights_sha256"]
@@ -221,14 +221,20 @@ fn check_video(path: &Path, frames: usize) {
     );
 }
 
-fn check_training_zip(path: &Path, images: usize) {
+/// The training ZIP: one JPEG per labelled frame, and YOLO / VOC files that
+/// agree with its COCO file.
+fn check_training_zip(path: &Path, images: usize, predictions: &Value) {
     let bytes = std::fs::read(path).unwrap();
-    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let jpgs = zip
         .file_names()
         .filter(|n| n.as_ref().is_ok_and(|n| n.ends_with(".jpg")))
         .count();
     assert_eq!(jpgs, images);
+    let dir = path.with_extension("unpacked");
+    zip.extract(&dir).unwrap();
+    let objects = predictions.as_array().unwrap().len();
+    crate::datasets::check_yolo_voc(&dir, "annotations.json", &Value::from(objects));
 }
 
 /// Opens the report in headless Chromium: the P/R table is in the DOM, and a

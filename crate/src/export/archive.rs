@@ -10,7 +10,9 @@
 //! (polygons rasterised as pycocotools does), or scaled by `sx·sy` without one.
 //! In the ZIP, `file_name` is the image's name inside `images/`: the original
 //! base name with a `.jpg` extension, prefixed with the image id when two
-//! would collide.
+//! would collide. The same labels are also written for the trainers that do
+//! not read COCO: YOLO (`labels/`, `labels-seg/`, `data.yaml`) and Pascal VOC
+//! (`Annotations/`, `ImageSets/Main/train.txt`).
 
 use std::collections::HashSet;
 use std::io::{Cursor, Write};
@@ -22,6 +24,8 @@ use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
 use super::coco::{CocoAnnotation, CocoDataset, CocoImage, Segmentation};
+use super::voc::voc_files;
+use super::yolo::yolo_files;
 use crate::labels::rle::Rle;
 
 /// The size images are resized to.
@@ -189,6 +193,14 @@ pub fn zip_names(images: &[CocoImage]) -> Vec<String> {
         .collect()
 }
 
+/// The YOLO and Pascal VOC files of a dataset whose `file_name`s are the
+/// names under `images/` (`export::yolo`, `export::voc`).
+pub fn label_files(ds: &CocoDataset) -> Vec<(String, String)> {
+    let mut files = yolo_files(ds);
+    files.extend(voc_files(ds));
+    files
+}
+
 /// `rgb` resized to `width × height` (triangle filter), as the ZIP's images are.
 pub fn resize(rgb: &RgbImage, width: u32, height: u32) -> RgbImage {
     image::imageops::resize(rgb, width, height, FilterType::Triangle)
@@ -240,6 +252,10 @@ pub fn training_zip(
     zip.start_file("annotations.json", deflated)
         .map_err(|e| zip_err(&e))?;
     zip.write_all(&json).map_err(|e| zip_err(&e))?;
+    for (name, text) in label_files(&rescaled) {
+        zip.start_file(name, deflated).map_err(|e| zip_err(&e))?;
+        zip.write_all(text.as_bytes()).map_err(|e| zip_err(&e))?;
+    }
     Ok(zip.finish().map_err(|e| zip_err(&e))?.into_inner())
 }
 

@@ -7,7 +7,9 @@
 //!   (boxes, and polygons or RLE with a segmenter; bbox-only without);
 //! - `preview/NAME.jpg` — the resized image with its labels drawn over it
 //!   (`export::overlay`), and `preview/index.html`, a gallery of them;
-//! - `report.json` — what was labelled, per class, and the images that failed.
+//! - `report.json` — what was labelled, per class, and the images that failed;
+//! - the same labels for YOLO (`labels/`, `labels-seg/`, `data.yaml`) and
+//!   Pascal VOC (`Annotations/`, `ImageSets/Main/train.txt`).
 //!
 //! Labels are found on the image at its own size and then rescaled exactly as
 //! `export::archive` rescales a dataset, so the ZIP's boxes are the unresized
@@ -33,7 +35,7 @@ use super::segment::{SegmentSettings, segment_frame};
 use crate::data::clip::Clip;
 use crate::data::frame::Frame;
 use crate::export::archive::{
-    ArchiveError, TrainingSize, jpeg_bytes, rescale_dataset, resize, zip_names,
+    ArchiveError, TrainingSize, jpeg_bytes, label_files, rescale_dataset, resize, zip_names,
 };
 use crate::export::coco::{
     CocoAnnotation, CocoDataset, CocoImage, LabelledFrame, LabelledObject, SegmentationFormat,
@@ -168,6 +170,9 @@ pub fn run_batch(
         warnings,
     );
     zip.add("coco_export.json", &to_json(&dataset)?, true)?;
+    for (name, text) in label_files(&dataset) {
+        zip.add(&name, text.as_bytes(), true)?;
+    }
     zip.add("report.json", &to_json(&report)?, true)?;
     zip.add(
         "preview/index.html",
@@ -427,7 +432,7 @@ impl ZipOut {
 mod tests {
     use super::*;
 
-    fn one(boxes: &[[f64; 4]]) -> CocoDataset {
+    fn one(image_id: i64, boxes: &[[f64; 4]]) -> CocoDataset {
         let objects = boxes
             .iter()
             .map(|&bbox| LabelledObject {
@@ -439,7 +444,7 @@ mod tests {
             })
             .collect();
         let frame = LabelledFrame {
-            image_id: 4,
+            image_id,
             file_name: String::new(),
             width: 20,
             height: 10,
@@ -453,12 +458,12 @@ mod tests {
 
     #[test]
     fn images_append_with_their_names_and_fresh_ids() {
-        let mut all = one(&[]);
+        let mut all = one(0, &[]);
         all.images.clear();
-        append(&mut all, one(&[[0.0, 0.0, 2.0, 2.0]]), "a.jpg");
+        append(&mut all, one(0, &[[0.0, 0.0, 2.0, 2.0]]), "a.jpg");
         append(
             &mut all,
-            one(&[[1.0, 1.0, 3.0, 3.0], [2.0, 2.0, 4.0, 6.0]]),
+            one(2, &[[1.0, 1.0, 3.0, 3.0], [2.0, 2.0, 4.0, 6.0]]),
             "b.jpg",
         );
         let ids: Vec<i64> = all.annotations.iter().map(|a| a.id).collect();
