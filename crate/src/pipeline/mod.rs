@@ -19,6 +19,7 @@
 //! `image_id` of every output and of `autolabel eval`.
 
 pub mod analyse;
+pub mod anneal;
 pub mod batch;
 pub mod detect;
 pub mod evaluate;
@@ -56,6 +57,8 @@ pub enum PipelineError {
     Ontology(#[from] OntologyError),
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    #[error("annealing: {0}")]
+    Anneal(#[from] anneal::AnnealError),
     #[error("frame {frame}: {message}")]
     Frame { frame: usize, message: String },
     #[error("image {image_id}: {message}")]
