@@ -413,3 +413,78 @@ pub(crate) fn check_yolo_voc(dir: &Path, coco_name: &str, objects: &Value) {
     }
     assert_eq!(r["image_set_ok"], true, "{r}");
 }
+
+#[test]
+fn batch_with_annealing_records_pass_and_threshold() {
+    let scratch = Scratch::new("batch-anneal");
+    let dataset = demo_dataset(&scratch.0, 13);
+    let images = image_folder(&scratch.0, &dataset);
+    let ontology = crate::run::write_ontology(&scratch.0);
+    let settings = scratch.0.join("anneal.json");
+    std::fs::write(
+        &settings,
+        r#"{"start": 0.5, "floor": 0.3, "max_iterations": 3,
+            "scheduler": {"kind": "stepwise", "step": 0.1}, "merge": {"kind": "nms", "iou": 0.5}}"#,
+    )
+    .unwrap();
+    let zip_path = scratch.0.join("annealed.zip");
+    let mut c = cli();
+    c.args(["batch", "--quiet", "--images"])
+        .arg(&images)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--ontology")
+        .arg(&ontology)
+        .arg("--anneal")
+        .arg(&settings)
+        .arg("--out")
+        .arg(&zip_path);
+    let report: Value =
+        serde_json::from_slice(&ok(c.output().unwrap(), "batch --anneal").stdout).unwrap();
+    assert_eq!(report["labelled"], 3, "{report}");
+    let dir = scratch.0.join("annealed");
+    unzip(&zip_path, &dir);
+    let coco = json(&dir.join("coco_export.json"));
+    let thresholds = [0.5, 0.4, 0.3];
+    let mut pass_of: BTreeMap<(i64, i64), u64> = BTreeMap::new();
+    for a in coco["annotations"].as_array().unwrap() {
+        let pass = a["anneal_pass"].as_u64().unwrap();
+        let threshold = a["anneal_threshold"].as_f64().unwrap();
+        assert!((threshold - thresholds[pass as usize]).abs() < 1e-12, "{a}");
+        assert!(a["score"].as_f64().unwrap() > threshold, "{a}");
+        let key = (
+            a["image_id"].as_i64().unwrap(),
+            a["category_id"].as_i64().unwrap(),
+        );
+        let first = *pass_of.entry(key).or_insert(pass);
+        assert_eq!(
+            first, pass,
+            "a class with labels is not detected again: {a}"
+        );
+    }
+    let passes: std::collections::BTreeSet<u64> = pass_of.values().copied().collect();
+    assert!(
+        passes.len() >= 2,
+        "the fixture needs lower thresholds for some classes: {passes:?}"
+    );
+
+    std::fs::write(&settings, r#"{"start": 0.3, "floor": 0.5}"#).unwrap();
+    let bad = scratch.0.join("bad.zip");
+    let o = cli()
+        .args(["batch", "--images"])
+        .arg(&images)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--anneal")
+        .arg(&settings)
+        .arg("--out")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(
+        e.contains("--anneal") && e.contains("the floor 0.5 is above the start threshold 0.3"),
+        "{e}"
+    );
+    assert!(!bad.exists());
+}

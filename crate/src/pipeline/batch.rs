@@ -11,7 +11,8 @@
 //! - the same labels for YOLO (`labels/`, `labels-seg/`, `data.yaml`) and
 //!   Pascal VOC (`Annotations/`, `ImageSets/Main/train.txt`).
 //!
-//! Labels are found on the image at its own size and then rescaled exactly as
+//! Detection is one pass with the ontology's thresholds, or iterative
+//! confidence annealing ([`Detection::Annealed`]). Labels are found on the image at its own size and then rescaled exactly as
 //! `export::archive` rescales a dataset, so the ZIP's boxes are the unresized
 //! run's boxes times `new size / old size`. An image that cannot be decoded is
 //! reported in `report.json` and skipped; the batch goes on.
@@ -29,8 +30,10 @@ use serde::{Deserialize, Serialize};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
+use super::Ontology;
 use super::PipelineError;
-use super::detect::FrameDetector;
+use super::anneal::{AnnealSettings, OntologyPasses, anneal};
+use super::detect::{DetectSettings, FrameDetections, FrameDetector};
 use super::segment::{SegmentSettings, segment_frame};
 use crate::data::clip::Clip;
 use crate::data::frame::Frame;
@@ -44,6 +47,7 @@ use crate::export::coco::{
 use crate::export::overlay::{OverlayObject, draw};
 use crate::labels::Mask;
 use crate::labels::boxes::xywh_to_xyxy;
+use crate::models::grounding_dino::Detector;
 use crate::models::sam2::Sam2ImagePredictor;
 
 /// Settings of a batch besides the models.
@@ -92,9 +96,23 @@ pub struct BatchOutput {
     pub report: BatchReport,
 }
 
-/// The models of a batch: the detector, and the segmenter when masks are wanted.
+/// How a batch detects.
+pub enum Detection<'a, 'd> {
+    /// One pass, each class at its ontology thresholds.
+    Once(&'a FrameDetector<'d>),
+    /// Iterative confidence annealing (`pipeline::anneal`) over the
+    /// ontology's classes; each annotation records `anneal_pass` and
+    /// `anneal_threshold`.
+    Annealed {
+        detector: &'a Detector,
+        ontology: &'a Ontology,
+        settings: AnnealSettings,
+    },
+}
+
+/// The models of a batch: the detection, and the segmenter when masks are wanted.
 pub struct BatchModels<'a, 'd> {
-    pub detector: &'a FrameDetector<'d>,
+    pub detection: Detection<'a, 'd>,
     pub segmenter: Option<&'a mut Sam2ImagePredictor>,
 }
 
@@ -117,7 +135,7 @@ pub fn run_batch(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<BatchOutput, PipelineError> {
     let BatchModels {
-        detector,
+        detection,
         mut segmenter,
     } = models;
     let listed: Vec<CocoImage> = clip
@@ -148,7 +166,7 @@ pub fn run_batch(
         match clip.frame(index) {
             Ok(frame) => {
                 let segmenter = segmenter.as_deref_mut();
-                let labelled = label_image(&frame, detector, segmenter, classes, settings)?;
+                let labelled = label_image(&frame, &detection, segmenter, classes, settings)?;
                 let resized_rgb = add_image(&mut zip, &frame.rgb, &labelled, name, settings)?;
                 add_preview(&mut zip, resized_rgb, &labelled, classes, name, settings)?;
                 append(&mut dataset, labelled.resized, name);
@@ -190,12 +208,12 @@ pub fn run_batch(
 /// rescaled to the training size.
 fn label_image(
     frame: &Frame,
-    detector: &FrameDetector<'_>,
+    detection: &Detection<'_, '_>,
     segmenter: Option<&mut Sam2ImagePredictor>,
     classes: &[String],
     settings: &BatchSettings,
 ) -> Result<Labelled, PipelineError> {
-    let detections = detector.detect(frame)?;
+    let (detections, passes) = detect(frame, detection, classes)?;
     let masks: Vec<Option<Mask>> = match segmenter {
         Some(predictor) => segment_frame(predictor, frame, &detections, &settings.segment)?
             .objects
@@ -224,12 +242,59 @@ fn label_image(
         objects,
     };
     let exported = build_dataset(&[one], classes, settings.segmentation)?;
-    let resized = rescale_dataset(&exported.dataset, settings.size)?;
+    let mut resized = rescale_dataset(&exported.dataset, settings.size)?;
+    for (a, (pass, threshold)) in resized.annotations.iter_mut().zip(passes) {
+        a.extra
+            .insert("anneal_pass".into(), serde_json::json!(pass));
+        a.extra
+            .insert("anneal_threshold".into(), serde_json::json!(threshold));
+    }
     Ok(Labelled {
         resized,
         masks,
         warnings: exported.warnings,
     })
+}
+
+/// One image's detections, and with annealing each one's pass and threshold.
+fn detect(
+    frame: &Frame,
+    detection: &Detection<'_, '_>,
+    classes: &[String],
+) -> Result<(FrameDetections, Vec<(usize, f64)>), PipelineError> {
+    match detection {
+        Detection::Once(detector) => Ok((detector.detect(frame)?, Vec::new())),
+        Detection::Annealed {
+            detector,
+            ontology,
+            settings,
+        } => {
+            let mut passes = OntologyPasses {
+                detector,
+                ontology,
+                frame,
+                settings: DetectSettings::default(),
+            };
+            let annealed = anneal(&mut passes, classes, settings)?;
+            let (width, height) = frame.rgb.dimensions();
+            let found = FrameDetections {
+                frame: frame.index,
+                width,
+                height,
+                detections: annealed
+                    .labels
+                    .iter()
+                    .map(|l| l.detection.clone())
+                    .collect(),
+            };
+            let passes = annealed
+                .labels
+                .iter()
+                .map(|l| (l.pass, l.threshold))
+                .collect();
+            Ok((found, passes))
+        }
+    }
 }
 
 /// Writes the resized image under `images/`; returns it.

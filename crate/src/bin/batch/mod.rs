@@ -15,7 +15,8 @@ use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::Detector;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::Ontology;
-use autolabel::pipeline::batch::{BatchModels, BatchSettings, run_batch};
+use autolabel::pipeline::anneal::AnnealSettings;
+use autolabel::pipeline::batch::{BatchModels, BatchSettings, Detection, run_batch};
 use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
 use autolabel::pipeline::segment::SegmentSettings;
 use serde_json::Value;
@@ -47,6 +48,10 @@ pub struct Args {
     /// `auto` (polygons; RLE for a mask with holes), `polygon` or `rle`.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub segmentation: SegmentationFormat,
+    /// Iterative confidence annealing instead of one pass: its settings as
+    /// JSON (`{}` for the defaults; see docs/datasets.md).
+    #[arg(long)]
+    pub anneal: Option<PathBuf>,
     /// Where the models run: `cpu` or `wgpu`.
     #[arg(long, default_value = "cpu")]
     pub device: BackendKind,
@@ -72,6 +77,17 @@ fn load_ontology(path: Option<&Path>) -> Result<Ontology, String> {
     serde_json::from_slice(&bytes).map_err(|e| at(&e))
 }
 
+fn load_anneal(path: Option<&Path>) -> Result<Option<AnnealSettings>, String> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let at = |e: &dyn std::fmt::Display| format!("--anneal {}: {e}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
+    let settings: AnnealSettings = serde_json::from_slice(&bytes).map_err(|e| at(&e))?;
+    settings.check().map_err(|e| at(&e))?;
+    Ok(Some(settings))
+}
+
 /// Runs `autolabel batch`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let size = TrainingSize::parse(&args.size).map_err(|e| format!("--size: {e}"))?;
@@ -86,6 +102,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
             Some(p) => format!("--ontology {}: {e}", p.display()),
             None => e.to_string(),
         })?;
+    let anneal = load_anneal(args.anneal.as_deref())?;
     let mut clip = Clip::folder(&args.images, 1.0)
         .map_err(|e| format!("--images {}: {e}", args.images.display()))?;
 
@@ -112,8 +129,16 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         segment: SegmentSettings::default(),
     };
     let start = Instant::now();
+    let detection = match anneal {
+        Some(settings) => Detection::Annealed {
+            detector: &detector,
+            ontology: &ontology,
+            settings,
+        },
+        None => Detection::Once(&frame_detector),
+    };
     let models = BatchModels {
-        detector: &frame_detector,
+        detection,
         segmenter: segmenter.as_mut(),
     };
     let output = run_batch(&mut clip, models, &classes, &settings, |done, total| {
