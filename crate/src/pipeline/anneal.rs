@@ -114,7 +114,9 @@ impl AnnealSettings {
             return Err(AnnealError::NoIterations);
         }
         match self.scheduler {
-            Scheduler::Stepwise { step } if !(step > 0.0) => return Err(AnnealError::Step(step)),
+            Scheduler::Stepwise { step } if step.is_nan() || step <= 0.0 => {
+                return Err(AnnealError::Step(step));
+            }
             Scheduler::Exponential { decay } if !(decay > 0.0 && decay < 1.0) => {
                 return Err(AnnealError::Decay(decay));
             }
