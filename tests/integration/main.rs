@@ -6,6 +6,7 @@
 mod alloc;
 mod bad_input;
 mod coco_oracle;
+mod datasets;
 mod demo_scene;
 mod devkit;
 mod eval_demo;

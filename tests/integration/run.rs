@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use crate::support::{Scratch, repo, run_oracle};
 
-fn cli() -> Command {
+pub(crate) fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_autolabel"))
 }
 
-fn ok(out: Output, what: &str) -> Output {
+pub(crate) fn ok(out: Output, what: &str) -> Output {
     assert!(
         out.status.success(),
         "{what} failed:\n{}",
@@ -26,7 +26,7 @@ fn ok(out: Output, what: &str) -> Output {
 }
 
 /// The demo scene with `frames` frames written as a nuScenes dataset.
-fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
+pub(crate) fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
     let root = dir.join("demo");
     let out = cli()
         .args(["demo", "--frames", &frames.to_string(), "--out"])
@@ -37,14 +37,14 @@ fn demo_dataset(dir: &Path, frames: usize) -> PathBuf {
     root
 }
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     repo().join("models/fixtures").join(name)
 }
 
 /// The seven seed classes with phrases inside the tiny fixture's 8192-token
 /// vocabulary ("pedestrian" and "cyclist" are not) and thresholds that let its
 /// random weights find objects.
-fn write_ontology(dir: &Path) -> PathBuf {
+pub(crate) fn write_ontology(dir: &Path) -> PathBuf {
     let path = dir.join("ontology.json");
     let classes: Vec<Value> = [
         ("car", "car"),
@@ -84,7 +84,7 @@ fn run_with_models(dataset: &Path, ontology: &Path, out: &Path, models: &[PathBu
     c
 }
 
-fn json(path: &Path) -> Value {
+pub(crate) fn json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }
@@ -133,7 +133,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     check_tracks_txt(&out, predictions.as_array().unwrap().len());
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
-    check_training_zip(&out.join("training.zip"), frames.len());
+    check_training_zip(&out.join("training.zip"), frames.len(), &predictions);
     let run = json(&out.join("run.json"));
     assert_eq!(
         run["settings"]["detector"]["weights_sha256"]
@@ -269,14 +269,20 @@ fn check_video(path: &Path, frames: usize) {
     );
 }
 
-fn check_training_zip(path: &Path, images: usize) {
+/// The training ZIP: one JPEG per labelled frame, and YOLO / VOC files that
+/// agree with its COCO file.
+fn check_training_zip(path: &Path, images: usize, predictions: &Value) {
     let bytes = std::fs::read(path).unwrap();
-    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let jpgs = zip
         .file_names()
         .filter(|n| n.as_ref().is_ok_and(|n| n.ends_with(".jpg")))
         .count();
     assert_eq!(jpgs, images);
+    let dir = path.with_extension("unpacked");
+    zip.extract(&dir).unwrap();
+    let objects = predictions.as_array().unwrap().len();
+    crate::datasets::check_yolo_voc(&dir, "annotations.json", &Value::from(objects));
 }
 
 /// Opens the report in headless Chromium: the P/R table is in the DOM, and a
@@ -366,7 +372,7 @@ fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

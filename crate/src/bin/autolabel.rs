@@ -20,7 +20,9 @@ use autolabel::pipeline::evaluate::{DEFAULT_MAX_FAILURES_PER_KIND, evaluate_resu
 use clap::{Args, Parser, Subcommand};
 use output::{write_file, write_json};
 
+mod batch;
 mod detect;
+mod masks;
 mod model_arg;
 mod output;
 mod run;
@@ -55,6 +57,10 @@ enum Command {
     /// Track prompted objects through a clip with SAM 2's video predictor
     /// (forward, backward or both); per frame and object a COCO RLE mask.
     Track(track::Args),
+    /// Add a SAM 2 mask to every box annotation of a COCO dataset, everything else kept.
+    Masks(masks::Args),
+    /// Label a folder of images into a training ZIP (resized images, COCO, previews).
+    Batch(batch::Args),
     /// Print a nuScenes scene's camera ground truth, projected to 2D boxes, as JSON.
     Gt {
         /// Dataset root (holds `v1.0-*/`, `samples/`, `sweeps/`).
@@ -353,6 +359,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Detect(args) => detect::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Track(args) => track::run(args),
+        Command::Masks(args) => masks::run(args),
+        Command::Batch(args) => batch::run(args),
         Command::Gt {
             nuscenes,
             version,

@@ -10,7 +10,9 @@
 //! (polygons rasterised as pycocotools does), or scaled by `sx·sy` without one.
 //! In the ZIP, `file_name` is the image's name inside `images/`: the original
 //! base name with a `.jpg` extension, prefixed with the image id when two
-//! would collide.
+//! would collide. The same labels are also written for the trainers that do
+//! not read COCO: YOLO (`labels/`, `labels-seg/`, `data.yaml`) and Pascal VOC
+//! (`Annotations/`, `ImageSets/Main/train.txt`).
 
 use std::collections::HashSet;
 use std::io::{Cursor, Write};
@@ -22,6 +24,8 @@ use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
 use super::coco::{CocoAnnotation, CocoDataset, CocoImage, Segmentation};
+use super::voc::voc_files;
+use super::yolo::yolo_files;
 use crate::labels::rle::Rle;
 use crate::limits::{LimitError, check_image_size};
 
@@ -181,7 +185,7 @@ fn rescale_annotation(
 }
 
 /// Names inside `images/`: base names with `.jpg`, made unique by the image id.
-fn zip_names(images: &[CocoImage]) -> Vec<String> {
+pub fn zip_names(images: &[CocoImage]) -> Vec<String> {
     let base = |im: &CocoImage| {
         let name = im.file_name.rsplit(['/', '\\']).next().unwrap_or("");
         let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
@@ -211,6 +215,28 @@ fn zip_names(images: &[CocoImage]) -> Vec<String> {
         .collect()
 }
 
+/// The YOLO and Pascal VOC files of a dataset whose `file_name`s are the
+/// names under `images/` (`export::yolo`, `export::voc`).
+pub fn label_files(ds: &CocoDataset) -> Vec<(String, String)> {
+    let mut files = yolo_files(ds);
+    files.extend(voc_files(ds));
+    files
+}
+
+/// `rgb` resized to `width × height` (triangle filter), as the ZIP's images are.
+pub fn resize(rgb: &RgbImage, width: u32, height: u32) -> RgbImage {
+    image::imageops::resize(rgb, width, height, FilterType::Triangle)
+}
+
+/// `rgb` as JPEG at `quality` (clamped to 1–100).
+pub fn jpeg_bytes(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let mut jpeg = Vec::new();
+    let encoder =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality.clamp(1, 100));
+    rgb.write_with_encoder(encoder).map_err(|e| e.to_string())?;
+    Ok(jpeg)
+}
+
 /// Builds the ZIP: `load` gives each image's pixels (at its original size).
 pub fn training_zip(
     ds: &CocoDataset,
@@ -237,16 +263,8 @@ pub fn training_zip(
                 original.height
             )));
         }
-        let small =
-            image::imageops::resize(&rgb, resized.width, resized.height, FilterType::Triangle);
-        let mut jpeg = Vec::new();
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(
-            &mut jpeg,
-            options.jpeg_quality.clamp(1, 100),
-        );
-        small
-            .write_with_encoder(encoder)
-            .map_err(|e| image_err(e.to_string()))?;
+        let small = resize(&rgb, resized.width, resized.height);
+        let jpeg = jpeg_bytes(&small, options.jpeg_quality).map_err(image_err)?;
         zip.start_file(format!("images/{}", resized.file_name), stored)
             .map_err(|e| zip_err(&e))?;
         zip.write_all(&jpeg).map_err(|e| zip_err(&e))?;
@@ -256,6 +274,10 @@ pub fn training_zip(
     zip.start_file("annotations.json", deflated)
         .map_err(|e| zip_err(&e))?;
     zip.write_all(&json).map_err(|e| zip_err(&e))?;
+    for (name, text) in label_files(&rescaled) {
+        zip.start_file(name, deflated).map_err(|e| zip_err(&e))?;
+        zip.write_all(text.as_bytes()).map_err(|e| zip_err(&e))?;
+    }
     Ok(zip.finish().map_err(|e| zip_err(&e))?.into_inner())
 }
 

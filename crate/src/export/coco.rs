@@ -651,7 +651,8 @@ pub fn build_dataset(
     Ok(Exported { dataset, warnings })
 }
 
-fn categories(classes: &[String]) -> Vec<CocoCategory> {
+/// The categories of a class table: `id` = 1 + the class's position.
+pub fn categories(classes: &[String]) -> Vec<CocoCategory> {
     classes
         .iter()
         .enumerate()
@@ -663,7 +664,9 @@ fn categories(classes: &[String]) -> Vec<CocoCategory> {
         .collect()
 }
 
-fn mask_segmentation(
+/// A mask as a COCO segmentation in `format` (an empty mask: an all-zero
+/// RLE, with a warning naming annotation `id`).
+pub fn mask_segmentation(
     mask: &Mask,
     format: SegmentationFormat,
     id: i64,

@@ -1,4 +1,5 @@
-//! Export: COCO JSON (`coco`, with the masks of `crate::labels`), the
+//! Export: COCO JSON (`coco`, with the masks of `crate::labels`), YOLO labels
+//! (`yolo`) and Pascal VOC XML (`voc`) written from it, the
 //! training-set ZIP (`archive`), labels drawn over frames (`overlay`), the
 //! propagation video (`video_out`, native) and the self-contained HTML report
 //! (`report_html`). Also the reading side of COCO, so a COCO file can serve as
@@ -14,3 +15,5 @@ pub mod overlay;
 pub mod report_html;
 #[cfg(feature = "native")]
 pub mod video_out;
+pub mod voc;
+pub mod yolo;

@@ -164,6 +164,16 @@ pub fn classify(
 /// Greedy NMS within each class, highest score first; survivors keep their
 /// order.
 pub fn nms_per_class(detections: Vec<Detected>, iou_threshold: f64) -> Vec<Detected> {
+    let keep = nms_keep(&detections, iou_threshold);
+    detections
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(d, k)| k.then_some(d))
+        .collect()
+}
+
+/// Which detections greedy NMS within each class keeps.
+pub fn nms_keep(detections: &[Detected], iou_threshold: f64) -> Vec<bool> {
     let mut order: Vec<usize> = (0..detections.len()).collect();
     order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
     let mut keep = vec![false; detections.len()];
@@ -179,11 +189,7 @@ pub fn nms_per_class(detections: Vec<Detected>, iou_threshold: f64) -> Vec<Detec
             keep[i] = true;
         }
     }
-    detections
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(d, k)| k.then_some(d))
-        .collect()
+    keep
 }
 
 /// Plain intersection over union of two boxes (0 when both are empty).

@@ -19,8 +19,11 @@
 //! `image_id` of every output and of `autolabel eval`.
 
 pub mod analyse;
+pub mod anneal;
+pub mod batch;
 pub mod detect;
 pub mod evaluate;
+pub mod gt_masks;
 pub mod input;
 pub mod ontology;
 pub mod outputs;
@@ -55,8 +58,12 @@ pub enum PipelineError {
     Ontology(#[from] OntologyError),
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    #[error("annealing: {0}")]
+    Anneal(#[from] anneal::AnnealError),
     #[error("frame {frame}: {message}")]
     Frame { frame: usize, message: String },
+    #[error("image {image_id}: {message}")]
+    Image { image_id: i64, message: String },
     #[error(transparent)]
     Coco(#[from] CocoError),
     #[error(transparent)]
