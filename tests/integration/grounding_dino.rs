@@ -32,6 +32,7 @@ use autolabel::models::grounding_dino::{
 use autolabel::text::{BERT_BASE_UNCASED_VOCAB, BertTokenizer, MAX_TEXT_LEN, PromptError};
 use serde_json::Value;
 
+use crate::support::max_abs;
 use crate::support::{Scratch, repo};
 
 /// The bar: max abs error on the CPU backend.
@@ -81,20 +82,6 @@ fn tensor<const D: usize>(entry: &(Vec<usize>, Vec<f32>)) -> Tensor<D> {
 fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
     let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
     Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
-}
-
-fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: {} values, reference has {}",
-        got.len(),
-        want.len()
-    );
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
 }
 
 fn config() -> GroundingDinoConfig {

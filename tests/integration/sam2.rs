@@ -22,6 +22,7 @@ use autolabel::models::sam2::processing::{self, upscale_masks};
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2Error, Sam2ImagePredictor, Sam2Model};
 use serde_json::Value;
 
+use crate::support::max_abs;
 use crate::support::repo;
 
 /// The bar: max abs error on the CPU backend.
@@ -67,20 +68,6 @@ fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) ->
 
 fn max_magnitude(v: &[f32]) -> f32 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
-
-fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: {} values, reference has {}",
-        got.len(),
-        want.len()
-    );
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
 }
 
 fn config() -> Sam2Config {

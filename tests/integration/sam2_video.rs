@@ -33,6 +33,7 @@ use autolabel::pipeline::propagate::{
 };
 use serde_json::Value;
 
+use crate::support::max_abs;
 use crate::support::{Scratch, repo};
 
 /// Max abs error on the outputs (mask logits, scores, pointers) of a frame
@@ -207,20 +208,6 @@ struct Errors {
     tracked: f32,
     /// Stored memories, beyond one bf16 step.
     memories: f32,
-}
-
-fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: {} values, reference has {}",
-        got.len(),
-        want.len()
-    );
-    got.iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
 }
 
 /// The gap between `v` (a bfloat16 value) and the next bfloat16 away from 0.

@@ -78,3 +78,19 @@ pub fn metadata_source(scene: &SyntheticScene) -> MemorySource {
     }
     source
 }
+
+/// The largest absolute difference between `got` and the reference's `want`
+/// (asserting they have as many values).
+pub fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, reference has {}",
+        got.len(),
+        want.len()
+    );
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}

@@ -25,12 +25,22 @@ const CUBIC_A: f64 = -0.75;
 
 /// `F.interpolate(x, size=[H, W], mode="bicubic", align_corners=False)`:
 /// `[B, C, h, w]` → `[B, C, H, W]`.
-pub fn bicubic_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
+pub fn bicubic_resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    separable(x, size, cubic_weights)
+}
+
+/// A separable resize as two matrix products, each axis by the `[n_in, n_out]`
+/// weight matrix `weights(n_in, n_out)` (row-major) gives.
+fn separable(
+    x: Tensor<4>,
+    [h_out, w_out]: [usize; 2],
+    weights: impl Fn(usize, usize) -> Vec<f32>,
+) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let device = x.device();
     let matrix = |n_in, n_out| {
         Tensor::<2>::from_data(
-            TensorData::new(cubic_weights(n_in, n_out), [n_in, n_out]),
+            TensorData::new(weights(n_in, n_out), [n_in, n_out]),
             &device,
         )
     };
@@ -74,25 +84,16 @@ pub fn bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
 /// `F.interpolate(x, size=[H, W], mode="bilinear", antialias=True,
 /// align_corners=False)` on floats: `[B, C, h, w]` → `[B, C, H, W]`, as two
 /// matrix products.
-pub fn antialiased_bilinear_resize(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let device = x.device();
-    let matrix = |n_in, n_out| {
+pub fn antialiased_bilinear_resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    separable(x, size, |n_in, n_out| {
         let mut m = vec![0.0f32; n_in * n_out];
         for (o, (start, weights)) in antialiased_linear_taps(n_in, n_out).into_iter().enumerate() {
             for (k, weight) in weights.into_iter().enumerate() {
                 m[(start + k) * n_out + o] = weight as f32;
             }
         }
-        Tensor::<2>::from_data(TensorData::new(m, [n_in, n_out]), &device)
-    };
-    let rows = x.reshape([b * c * h, w]).matmul(matrix(w, w_out)); // [B·C·h, W]
-    let cols = rows
-        .reshape([b * c, h, w_out])
-        .swap_dims(1, 2)
-        .reshape([b * c * w_out, h])
-        .matmul(matrix(h, h_out)); // [B·C·W, H]
-    cols.reshape([b, c, w_out, h_out]).swap_dims(2, 3)
+        m
+    })
 }
 
 /// PyTorch's antialiased linear-filter taps (`_compute_indices_weights_aa`)

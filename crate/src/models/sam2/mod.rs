@@ -86,6 +86,34 @@ pub enum Sam2Error {
     NonFinite(&'static str),
 }
 
+/// Reads a Hugging Face model directory's `config.json` (parsed by `parse`)
+/// and `model.safetensors` (given to `build`); every error names its file.
+#[cfg(feature = "native")]
+fn load_dir<C, M>(
+    dir: &std::path::Path,
+    parse: impl FnOnce(&str) -> Result<C, Sam2Error>,
+    build: impl FnOnce(C, &[u8]) -> Result<M, Sam2Error>,
+) -> Result<M, Sam2Error> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|source| Sam2Error::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let in_file = |name: &str| {
+        let path = dir.join(name).display().to_string();
+        move |e: Sam2Error| Sam2Error::InFile {
+            path,
+            source: Box::new(e),
+        }
+    };
+    let config_bytes = read("config.json")?;
+    let config = parse(&String::from_utf8_lossy(&config_bytes)).map_err(in_file("config.json"))?;
+    let weights = read("model.safetensors")?;
+    build(config, &weights).map_err(in_file("model.safetensors"))
+}
+
 /// The encoder's output for a batch of images, reused by every prompt.
 #[derive(Debug, Clone)]
 pub struct ImageFeatures {
@@ -159,25 +187,9 @@ impl Sam2Model {
     /// e.g. a download of `facebook/sam2.1-hiera-tiny`.
     #[cfg(feature = "native")]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self, Sam2Error> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| Sam2Error::Io {
-                path: path.display().to_string(),
-                source,
-            })
-        };
-        let in_file = |name: &str| {
-            let path = dir.join(name).display().to_string();
-            move |e: Sam2Error| Sam2Error::InFile {
-                path,
-                source: Box::new(e),
-            }
-        };
-        let config_bytes = read("config.json")?;
-        let config = Sam2Config::from_json(&String::from_utf8_lossy(&config_bytes))
-            .map_err(in_file("config.json"))?;
-        let weights = read("model.safetensors")?;
-        Self::from_safetensors(config, &weights, device).map_err(in_file("model.safetensors"))
+        load_dir(dir, Sam2Config::from_json, |config, weights| {
+            Self::from_safetensors(config, weights, device)
+        })
     }
 
     /// The configuration the model was built with.

@@ -192,17 +192,9 @@ impl Sam2VideoModel {
     /// e.g. a download of `facebook/sam2.1-hiera-tiny`.
     #[cfg(feature = "native")]
     pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self, Sam2Error> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| Sam2Error::Io {
-                path: path.display().to_string(),
-                source,
-            })
-        };
-        let config_bytes = read("config.json")?;
-        let config = Sam2VideoConfig::from_json(&String::from_utf8_lossy(&config_bytes))?;
-        let weights = read("model.safetensors")?;
-        Self::from_safetensors(config, &weights, device)
+        super::load_dir(dir, Sam2VideoConfig::from_json, |config, weights| {
+            Self::from_safetensors(config, weights, device)
+        })
     }
 
     /// The configuration the model was built with.
