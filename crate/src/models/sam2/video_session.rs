@@ -645,8 +645,15 @@ fn select_closest(
         .filter(|i| !selected.contains(i))
         .collect();
     rest.sort_by_key(|&i| cond[i].0.abs_diff(frame));
-    let remaining = (max as usize).saturating_sub(selected.len());
-    selected.extend(rest.into_iter().take(remaining));
+    // `sorted(...)[:max - len(selected)]`: with a limit of 1 and frames on both
+    // sides the count is −1, and Python's slice then keeps all but the farthest.
+    let remaining = max - selected.len() as i64;
+    let keep = if remaining >= 0 {
+        (remaining as usize).min(rest.len())
+    } else {
+        rest.len().saturating_sub(remaining.unsigned_abs() as usize)
+    };
+    selected.extend(rest.into_iter().take(keep));
     let unselected = all.into_iter().filter(|i| !selected.contains(i)).collect();
     (selected, unselected)
 }
@@ -660,4 +667,57 @@ fn scalar(t: &Tensor<2>) -> Result<f32, Sam2Error> {
         .first()
         .copied()
         .ok_or_else(|| Sam2Error::Readback("empty object score".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    /// `_select_closest_cond_frames` on the cases the fixture script recorded
+    /// from the reference (`cond_select.json`): which conditioning frames a
+    /// frame reads when `max_cond_frame_num` limits them, in the reference's order.
+    #[test]
+    fn closest_conditioning_frames_are_the_references() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/fixtures/sam2-video-tiny/cond_select.json"
+        );
+        let cases: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("cond_select.json"))
+                .expect("JSON");
+        let frames = |v: &serde_json::Value| -> Vec<usize> {
+            v.as_array()
+                .expect("list")
+                .iter()
+                .map(|f| f.as_u64().expect("frame") as usize)
+                .collect()
+        };
+        let pointer = Tensor::<2>::zeros([1, 1], &Device::flex());
+        for case in cases.as_array().expect("cases") {
+            let cond: Vec<(usize, FrameState)> = frames(&case["cond_frames"])
+                .into_iter()
+                .map(|f| {
+                    let state = FrameState {
+                        memory: None,
+                        pointer: pointer.clone(),
+                        object_score: 0.0,
+                        low_res: None,
+                    };
+                    (f, state)
+                })
+                .collect();
+            let frame = case["frame"].as_u64().expect("frame") as usize;
+            let max = case["max_cond_frame_num"].as_i64().expect("max");
+            let (selected, unselected) = select_closest(&cond, frame, max);
+            let as_frames =
+                |indices: Vec<usize>| indices.into_iter().map(|i| cond[i].0).collect::<Vec<_>>();
+            assert_eq!(as_frames(selected), frames(&case["selected"]), "{case}");
+            let mut unselected = as_frames(unselected);
+            unselected.sort_unstable();
+            let mut want = frames(&case["unselected"]);
+            want.sort_unstable();
+            assert_eq!(unselected, want, "{case}");
+        }
+    }
 }
