@@ -18,7 +18,8 @@ const METADATA_TIMEOUT_MS = 20_000;
 const SEEK_TIMEOUT_MS = 15_000;
 // Seek a hair past each sample time, so float rounding never lands on the frame before.
 const SEEK_NUDGE_S = 1e-3;
-const CAPTURE_ATTEMPTS = 20;
+// A seeked element may show a neighbour for a while on a busy machine: retry for about a second.
+const CAPTURE_ATTEMPTS = 40;
 const CAPTURE_RETRY_MS = 25;
 // How long the element may keep showing the frame captured before this seek (a busy machine).
 const STALE_WAIT_MS = 5_000;
@@ -108,11 +109,14 @@ class FrameReader {
   /** Captures the shown frame once it is the one at `t` (see the top of this file). */
   async captureFrameAt(t) {
     const staleUntil = performance.now() + STALE_WAIT_MS;
+    const tUs = Math.round(t * 1e6);
     for (let attempt = 1; ; attempt += 1) {
       const frame = new VideoFrame(this.video);
       try {
         const start = frame.timestamp / 1e6;
-        const spans = frame.duration ? start <= t && t < start + frame.duration / 1e6 + SEEK_NUDGE_S : false;
+        // In whole microseconds, as the frame states them: a float end with slack let the frame
+        // before the target pass for it (1.8 + 0.1 + 0.001 > 1.9 + 0.001).
+        const spans = frame.duration ? frame.timestamp <= tUs && tUs < frame.timestamp + frame.duration : false;
         // Still the frame captured before: the new one has not been shown yet.
         const stale = !spans && start === this.shownStart && performance.now() < staleUntil;
         const settled = !stale && (attempt >= CAPTURE_ATTEMPTS || !frame.duration);
