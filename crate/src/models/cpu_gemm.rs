@@ -8,7 +8,9 @@
 //!   and adds the bias in a second pass; a Hiera encoder spent ~10 % there.
 //! - [`attention`]: `softmax(q kᵀ / √d) v` per (batch, head, block of queries),
 //!   two GEMMs around an in-place `exp(s - max)` of a score block that
-//!   stays in cache, each output row then divided by its row's sum. The
+//!   stays in cache, each output row then divided by its row's sum. Long key
+//!   sequences are read in chunks with an online softmax (the running maximum
+//!   and sum carried from chunk to chunk, as in FlashAttention). The
 //!   `[B, L, H, d] → [B, H, L, d]` head split is read as a view, the `1/√d`
 //!   scale rides on the first GEMM, the score matrix is never written out
 //!   whole, and the output comes back in the `[B, L, H, d]` order the output
@@ -27,6 +29,11 @@ use super::kernels::{exp_shifted_wide, filled_rows};
 /// its GEMMs again, so blocks should not be too small: 4 MiB (256 queries of a
 /// 4096-key global attention) measured fastest here, against 0.25–16 MiB.
 const SCORE_BLOCK_BYTES: usize = 4 << 20;
+
+/// Most keys one score block spans. Longer key sequences (the SAM 2 memory
+/// bank: ~28k keys) are read in chunks, so that a block keeps 256 query rows
+/// and packs the keys 16 times per 4096 queries rather than 110.
+const KEY_CHUNK: usize = 4096;
 
 /// An f32 CPU tensor read in place: element `i` is at
 /// `offset + Σ iₖ·strides[k]` of its buffer.
@@ -169,79 +176,162 @@ pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
     let l_k = k.dims()[2];
     let d_v = v.dims()[3];
     let device = q.device();
+    let shape = AttentionShape::new([b, h, l_q, d], l_k, d_v);
     let [q, k, v] = [q, k, v].map(Operand::new);
-    let rows = (SCORE_BLOCK_BYTES / (l_k.max(1) * size_of::<f32>())).clamp(1, l_q.max(1));
-    let blocks = l_q.div_ceil(rows);
     let mut out = filled_rows(b * l_q * h, d_v, None);
     let dst = Output(out.as_mut_ptr());
-    let scale = 1.0 / (d as f32).sqrt();
-    let task = |index: usize, (scores, sums): &mut (Vec<f32>, Vec<f32>)| {
-        let (bh, block) = (index / blocks, index % blocks);
-        let (bi, hi) = (bh / h, bh % h);
-        let start = block * rows;
-        let m = rows.min(l_q - start);
-        scores.resize(m * l_k, 0.0);
+    let task = |index: usize, scratch: &mut Scratch| {
         // SAFETY: the operands' pointers and strides address their own
-        // buffers (a flex layout), and this task's output rows — batch `bi`,
-        // head `hi`, queries `start..start + m` — are written by no other task.
-        unsafe {
-            gemm::gemm(
-                m,
-                l_k,
-                d,
-                scores.as_mut_ptr(),
-                1,
-                l_k as isize,
-                false,
-                q.at(&[bi, hi, start]),
-                q.strides[3],
-                q.strides[2],
-                k.at(&[bi, hi]),
-                k.strides[2],
-                k.strides[3],
-                0.0,
-                scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-            // Unnormalised: each output row is divided by its sum below,
-            // d_v values instead of l_k.
-            sums.clear();
-            sums.extend(scores.chunks_exact_mut(l_k).map(exp_shifted_wide));
-            gemm::gemm(
-                m,
-                d_v,
-                l_k,
-                dst.at(((bi * l_q + start) * h + hi) * d_v),
-                1,
-                (h * d_v) as isize,
-                false,
-                scores.as_ptr(),
-                1,
-                l_k as isize,
-                v.at(&[bi, hi]),
-                v.strides[3],
-                v.strides[2],
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-            for (i, sum) in sums.iter().enumerate() {
-                let row = dst.at(((bi * l_q + start + i) * h + hi) * d_v);
-                std::slice::from_raw_parts_mut(row, d_v)
-                    .iter_mut()
-                    .for_each(|o| *o /= sum);
-            }
-        }
+        // buffers (a flex layout), and each task writes only its own rows.
+        unsafe { shape.query_block(index, [&q, &k, &v], &dst, scratch) }
     };
-    run_tasks(b * h * blocks, &task);
+    run_tasks(shape.tasks(), &task);
     let out = Tensor::<4>::from_data(TensorData::new(out, [b, l_q, h, d_v]), &device);
     out.swap_dims(1, 2)
+}
+
+/// How [`attention`] cuts its work: one task per (batch, head, block of
+/// `rows` queries), each reading the keys in chunks of `chunk`.
+#[derive(Debug, Clone, Copy)]
+struct AttentionShape {
+    h: usize,
+    l_q: usize,
+    d: usize,
+    l_k: usize,
+    d_v: usize,
+    rows: usize,
+    blocks: usize,
+    chunk: usize,
+    bh: usize,
+}
+
+/// One task's buffers: a score block, and per query row the running maximum
+/// and sum of its softmax.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<f32>,
+    max: Vec<f32>,
+    sum: Vec<f32>,
+}
+
+impl AttentionShape {
+    fn new([b, h, l_q, d]: [usize; 4], l_k: usize, d_v: usize) -> Self {
+        let chunk = l_k.clamp(1, KEY_CHUNK);
+        let rows = (SCORE_BLOCK_BYTES / (chunk * size_of::<f32>())).clamp(1, l_q.max(1));
+        AttentionShape {
+            h,
+            l_q,
+            d,
+            l_k,
+            d_v,
+            rows,
+            blocks: l_q.div_ceil(rows),
+            chunk,
+            bh: b * h,
+        }
+    }
+
+    fn tasks(&self) -> usize {
+        self.bh * self.blocks
+    }
+
+    /// Task `index`: its query rows against every key chunk, with the online
+    /// softmax of Milakov & Gimelshein (2018) across chunks: a row's output is
+    /// accumulated unnormalised, rescaled whenever a later chunk raises the
+    /// row's maximum, and divided by the row's sum at the end.
+    ///
+    /// # Safety
+    /// The operands must address their buffers with the dims of `self`, and
+    /// `dst` a `[B, L_q, H, d_v]` buffer of which this task alone writes its
+    /// rows.
+    unsafe fn query_block(
+        &self,
+        index: usize,
+        [q, k, v]: [&Operand<4>; 3],
+        dst: &Output,
+        scratch: &mut Scratch,
+    ) {
+        let (bh, block) = (index / self.blocks, index % self.blocks);
+        let (bi, hi) = (bh / self.h, bh % self.h);
+        let start = block * self.rows;
+        let m = self.rows.min(self.l_q - start);
+        let row_at = |i: usize| ((bi * self.l_q + start + i) * self.h + hi) * self.d_v;
+        let scale = 1.0 / (self.d as f32).sqrt();
+        scratch.max.clear();
+        scratch.max.resize(m, f32::NEG_INFINITY);
+        scratch.sum.clear();
+        scratch.sum.resize(m, 0.0);
+        for key0 in (0..self.l_k).step_by(self.chunk) {
+            let n = self.chunk.min(self.l_k - key0);
+            let first = key0 == 0;
+            scratch.scores.resize(m * n, 0.0);
+            // SAFETY (all blocks below): the caller's contract; key rows
+            // `key0..key0 + n` lie inside `l_k`.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    self.d,
+                    scratch.scores.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    q.at(&[bi, hi, start]),
+                    q.strides[3],
+                    q.strides[2],
+                    k.at(&[bi, hi, key0]),
+                    k.strides[2],
+                    k.strides[3],
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for (i, row) in scratch.scores.chunks_exact_mut(n).enumerate() {
+                let (max, sum) = exp_shifted_wide(row, scratch.max[i]);
+                let carried = (scratch.max[i] - max).exp();
+                if !first && carried != 1.0 {
+                    // SAFETY: row `i` of this task's output.
+                    let out =
+                        unsafe { std::slice::from_raw_parts_mut(dst.at(row_at(i)), self.d_v) };
+                    out.iter_mut().for_each(|o| *o *= carried);
+                }
+                scratch.sum[i] = scratch.sum[i] * carried + sum;
+                scratch.max[i] = max;
+            }
+            unsafe {
+                gemm::gemm(
+                    m,
+                    self.d_v,
+                    n,
+                    dst.at(row_at(0)),
+                    1,
+                    (self.h * self.d_v) as isize,
+                    !first,
+                    scratch.scores.as_ptr(),
+                    1,
+                    n as isize,
+                    v.at(&[bi, hi, key0]),
+                    v.strides[3],
+                    v.strides[2],
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+        for (i, sum) in scratch.sum.iter().enumerate() {
+            // SAFETY: row `i` of this task's output.
+            let out = unsafe { std::slice::from_raw_parts_mut(dst.at(row_at(i)), self.d_v) };
+            out.iter_mut().for_each(|o| *o /= sum);
+        }
+    }
 }
 
 /// `task(i, scratch)` for `i` in `0..count`, on rayon's threads, each thread
@@ -300,8 +390,55 @@ mod tests {
         let [q, k, v] =
             [[2, 50, 3, 16], [2, 70, 3, 16], [2, 70, 3, 8]].map(|s| random(s).swap_dims(1, 2));
         check(q, k, v);
-        // 20 000 keys: 4 MiB of scores is 52 queries, so 100 queries are two blocks.
-        let [q, k, v] = [[1, 2, 100, 8], [1, 2, 20_000, 8], [1, 2, 20_000, 4]].map(random);
+        // 300 queries are two blocks of 256; 20 000 keys are four chunks of 4096 and a short one.
+        let [q, k, v] = [[1, 2, 300, 8], [1, 2, 20_000, 8], [1, 2, 20_000, 4]].map(random);
         check(q, k, v);
+    }
+
+    /// `softmax(q kᵀ / √d) v` in f64 for `[1, 1, L, d]` operands: the oracle
+    /// where Burn's own attention is 6e-5 off (a peaked softmax over 9000 keys).
+    fn attention_f64(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>) -> Vec<f32> {
+        let [_, _, l_q, d] = q.dims();
+        let [l_k, d_v] = [k.dims()[2], v.dims()[3]];
+        let values = |t: &Tensor<4>| t.clone().into_data().try_to_vec::<f32>().unwrap();
+        let [q, k, v] = [q, k, v].map(values);
+        let mut out = Vec::new();
+        for qi in q.chunks_exact(d).take(l_q) {
+            let s: Vec<f64> = k
+                .chunks_exact(d)
+                .map(|ki| {
+                    qi.iter().zip(ki).map(|(a, b)| (a * b) as f64).sum::<f64>() / (d as f64).sqrt()
+                })
+                .collect();
+            let max = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            out.extend((0..d_v).map(|j| {
+                (0..l_k).map(|i| e[i] * v[i * d_v + j] as f64).sum::<f64>() as f32 / sum as f32
+            }));
+        }
+        out
+    }
+
+    #[test]
+    fn a_later_key_chunk_with_larger_scores_rescales_the_earlier_ones() {
+        let device = Device::flex();
+        let random =
+            |s: [usize; 4]| Tensor::<4>::random(s, Distribution::Normal(0.0, 1.0), &device);
+        let [q, k, v] = [[1, 1, 20, 16], [1, 1, 9_000, 16], [1, 1, 9_000, 8]].map(random);
+        // The last chunk's keys dominate, then the first's: both orders of maxima.
+        // Burn's attention is 6e-5 off here, ours 1.5e-6: the oracle is f64.
+        for loud in [8_192..9_000, 0..4_096] {
+            let louder = k.clone().slice_assign(
+                [0..1, 0..1, loud.clone(), 0..16],
+                k.clone().slice([0..1, 0..1, loud, 0..16]) * 4.0,
+            );
+            let exact = attention_f64(&q, &louder, &v);
+            let ours = attention(q.clone(), louder, v.clone()).into_data();
+            ours.assert_approx_eq::<f32>(
+                &TensorData::new(exact, [1, 1, 20, 8]),
+                Tolerance::absolute(1e-5),
+            );
+        }
     }
 }

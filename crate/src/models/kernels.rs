@@ -364,34 +364,34 @@ pub(crate) fn filled_rows(rows: usize, row: usize, init: Option<&[f32]>) -> Vec<
 /// time; the build's baseline is SSE2), so its loops run 16 lanes wide
 /// instead of 4. Same arithmetic, same results.
 macro_rules! wide_simd {
-    ($(#[$doc:meta])* $vis:vis $name:ident = $row_fn:ident -> $ret:ty) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident = $row_fn:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         $(#[$doc])*
-        $vis fn $name(row: &mut [f32]) -> $ret {
+        $vis fn $name(row: &mut [f32] $(, $arg: $ty)*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
                 #[target_feature(enable = "avx512f")]
-                fn avx512(row: &mut [f32]) -> $ret {
-                    $row_fn(row)
+                fn avx512(row: &mut [f32] $(, $arg: $ty)*) -> $ret {
+                    $row_fn(row $(, $arg)*)
                 }
                 // SAFETY: the CPU has just been checked for AVX-512F.
-                return unsafe { avx512(row) };
+                return unsafe { avx512(row $(, $arg)*) };
             }
-            $row_fn(row)
+            $row_fn(row $(, $arg)*)
         }
     };
 }
 
 wide_simd!(
     /// [`gelu_row`], vectorised for the CPU at hand.
-    gelu_wide = gelu_row -> ()
+    gelu_wide = gelu_row() -> ()
 );
 wide_simd!(
     /// [`softmax_row`], vectorised for the CPU at hand.
-    softmax_wide = softmax_row -> ()
+    softmax_wide = softmax_row() -> ()
 );
 wide_simd!(
     /// [`exp_shifted_row`], vectorised for the CPU at hand.
-    pub(super) exp_shifted_wide = exp_shifted_row -> f32
+    pub(super) exp_shifted_wide = exp_shifted_row(floor: f32) -> (f32, f32)
 );
 
 #[inline(always)]
@@ -468,16 +468,18 @@ fn exp(x: f32) -> f32 {
 /// In-place softmax of one row: `exp(x - max) / Σ`.
 #[inline(always)]
 fn softmax_row(row: &mut [f32]) {
-    let inv = 1.0 / exp_shifted_row(row);
+    let inv = 1.0 / exp_shifted_row(row, f32::NEG_INFINITY).1;
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
-/// `exp(x - max)` in place; returns the row's new sum, the softmax's
-/// denominator. The max and the sum run over [`LANES`] independent
-/// accumulators so the loops vectorise.
+/// `exp(x - max)` in place, where `max` is the larger of the row's maximum
+/// and `floor` (a running maximum carried over from earlier keys); returns
+/// `(max, sum)`, the sum being the softmax's denominator over this row. The
+/// max and the sum run over [`LANES`] independent accumulators so the loops
+/// vectorise.
 #[inline(always)]
-fn exp_shifted_row(row: &mut [f32]) -> f32 {
-    let max = lane_fold(row, f32::NEG_INFINITY, f32::max);
+fn exp_shifted_row(row: &mut [f32], floor: f32) -> (f32, f32) {
+    let max = lane_fold(row, floor, f32::max);
     let mut acc = [0.0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
     for chunk in &mut chunks {
@@ -488,10 +490,11 @@ fn exp_shifted_row(row: &mut [f32]) -> f32 {
     }
     let tail = chunks.into_remainder();
     let partial = acc.into_iter().fold(0.0, |a, b| a + b);
-    tail.iter_mut().fold(partial, |a, v| {
+    let sum = tail.iter_mut().fold(partial, |a, v| {
         *v = exp(*v - max);
         a + *v
-    })
+    });
+    (max, sum)
 }
 
 /// Accumulators of [`lane_fold`]: one AVX-512 register's worth.

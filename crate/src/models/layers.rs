@@ -41,10 +41,21 @@ impl Linear {
         d_out: usize,
     ) -> [Self; N] {
         let fused = Self::load(l, prefix, d_in, N * d_out);
-        std::array::from_fn(|i| Linear {
-            weight: fused.weight.clone().narrow(1, i * d_out, d_out),
-            bias: fused.bias.clone().map(|b| b.narrow(0, i * d_out, d_out)),
-        })
+        std::array::from_fn(|i| fused.outputs(i * d_out, d_out))
+    }
+
+    /// The layer computing only outputs `start..start + len` (views of this
+    /// one's weights).
+    pub(crate) fn outputs(&self, start: usize, len: usize) -> Self {
+        Linear {
+            weight: self.weight.clone().narrow(1, start, len),
+            bias: self.bias.clone().map(|b| b.narrow(0, start, len)),
+        }
+    }
+
+    /// Input features.
+    pub(crate) fn d_in(&self) -> usize {
+        self.weight.dims()[0]
     }
 
     /// Output features.
