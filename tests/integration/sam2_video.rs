@@ -367,6 +367,64 @@ fn what_the_session_holds_stays_bounded_over_400_frames() {
     );
 }
 
+/// Each object's low-res mask logits and score on `result`'s frame.
+fn outputs(result: &FrameResult) -> BTreeMap<u32, (Vec<f32>, f32)> {
+    result
+        .objects
+        .iter()
+        .map(|o| (o.object_id, (values(o.low_res.clone()), o.object_score)))
+        .collect()
+}
+
+#[test]
+fn add_objects_runs_only_the_new_objects_and_tracks_as_add_prompts_does() {
+    let model = model_with(config());
+    let mut source = frame_rgb;
+    let source: &mut FrameSource = &mut source;
+    let boxed = |b: [f64; 4]| {
+        VideoPrompt::Points(Prompt {
+            bbox: Some(b),
+            points: vec![],
+        })
+    };
+    let new = [(2, boxed([100.0, 40.0, 150.0, 80.0]))];
+    // Both sessions track object 1 to frame 3, where object 2 starts.
+    let mut sessions: Vec<VideoSession> = (0..2)
+        .map(|_| {
+            let mut session = VideoSession::new([96, 160], Some(14));
+            session
+                .add_prompt(&model, 0, 1, &boxed([40.0, 20.0, 90.0, 60.0]), source)
+                .expect("prompt");
+            for frame in 1..=3 {
+                session
+                    .track_frame(&model, frame, false, source)
+                    .expect("frame");
+            }
+            session
+        })
+        .collect();
+    let all = sessions[0]
+        .add_prompts(&model, 3, &new, source)
+        .expect("add_prompts");
+    let only_new = sessions[1]
+        .add_objects(&model, 3, &new, source)
+        .expect("add_objects");
+    assert_eq!(outputs(&only_new).keys().collect::<Vec<_>>(), [&2]);
+    assert_eq!(outputs(&only_new)[&2], outputs(&all)[&2]);
+    for frame in 4..8 {
+        let [a, b] = [0, 1].map(|i| {
+            sessions[i]
+                .track_frame(&model, frame, false, source)
+                .expect("frame")
+        });
+        assert_eq!(outputs(&a), outputs(&b), "frame {frame}");
+    }
+    let e = sessions[1]
+        .add_objects(&model, 8, &new, source)
+        .unwrap_err();
+    assert!(e.to_string().contains("object 2 is tracked already"), "{e}");
+}
+
 #[test]
 fn an_image_only_checkpoint_is_refused_naming_the_missing_modules() {
     let image = repo().join("models/fixtures/sam2-tiny");

@@ -210,20 +210,22 @@ pub fn track_detections(
     let mut next_id = 1u32;
     let mut out: Vec<FrameTracks> = Vec::with_capacity(frames.len());
     for (position, &clip_index) in frames.iter().enumerate() {
-        let mut result = if tracks.is_empty() {
+        let result = if tracks.is_empty() {
             None
         } else {
             Some(session.track_frame(model, position, false, &mut at)?)
         };
+        let mut tracked = match &result {
+            Some(r) => frame_output(r, original)?,
+            None => PropagatedFrame {
+                frame: position,
+                objects: Vec::new(),
+            },
+        };
         if let Some(detected) = keyframes.get(&clip_index) {
-            let tracked = match &result {
-                Some(r) => frame_output(r, original)?,
-                None => PropagatedFrame {
-                    frame: position,
-                    objects: Vec::new(),
-                },
-            };
             let new = match_detections(detected, &tracked, &mut tracks, settings);
+            // Retired on what the tracker saw, before the new tracks join.
+            retire(&mut session, &mut tracks, &tracked, settings.retire_after);
             if !new.is_empty() {
                 let mut prompts = Vec::with_capacity(new.len());
                 let mut started = BTreeMap::new();
@@ -238,7 +240,10 @@ pub fn track_detections(
                     prompts.push((next_id, VideoPrompt::Mask(object.mask.decode())));
                     next_id += 1;
                 }
-                result = Some(session.add_prompts(model, position, &prompts, &mut at)?);
+                let added = session.add_objects(model, position, &prompts, &mut at)?;
+                tracked
+                    .objects
+                    .extend(frame_output(&added, original)?.objects);
                 let fill = Backfill {
                     position,
                     frames: settings.backfill,
@@ -246,17 +251,12 @@ pub fn track_detections(
                 };
                 fill.run(model, &mut out, &prompts, &started, &mut at)?;
             }
-            retire(&mut session, &mut tracks, &tracked, settings.retire_after);
         }
-        let objects = match &result {
-            Some(r) => tracked_objects(&frame_output(r, original)?, &tracks),
-            None => Vec::new(),
-        };
         out.push(FrameTracks {
             frame: clip_index,
             width: first.width,
             height: first.height,
-            objects,
+            objects: tracked_objects(&tracked, &tracks),
         });
         progress(clip_index);
     }

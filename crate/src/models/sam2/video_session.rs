@@ -244,6 +244,44 @@ impl VideoSession {
         prompts: &[(u32, VideoPrompt)],
         frames: &mut FrameSource,
     ) -> Result<FrameResult, Sam2Error> {
+        self.queue_prompts(model, frame, prompts)?;
+        self.run_frame(model, frame, false, frames, |_| true)
+    }
+
+    /// Starts objects that were not tracked before, each from its prompt on
+    /// `frame`, and runs only them on it: the result holds the new objects.
+    /// The others' outputs on this frame are what [`add_prompts`] would
+    /// recompute (their memories have not changed), so a tracker that has
+    /// just run the frame loses nothing by not running it again.
+    ///
+    /// [`add_prompts`]: Self::add_prompts
+    pub fn add_objects(
+        &mut self,
+        model: &Sam2VideoModel,
+        frame: usize,
+        prompts: &[(u32, VideoPrompt)],
+        frames: &mut FrameSource,
+    ) -> Result<FrameResult, Sam2Error> {
+        if let Some((id, _)) = prompts
+            .iter()
+            .find(|(id, _)| self.object_ids().contains(id))
+        {
+            return Err(Sam2Error::Prompt(format!(
+                "object {id} is tracked already: add_objects starts new objects only"
+            )));
+        }
+        self.queue_prompts(model, frame, prompts)?;
+        let new: Vec<u32> = prompts.iter().map(|(id, _)| *id).collect();
+        self.run_frame(model, frame, false, frames, |o| new.contains(&o.id))
+    }
+
+    /// Checks the prompts and holds them for their objects' next run of `frame`.
+    fn queue_prompts(
+        &mut self,
+        model: &Sam2VideoModel,
+        frame: usize,
+        prompts: &[(u32, VideoPrompt)],
+    ) -> Result<(), Sam2Error> {
         if let Some(n) = self.num_frames
             && frame >= n
         {
@@ -261,7 +299,7 @@ impl VideoSession {
             self.objects[index].pending.insert(frame, input);
             self.new_inputs.push(object_id);
         }
-        self.track_frame(model, frame, false, frames)
+        Ok(())
     }
 
     /// The index of `object_id`, added if new.
@@ -384,14 +422,29 @@ impl VideoSession {
         &mut self,
         model: &Sam2VideoModel,
         frame: usize,
+        reverse: bool,
+        frames: &mut FrameSource,
+    ) -> Result<FrameResult, Sam2Error> {
+        self.run_frame(model, frame, reverse, frames, |_| true)
+    }
+
+    /// [`track_frame`](Self::track_frame) over the objects `which` selects.
+    fn run_frame(
+        &mut self,
+        model: &Sam2VideoModel,
+        frame: usize,
         mut reverse: bool,
         frames: &mut FrameSource,
+        which: impl Fn(&TrackedObject) -> bool,
     ) -> Result<FrameResult, Sam2Error> {
         let features = self.features(model, frame, frames)?;
         let mut results = Vec::with_capacity(self.objects.len());
         let mut encode = Vec::new(); // (object index, step, prompted)
         for index in 0..self.objects.len() {
             let object = &self.objects[index];
+            if !which(object) {
+                continue;
+            }
             let has_new = self.new_inputs.contains(&object.id);
             if !has_new && let Some(state) = object.cond_state(frame) {
                 results.push(ObjectFrame {
