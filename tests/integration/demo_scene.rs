@@ -126,7 +126,8 @@ fn walking_a_long_scene_keeps_memory_flat() {
     let (w, h) = (320, 180);
     let scene = SyntheticScene::generate(&SceneConfig::small(400, w, h));
     let mut source = MemorySource::default();
-    for (path, bytes) in scene.files() {
+    for file in scene.files() {
+        let (path, bytes) = file.expect("demo file");
         source.insert(path, bytes);
     }
     let db = NuScenes::load(&source, "v1.0-mini").unwrap();

@@ -13,7 +13,7 @@ use crate::support::{Scratch, demo_scene, run_oracle};
 const BOX_TOLERANCE_PX: f64 = 1e-3;
 
 fn write_metadata(scene: &SyntheticScene, dir: &std::path::Path) {
-    for (path, bytes) in scene.metadata_files() {
+    for (path, bytes) in scene.metadata_files().expect("demo metadata") {
         let full = dir.join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, bytes).unwrap();

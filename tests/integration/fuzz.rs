@@ -356,6 +356,7 @@ fn small_scene() -> &'static SyntheticScene {
 fn nuscenes_seeds() -> Vec<Vec<u8>> {
     small_scene()
         .metadata_files()
+        .expect("demo metadata")
         .into_iter()
         .filter(|(path, _)| path.ends_with(".json"))
         .map(|(path, bytes)| [path.as_bytes(), b"\0", &bytes].concat())
@@ -381,7 +382,7 @@ fn run_nuscenes(input: &[u8]) {
     };
     let scene = small_scene();
     let mut source = MemorySource::default();
-    for (path, bytes) in scene.metadata_files() {
+    for (path, bytes) in scene.metadata_files().expect("demo metadata") {
         source.insert(path, bytes);
     }
     source.insert(

@@ -73,7 +73,7 @@ pub fn demo_scene() -> &'static SyntheticScene {
 /// The tables and map of a scene, in memory.
 pub fn metadata_source(scene: &SyntheticScene) -> MemorySource {
     let mut source = MemorySource::default();
-    for (path, bytes) in scene.metadata_files() {
+    for (path, bytes) in scene.metadata_files().expect("demo metadata") {
         source.insert(path, bytes);
     }
     source

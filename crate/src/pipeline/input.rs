@@ -6,7 +6,7 @@
 use crate::data::classes::ClassMap;
 use crate::data::clip::{Clip, ClipError};
 use crate::data::nuscenes::{DataSource, GroundTruthError, MemorySource, NuScenes, NuScenesError};
-use crate::data::synthetic::{SceneConfig, SyntheticScene};
+use crate::data::synthetic::{SceneConfig, SceneError, SyntheticScene};
 use crate::eval::data::GroundTruth;
 
 /// A clip ready to label.
@@ -29,6 +29,8 @@ pub enum InputError {
     NuScenes(#[from] NuScenesError),
     #[error(transparent)]
     GroundTruth(#[from] GroundTruthError),
+    #[error("the demo scene: {0}")]
+    Scene(#[from] SceneError),
 }
 
 impl Input {
@@ -57,7 +59,7 @@ impl Input {
     pub fn demo(config: &SceneConfig, classes: &ClassMap) -> Result<Self, InputError> {
         let scene = SyntheticScene::generate(config);
         let mut metadata = MemorySource::default();
-        for (path, bytes) in scene.metadata_files() {
+        for (path, bytes) in scene.metadata_files()? {
             metadata.insert(&path, bytes);
         }
         let db = NuScenes::load(&metadata, &config.version)?;

@@ -536,17 +536,24 @@ impl SyntheticScene {
     }
 
     /// Frame `i` encoded as it is written to disk.
-    pub fn frame_jpeg(&self, i: usize) -> Option<Vec<u8>> {
-        let rgb = self.frame_rgb(i)?;
+    pub fn frame_jpeg(&self, i: usize) -> Result<Vec<u8>, SceneError> {
+        let rgb = self.frame_rgb(i).ok_or(SceneError::NoFrame {
+            index: i,
+            frames: self.len(),
+        })?;
         let mut out = Vec::new();
         let encoder =
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, self.config.jpeg_quality);
-        rgb.write_with_encoder(encoder).ok()?;
-        Some(out)
+        rgb.write_with_encoder(encoder)
+            .map_err(|source| SceneError::Encode {
+                what: format!("frame {i}"),
+                source,
+            })?;
+        Ok(out)
     }
 
     /// A top-down picture of the road for `map.json`'s file (0.5 m per pixel).
-    pub fn map_png(&self) -> Vec<u8> {
+    pub fn map_png(&self) -> Result<Vec<u8>, SceneError> {
         let (w, h) = (400u32, 60u32);
         let img = RgbImage::from_fn(w, h, |x, y| {
             let [gx, gy] = road_to_global(x as f64 * 0.5 - 20.0, 15.0 - y as f64 * 0.5);
@@ -554,32 +561,38 @@ impl SyntheticScene {
         });
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png)
-            .map(|_| out.into_inner())
-            .unwrap_or_default()
+            .map_err(|source| SceneError::Encode {
+                what: "the map".into(),
+                source,
+            })?;
+        Ok(out.into_inner())
     }
 
     /// The tables and the map file as `(path relative to the root, bytes)`.
-    pub fn metadata_files(&self) -> Vec<(String, Vec<u8>)> {
+    pub fn metadata_files(&self) -> Result<Vec<(String, Vec<u8>)>, SceneError> {
         let mut files: Vec<(String, Vec<u8>)> = self
             .tables
             .to_json()
             .into_iter()
             .map(|(name, bytes)| (format!("{}/{name}.json", self.config.version), bytes))
             .collect();
-        files.push(("maps/synthetic-road.png".to_string(), self.map_png()));
-        files
+        files.push(("maps/synthetic-road.png".to_string(), self.map_png()?));
+        Ok(files)
     }
 
     /// Every file of the dataset as `(path relative to the root, bytes)`, the
-    /// frames rendered and encoded one at a time as the iterator advances.
-    pub fn files(&self) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    /// frames rendered and encoded one at a time as the iterator advances. A
+    /// file that cannot be made is an error in its place, never empty bytes.
+    pub fn files(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), SceneError>> + '_ {
+        let metadata = match self.metadata_files() {
+            Ok(files) => files.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
         let frames = (0..self.len()).map(|i| {
-            (
-                self.tables.sample_data[i].filename.clone(),
-                self.frame_jpeg(i).unwrap_or_default(),
-            )
+            let path = self.tables.sample_data[i].filename.clone();
+            self.frame_jpeg(i).map(|bytes| (path, bytes))
         });
-        self.metadata_files().into_iter().chain(frames)
+        metadata.into_iter().chain(frames)
     }
 
     /// Writes the dataset under `root`, calling `progress(done, total)` per file.
@@ -593,7 +606,8 @@ impl SyntheticScene {
             return Err(format!("{}: is a file, not a directory", root.display()));
         }
         let total = 14 + self.len();
-        for (i, (path, bytes)) in self.files().enumerate() {
+        for (i, file) in self.files().enumerate() {
+            let (path, bytes) = file.map_err(|e| format!("{}: {e}", root.display()))?;
             let full = root.join(&path);
             if let Some(parent) = full.parent() {
                 std::fs::create_dir_all(parent)
@@ -606,6 +620,18 @@ impl SyntheticScene {
     }
 }
 
+/// Why a file of the demo scene could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    #[error("frame {index} is past the scene's {frames} frames")]
+    NoFrame { index: usize, frames: usize },
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: String,
+        source: image::ImageError,
+    },
+}
+
 /// An actor's box at time `t`.
 fn actor_box(actor: &Actor, t: f64) -> OrientedBox {
     let (center, rotation) = actor.pose_at(t);
@@ -613,5 +639,51 @@ fn actor_box(actor: &Actor, t: f64) -> OrientedBox {
         center,
         size_wlh: actor.size,
         rotation: rotation.rotation_matrix(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_that_cannot_be_encoded_is_an_error_not_an_empty_file() {
+        // JPEG stops at 65 535 pixels a side; one row keeps the render cheap.
+        let scene = SyntheticScene::generate(&SceneConfig {
+            frames: 1,
+            width: 65_536,
+            height: 1,
+            ..SceneConfig::demo()
+        });
+        let files: Vec<_> = scene.files().collect();
+        assert!(files[..files.len() - 1].iter().all(Result::is_ok));
+        let e = files.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(e.starts_with("cannot encode frame 0:"), "{e}");
+
+        #[cfg(feature = "native")]
+        {
+            let root = std::env::temp_dir().join(format!("autolabel-scene-{}", std::process::id()));
+            let e = scene.write_to(&root, |_, _| {}).unwrap_err();
+            let written = walk(&root);
+            std::fs::remove_dir_all(&root).ok();
+            assert!(e.contains("cannot encode frame 0"), "{e}");
+            assert!(!written.iter().any(|(_, len)| *len == 0), "{written:?}");
+        }
+    }
+
+    /// Every file under `root` with its length.
+    #[cfg(feature = "native")]
+    fn walk(root: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+        let Ok(entries) = std::fs::read_dir(root) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .flat_map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => walk(&e.path()),
+                Ok(m) => vec![(e.path(), m.len())],
+                Err(_) => Vec::new(),
+            })
+            .collect()
     }
 }
