@@ -4,14 +4,29 @@
 // detections the native CLI (`autolabel detect`, Burn's CPU backend) gives for
 // the same image, prompt and thresholds — same count and labels, scores and
 // boxes within the tolerances below. An empty prompt and wrong model files
-// give specific messages and leave the clip on screen.
+// (another model's, a truncated one, one holding NaN) give specific messages
+// naming the file and leave the clip on screen.
 // Screenshots: tests/e2e/artifacts/grounding-dino-*.png.
 
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FIXTURES, ROOT, dropModel, expectError, findCli, openFolder, openWithModel, screenshot, suiteSession, waitPanel } from './harness.mjs';
+import {
+  FIXTURES,
+  ROOT,
+  appState,
+  dropModel,
+  expectError,
+  findCli,
+  openFolder,
+  openWithModel,
+  screenshot,
+  suiteSession,
+  tempDir,
+  waitPanel,
+} from './harness.mjs';
 
 const MODEL = join(ROOT, 'models/fixtures/grounding-dino-tiny');
 const IMAGE_DIR = join(FIXTURES, 'grounding-dino');
@@ -137,10 +152,58 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
+/** NaN bit patterns of the safetensors dtypes a checkpoint may use. */
+const NAN_BYTES = { F32: [0x00, 0x00, 0xc0, 0x7f], F16: [0x00, 0x7e], BF16: [0xc0, 0x7f] };
+
+/** `bytes` (a safetensors file) with the first element of its first float tensor set to NaN. */
+function withNaN(bytes) {
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  const [name, tensor] = Object.entries(header).find(([key, t]) => key !== '__metadata__' && NAN_BYTES[t.dtype]);
+  const out = Buffer.from(bytes);
+  out.set(NAN_BYTES[tensor.dtype], 8 + headerLength + tensor.data_offsets[0]);
+  return { bytes: out, name };
+}
+
 describe('Grounding DINO bad model files', () => {
   const suite = suiteSession(({ session }) => openFolder(session, 'cpu', IMAGE_DIR));
+  let temp;
 
-  const drop = (files, pattern) => dropModel(suite.page, 'gd', files, pattern);
+  before(async () => {
+    temp = await tempDir('autolabel-gd-');
+  });
+
+  after(() => temp?.cleanup());
+
+  /** Drops `files`, expects `pattern` on screen, and checks the clip stayed. */
+  const drop = async (files, pattern) => {
+    const clip = (await appState(suite.page)).clip?.name;
+    await dropModel(suite.page, 'gd', files, pattern);
+    assert.equal((await appState(suite.page)).clip?.name, clip, 'the clip on screen changed');
+  };
+
+  /** The fixture with `weights` as its model.safetensors, in a folder of its own. */
+  async function checkpoint(name, weights) {
+    const dir = join(temp.dir, name);
+    await mkdir(dir, { recursive: true });
+    await copyFile(join(MODEL, 'config.json'), join(dir, 'config.json'));
+    await writeFile(join(dir, 'model.safetensors'), weights);
+    return [join(dir, 'config.json'), join(dir, 'model.safetensors')];
+  }
+
+  it('names a truncated model.safetensors', async () => {
+    const bytes = await readFile(join(MODEL, 'model.safetensors'));
+    const files = await checkpoint('truncated', bytes.subarray(0, bytes.length >> 1));
+    await drop(files, /model\.safetensors: weights: not a safetensors file/);
+  });
+
+  it('names the tensor of a model.safetensors holding NaN', async () => {
+    const { bytes, name } = withNaN(await readFile(join(MODEL, 'model.safetensors')));
+    const files = await checkpoint('nan', bytes);
+    const key = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await drop(files, new RegExp(`model\\.safetensors: .*${key}.*(NaN|not finite)`));
+    await screenshot(suite.page, 'grounding-dino-nan-weights.png');
+  });
 
   it('says a checkpoint is two files', async () => {
     await drop([join(MODEL, 'model.safetensors')], /a Grounding DINO checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
@@ -148,7 +211,7 @@ describe('Grounding DINO bad model files', () => {
 
   it("names another model's checkpoint", async () => {
     const sam2 = join(ROOT, 'models/fixtures/sam2-tiny');
-    await drop([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /model_type 'sam2' is not 'grounding-dino'/);
+    await drop([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /config\.json: .*model_type 'sam2' is not 'grounding-dino'/);
     await screenshot(suite.page, 'grounding-dino-wrong-files.png');
   });
 });

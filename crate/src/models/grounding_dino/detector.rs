@@ -171,9 +171,17 @@ impl Detector {
         weights: &[u8],
         device: &burn::tensor::Device,
     ) -> Result<Self, GroundingDinoError> {
-        let config = GroundingDinoConfig::from_json(config_json)?;
+        let in_file = |path: &str| {
+            let path = path.to_string();
+            move |e| GroundingDinoError::InFile {
+                path,
+                source: Box::new(e),
+            }
+        };
+        let config = GroundingDinoConfig::from_json(config_json).map_err(in_file("config.json"))?;
         let tokenizer = BertTokenizer::from_vocab(crate::text::BERT_BASE_UNCASED_VOCAB)?;
-        let model = GroundingDino::from_safetensors(config, weights, device)?;
+        let model = GroundingDino::from_safetensors(config, weights, device)
+            .map_err(in_file("model.safetensors"))?;
         Ok(Detector::new(model, tokenizer))
     }
 
@@ -373,14 +381,21 @@ mod tests {
         let config = String::from_utf8(fixture_file("config.json")).unwrap();
         let weights = fixture_file("model.safetensors");
         let other = config.replace("\"grounding-dino\"", "\"sam2\"");
-        let err = Detector::from_bytes(&other, &weights, &device).unwrap_err();
+        let err = Detector::from_bytes(&other, &weights, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("config.json: "), "{err}");
         assert!(
-            err.to_string()
-                .contains("model_type 'sam2' is not 'grounding-dino'"),
+            err.contains("model_type 'sam2' is not 'grounding-dino'"),
             "{err}"
         );
         let err =
             Detector::from_bytes(&config, &weights[..weights.len() / 2], &device).unwrap_err();
-        assert!(matches!(err, GroundingDinoError::Safetensors(_)), "{err}");
+        assert!(err.to_string().starts_with("model.safetensors: "), "{err}");
+        assert!(
+            matches!(&err, GroundingDinoError::InFile { source, .. }
+                if matches!(**source, GroundingDinoError::Safetensors(_))),
+            "{err}"
+        );
     }
 }
