@@ -134,6 +134,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
     check_training_zip(&out.join("training.zip"), frames.len(), &predictions);
+    check_nulls_only_where_optional(&out);
     let run = json(&out.join("run.json"));
     assert_eq!(
         run["settings"]["detector"]["weights_sha256"]
@@ -218,6 +219,83 @@ fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
             .len()
             >= 5
     );
+}
+
+/// Where the run's JSON outputs may hold `null`: the fields that are an
+/// `Option` in Rust — a metric without a denominator (no ground truth or no
+/// predictions of a class), a cost the run could not price, a setting left
+/// at its default. serde_json writes NaN and ±∞ as `null` too, so a `null`
+/// anywhere else is a number that went non-finite.
+const NULLABLE: &[&str] = &[
+    "eval-config.json:.cost.labels_per_frame",
+    "eval-config.json:.failures.max_per_kind",
+    "report.json:.eval.bbox.overall.category_id",
+    "report.json:.eval.bbox.per_class[].ap",
+    "report.json:.eval.bbox.per_class[].ap50",
+    "report.json:.eval.bbox.per_class[].precision",
+    "report.json:.eval.bbox.per_class[].recall",
+    "report.json:.eval.segm.overall.category_id",
+    "report.json:.eval.segm.per_class[].ap",
+    "report.json:.eval.segm.per_class[].ap50",
+    "report.json:.eval.segm.per_class[].precision",
+    "report.json:.eval.segm.per_class[].recall",
+    "report.json:.eval.segm",
+    "report.json:.eval.cost.fleet.auto_usd",
+    "report.json:.eval.cost.fleet.saving_usd",
+    "report.json:.eval.cost.model.labels_per_frame",
+    "report.json:.eval.cost.rows[].auto_gpu_usd_per_label",
+    "report.json:.eval.cost.rows[].auto_qa_usd_per_label",
+    "report.json:.eval.cost.rows[].auto_redraw_usd_per_label",
+    "report.json:.eval.cost.rows[].auto_usd_per_label",
+    "report.json:.eval.cost.rows[].precision",
+    "report.json:.eval.cost.rows[].ratio",
+    "report.json:.eval.cost.rows[].recall",
+    "report.json:.eval.failures.cases[].mask_iou",
+    "report.json:.eval.recall_bins[].bins[].per_class[].recall",
+    "report.json:.eval.recall_bins[].bins[].recall",
+    "report.json:.eval.verdict.classes[].precision",
+    "report.json:.eval.verdict.classes[].recall",
+    "report.json:.failure_modes[].example",
+    "report.json:.frames_per_s",
+    "run.json:.settings.eval.cost.labels_per_frame",
+    "run.json:.settings.eval.failures.max_per_kind",
+    "run.json:.settings.sampling.end",
+    "run.json:.settings.sampling.every",
+    "run.json:.settings.sampling.fps",
+    "run.json:.settings.sampling.max_frames",
+    "run.json:.settings.tracker",
+];
+
+/// Every `null` in the run's JSON outputs is at a [`NULLABLE`] path.
+fn check_nulls_only_where_optional(out: &Path) {
+    fn nulls(v: &Value, path: String, found: &mut Vec<String>) {
+        match v {
+            Value::Null => found.push(path),
+            Value::Array(items) => items
+                .iter()
+                .for_each(|x| nulls(x, format!("{path}[]"), found)),
+            Value::Object(fields) => fields
+                .iter()
+                .for_each(|(k, x)| nulls(x, format!("{path}.{k}"), found)),
+            _ => {}
+        }
+    }
+    for entry in std::fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let mut found = Vec::new();
+        nulls(&json(&path), String::new(), &mut found);
+        for null in found {
+            let at = format!("{name}:{null}");
+            assert!(
+                NULLABLE.contains(&at.as_str()),
+                "{at} is null: a number that went non-finite, or an optional field missing from NULLABLE"
+            );
+        }
+    }
 }
 
 fn check_labels_in_pycocotools(out: &Path, images: usize) {
