@@ -32,8 +32,8 @@ use autolabel::models::grounding_dino::{
 use autolabel::text::{BERT_BASE_UNCASED_VOCAB, BertTokenizer, MAX_TEXT_LEN, PromptError};
 use serde_json::Value;
 
-use crate::support::max_abs;
 use crate::support::{Scratch, repo};
+use crate::support::{block_on, max_abs};
 
 /// The bar: max abs error on the CPU backend.
 const TOLERANCE: f32 = 1e-4;
@@ -579,29 +579,6 @@ fn grounding_dino_every_stage_matches_the_reference_on_wgpu() {
 #[test]
 fn grounding_dino_detections_match_the_post_processor_on_wgpu() {
     check_detections(&wgpu(), WGPU_TOLERANCE, Readback::Async);
-}
-
-/// Runs a future to completion on this thread (the wgpu runtime polls its
-/// device on a thread of its own natively).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park_timeout(std::time::Duration::from_millis(1));
-    }
 }
 
 /// The end-to-end detector on the tiny fixture with the bert-base-uncased
