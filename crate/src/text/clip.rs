@@ -17,7 +17,10 @@
 //!    space, lower-cased character by character;
 //! 3. split into pieces by CLIP's pattern (the start/end tokens, the English
 //!    contractions `'s 't 're 've 'm 'll 'd`, runs of letters, single digits,
-//!    runs of other non-space characters); spaces are dropped;
+//!    runs of other non-space characters); spaces are dropped; each piece split
+//!    again by GPT-2's pattern (the byte-level pre-tokenizer's), which cuts
+//!    only a start/end token literal that was not cut out in step 1 (written
+//!    in upper case, say) into `<|`, the word, `|>`;
 //! 4. each piece's UTF-8 bytes mapped to GPT-2's printable byte characters,
 //!    `</w>` appended to its last character, and merged by BPE: repeatedly
 //!    the adjacent pair of lowest merge rank (leftmost on ties);
@@ -50,6 +53,11 @@ const END_OF_WORD: &str = "</w>";
 /// CLIP's pre-tokenisation pattern (`CLIPTokenizer`'s `Split`).
 const PATTERN: &str =
     r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
+/// GPT-2's pattern, which the `ByteLevel` pre-tokenizer applies to every
+/// piece, without its white-space alternatives (pieces hold no white space).
+/// It splits only the start/end token literals further (`<|`, `endoftext`,
+/// `|>`).
+const BYTE_LEVEL_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+";
 
 /// What can go wrong building a tokenizer.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +106,7 @@ pub struct ClipTokenizer {
     eos: u32,
     pad: u32,
     pattern: Regex,
+    byte_level_pattern: Regex,
     /// GPT-2's `bytes_to_unicode`: each byte's printable character.
     byte_chars: [char; 256],
 }
@@ -134,6 +143,8 @@ impl ClipTokenizer {
             eos,
             pad,
             pattern: Regex::new(PATTERN).expect("CLIP's pattern is a valid regex"),
+            byte_level_pattern: Regex::new(BYTE_LEVEL_PATTERN)
+                .expect("GPT-2's pattern is a valid regex"),
             byte_chars: bytes_to_unicode(),
         })
     }
@@ -266,7 +277,9 @@ impl ClipTokenizer {
         }
         let normalized = normalize(text);
         for piece in self.pattern.find_iter(&normalized) {
-            self.bpe(piece.as_str(), ids);
+            for word in self.byte_level_pattern.find_iter(piece.as_str()) {
+                self.bpe(word.as_str(), ids);
+            }
         }
     }
 
@@ -417,6 +430,11 @@ mod tests {
             [49406, 1883, 49407, 997, 49407]
         );
         assert_eq!(tok.encode("  "), [49406, 49407]);
+        // A start/end literal in other case is text, split by GPT-2's pattern.
+        assert_eq!(
+            tok.encode("<|ENDOFTEXT|>"),
+            [49406, 27, 347, 40786, 4160, 91, 285, 49407]
+        );
         let plain = ClipTokenizer::new(CLIP_VOCAB_JSON, CLIP_MERGES, EOS).unwrap();
         assert_eq!(
             plain.encode("hello!!! wow!"),
