@@ -94,12 +94,14 @@ pub enum QueryError {
     },
 }
 
+/// The merges by id: `(left, right)` → `(rank, merged)`.
+type MergeTable = HashMap<(u32, u32), (u32, u32)>;
+
 /// CLIP's BPE tokenizer.
 #[derive(Debug, Clone)]
 pub struct ClipTokenizer {
     vocab: HashMap<String, u32>,
-    /// `(left, right)` → `(rank, merged)`, by id.
-    merges: HashMap<(u32, u32), (u32, u32)>,
+    merges: MergeTable,
     /// The special tokens with their ids, longest first.
     specials: Vec<(String, u32)>,
     bos: u32,
@@ -347,12 +349,12 @@ fn normalize(text: &str) -> String {
 fn parse_merges(
     text: &str,
     vocab: &HashMap<String, u32>,
-) -> Result<HashMap<(u32, u32), (u32, u32)>, ClipTokenizerError> {
+) -> Result<MergeTable, ClipTokenizerError> {
     let mut merges = HashMap::new();
     let lines = text
         .lines()
         .enumerate()
-        .filter(|(i, l)| !(*i == 0 && l.starts_with("#version")) && !l.is_empty());
+        .filter(|(i, l)| !(l.is_empty() || *i == 0 && l.starts_with("#version")));
     for (rank, (i, line)) in lines.enumerate() {
         let bad = |reason: String| ClipTokenizerError::Merges {
             line: i + 1,

@@ -17,7 +17,7 @@ use crate::models::resample::{antialias_sigma, gaussian_bilinear_taps, resample_
 /// `OPENAI_CLIP_MEAN`.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// `OPENAI_CLIP_STD`.
-pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 /// The processor's settings: a `preprocessor_config.json`'s fields, the
 /// reference's defaults where it names none.
