@@ -528,3 +528,131 @@ fn owlv2_parity_report() {
         serde_json::json!({"output": "forward", "seconds": seconds})
     );
 }
+
+fn write_fixture_png(r: &Tensors, path: &std::path::Path) {
+    let [h, w] = image_hw(r);
+    let rgb: Vec<u8> = get(r, "image_rgb").1.iter().map(|&v| v as u8).collect();
+    image::RgbImage::from_raw(w as u32, h as u32, rgb)
+        .expect("an RGB buffer")
+        .save(path)
+        .expect("write the PNG");
+}
+
+/// `autolabel detect` on the fixture directory: `config.json`'s `model_type`
+/// picks OWLv2, the classes become queries, the JSON holds the reference's
+/// detections.
+#[test]
+fn owlv2_cli_detect_picks_the_model_from_its_config() {
+    let r = reference();
+    let scratch = crate::support::Scratch::new("owlv2-cli");
+    let png = scratch.0.join("image.png");
+    write_fixture_png(&r, &png);
+    let threshold = threshold().to_string();
+    let prompt = queries().join("; ");
+    let model = dir();
+    let base = [
+        "detect",
+        "--model",
+        model.to_str().expect("a UTF-8 path"),
+        "--image",
+        png.to_str().expect("a UTF-8 path"),
+        "--prompt",
+        &prompt,
+        "--box-threshold",
+        &threshold,
+    ];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autolabel"))
+        .args(base)
+        .output()
+        .expect("run autolabel");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("(owlv2)"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let lowered: Vec<String> = queries().iter().map(|q| q.to_lowercase()).collect();
+    assert_eq!(report["queries"], serde_json::json!(lowered));
+    let [h, w] = image_hw(&r);
+    let side = h.max(w) as f32;
+    let got: Vec<(f32, usize, [f32; 4])> = report["detections"]
+        .as_array()
+        .expect("detections")
+        .iter()
+        .map(|d| {
+            let label = d["label"].as_str().expect("a label");
+            let b: [f32; 4] = serde_json::from_value(d["box"].clone()).expect("a box");
+            (
+                d["score"].as_f64().expect("a score") as f32,
+                lowered.iter().position(|q| q == label).expect("a query"),
+                b.map(|v| v / side),
+            )
+        })
+        .collect();
+    same_detections(&got, &reference_detections(&r)).unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autolabel"))
+        .args(base)
+        .args(["--text-threshold", "0.3"])
+        .output()
+        .expect("run autolabel");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--text-threshold"),
+        "{stderr}"
+    );
+}
+
+/// The pipeline's detect stage with OWLv2: each ontology phrase one query, a
+/// class's box threshold on the query probability (its text threshold does
+/// not apply), boxes clipped to the image.
+#[test]
+fn owlv2_pipeline_detect_stage_reads_the_ontology_phrases_as_queries() {
+    use autolabel::data::frame::Frame;
+    use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
+    use autolabel::pipeline::ontology::{Ontology, OntologyClass};
+
+    let r = reference();
+    let detector = DetectorModel::from_dir(&dir(), &Device::flex()).expect("the fixture loads");
+    assert_eq!(detector.model_type(), "owlv2");
+    let q = queries();
+    let class = |name: &str, phrases: &[String]| OntologyClass {
+        name: name.into(),
+        phrases: phrases.to_vec(),
+        box_threshold: threshold(),
+        text_threshold: 0.999,
+    };
+    let ontology = Ontology {
+        classes: vec![class("cat", &q[..2]), class("light", &q[2..])],
+    };
+    let names = ["cat".to_string(), "light".to_string()];
+    let caption = ontology.caption(&names).expect("a caption");
+    let settings = DetectSettings { nms_iou: None };
+    let stage = FrameDetector::new(&detector, &ontology, caption, settings).expect("queries fit");
+    let [h, w] = image_hw(&r);
+    let rgb: Vec<u8> = get(&r, "image_rgb").1.iter().map(|&v| v as u8).collect();
+    let frame = Frame {
+        index: 0,
+        timestamp_us: 0,
+        rgb: image::RgbImage::from_raw(w as u32, h as u32, rgb).expect("an RGB buffer"),
+    };
+    let found = stage.detect(&frame).expect("detect").detections;
+    let side = h.max(w) as f32;
+    let inside = |b: &[f32; 4]| b[0] * side < w as f32 && b[1] * side < h as f32;
+    let want: Vec<(f32, &str)> = reference_detections(&r)
+        .iter()
+        .filter(|d| inside(&d.2))
+        .map(|d| (d.0, if d.1 < 2 { "cat" } else { "light" }))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(found.len(), want.len(), "{found:?}");
+    for (d, (score, class)) in found.iter().zip(&want) {
+        assert_eq!(d.class, *class);
+        assert!(
+            (d.score as f32 - score).abs() <= TOLERANCE,
+            "{d:?} vs {score}"
+        );
+        assert!(
+            d.bbox[2] <= w as f64 && d.bbox[3] <= h as f64,
+            "not clipped: {d:?}"
+        );
+    }
+}
