@@ -517,7 +517,17 @@ fn owlv2_parity_report() {
     let out = run(&model, &r);
     let _ = values(out.pred_boxes.clone());
     let seconds = start.elapsed().as_secs_f64();
-    for (name, abs, magnitude) in output_report(out, &r) {
+    let [h, w] = image_hw(&r);
+    let rgb: Vec<u8> = get(&r, "image_rgb").1.iter().map(|&v| v as u8).collect();
+    let pixels = processor().preprocess_rgb(&rgb, w, h);
+    let want = &get(&r, "pixel_values").1;
+    let magnitude = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let processor_row = (
+        "pixel_values (processor)",
+        max_abs("pixels", &pixels, want),
+        magnitude,
+    );
+    for (name, abs, magnitude) in std::iter::once(processor_row).chain(output_report(out, &r)) {
         println!(
             "OWLV2_PARITY {}",
             serde_json::json!({"output": name, "max_abs": abs, "max_rel": abs / magnitude.max(f32::MIN_POSITIVE), "ref_max": magnitude})

@@ -227,11 +227,10 @@ impl Owlv2 {
     /// `image_embedder`: the post-normed patch tokens times the post-normed
     /// class token, layer-normed, `[B, P, C]`.
     fn feature_map(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let [b, tokens, c] = hidden.dims();
+        let tokens = hidden.dims()[1];
         let normed = self.vision.post_layernorm.forward(hidden);
         let class = normed.clone().narrow(1, 0, 1); // [B, 1, C]
         let patches = normed.narrow(1, 1, tokens - 1); // [B, P, C]
-        debug_assert_eq!(patches.dims(), [b, tokens - 1, c]);
         self.layer_norm.forward(patches * class)
     }
 
