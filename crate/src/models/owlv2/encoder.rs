@@ -9,10 +9,9 @@
 //! `Owlv2EncoderLayer`, `Owlv2Encoder`).
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 
 use crate::models::checkpoint::Loader;
-use crate::models::kernels::attention;
+use crate::models::kernels::{add, attention, quick_gelu};
 use crate::models::layers::{LayerNorm, Linear, attend, merge_heads, split_heads};
 
 /// The widths of one tower's encoder.
@@ -23,11 +22,6 @@ pub(crate) struct EncoderShape {
     pub(crate) heads: usize,
     pub(crate) layers: usize,
     pub(crate) eps: f64,
-}
-
-/// `quick_gelu`: `x · σ(1.702 x)`.
-pub(crate) fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clone() * sigmoid(x * 1.702)
 }
 
 /// `Owlv2EncoderLayer`.
@@ -72,9 +66,9 @@ impl Layer {
             Some(bias) => attend(q, k, v, Some(bias.clone())),
             None => attention(q, k, v),
         }; // [B, H, L, d]
-        let x = x + self.out_proj.forward(merge_heads(context));
+        let x = add(x, self.out_proj.forward(merge_heads(context)));
         let hidden = quick_gelu(self.fc1.forward(self.layer_norm2.forward(x.clone())));
-        x + self.fc2.forward(hidden)
+        add(x, self.fc2.forward(hidden))
     }
 }
 
