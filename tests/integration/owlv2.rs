@@ -13,11 +13,10 @@
 //! bad input: an empty query list, a query longer than the text context, a
 //! checkpoint of another model.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use autolabel::models::BackendKind;
-use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::burn::tensor::{Device, Tensor};
 use autolabel::models::checkpoint::read_all_f32;
 use autolabel::models::device::init_device;
 use autolabel::models::owlv2::postprocess::{self, RawOutputs};
@@ -26,12 +25,10 @@ use autolabel::models::owlv2::{DetectOptions, Detector, Outputs, Owlv2, Owlv2Con
 use autolabel::text::clip::{ClipTokenizer, QueryError};
 use serde_json::Value;
 
-use crate::support::{block_on, max_abs, repo};
+use crate::support::{Tensors, block_on, get, max_abs, repo, tensor_on, values};
 
 /// The bar: max abs error.
 const TOLERANCE: f32 = 1e-4;
-
-type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// The committed tiny fixture, or `$AUTOLABEL_OWLV2_FIXTURE` (the full-size
 /// parity script points it at a generated directory).
@@ -50,23 +47,6 @@ fn reference() -> Tensors {
 fn cases() -> Value {
     let json = std::fs::read_to_string(dir().join("cases.json")).expect("cases.json");
     serde_json::from_str(&json).expect("cases.json parses")
-}
-
-fn get<'a>(t: &'a Tensors, key: &str) -> &'a (Vec<usize>, Vec<f32>) {
-    t.get(key)
-        .unwrap_or_else(|| panic!("fixture lacks '{key}'"))
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor")
-}
-
-fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
-    let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
-    Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
 }
 
 fn model_on(device: &Device) -> Owlv2 {

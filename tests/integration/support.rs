@@ -1,11 +1,14 @@
-//! Shared fixtures: scratch directories, the oracle's Python, the demo dataset.
+//! Shared fixtures: scratch directories, the oracle's Python, the demo dataset,
+//! model fixtures' tensors.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use autolabel::data::nuscenes::MemorySource;
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
+use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
 
 /// A fresh scratch directory, removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -116,4 +119,27 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         }
         std::thread::park_timeout(std::time::Duration::from_millis(1));
     }
+}
+
+/// Host tensors by key, `(shape, values)`, as a fixture's safetensors holds them.
+pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// The fixture entry `key`.
+pub fn get<'a>(t: &'a Tensors, key: &str) -> &'a (Vec<usize>, Vec<f32>) {
+    t.get(key)
+        .unwrap_or_else(|| panic!("fixture lacks '{key}'"))
+}
+
+/// A tensor's values on the host.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+/// A fixture entry as a tensor on `device`.
+pub fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
+    let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
+    Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
 }

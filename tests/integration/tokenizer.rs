@@ -31,20 +31,21 @@ fn vocab_path() -> std::path::PathBuf {
 /// The corpus encoded by the reference (run once for all tests).
 fn reference() -> &'static [Line] {
     static LINES: OnceLock<Vec<Line>> = OnceLock::new();
-    LINES.get_or_init(|| {
-        let scratch = Scratch::new("tokenizer");
-        let out = scratch.0.join("reference.jsonl");
-        let summary = run_oracle(
-            "bert_tokenizer.py",
-            &[vocab_path().to_str().unwrap(), out.to_str().unwrap()],
-        );
-        eprintln!("oracle: {}", summary.trim());
-        let jsonl = std::fs::read_to_string(&out).expect("read the oracle's output");
-        jsonl
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("an oracle line"))
-            .collect()
-    })
+    LINES.get_or_init(|| oracle_lines("bert_tokenizer.py", &vocab_path()))
+}
+
+/// What the oracle `script` writes for the corpus given `vocab`, one JSON
+/// object a line.
+fn oracle_lines<T: serde::de::DeserializeOwned>(script: &str, vocab: &std::path::Path) -> Vec<T> {
+    let scratch = Scratch::new(script);
+    let out = scratch.0.join("reference.jsonl");
+    let summary = run_oracle(script, &[vocab.to_str().unwrap(), out.to_str().unwrap()]);
+    eprintln!("oracle {script}: {}", summary.trim());
+    let jsonl = std::fs::read_to_string(&out).expect("read the oracle's output");
+    jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an oracle line"))
+        .collect()
 }
 
 fn uncased() -> BertTokenizer {
@@ -163,20 +164,7 @@ fn clip_vocab_dir() -> std::path::PathBuf {
 /// section, plus CLIP-specific lines) encoded by the reference, once.
 fn clip_reference() -> &'static [ClipLine] {
     static LINES: OnceLock<Vec<ClipLine>> = OnceLock::new();
-    LINES.get_or_init(|| {
-        let scratch = Scratch::new("clip-tokenizer");
-        let out = scratch.0.join("reference.jsonl");
-        let summary = run_oracle(
-            "clip_tokenizer.py",
-            &[clip_vocab_dir().to_str().unwrap(), out.to_str().unwrap()],
-        );
-        eprintln!("oracle: {}", summary.trim());
-        let jsonl = std::fs::read_to_string(&out).expect("read the oracle's output");
-        jsonl
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("an oracle line"))
-            .collect()
-    })
+    LINES.get_or_init(|| oracle_lines("clip_tokenizer.py", &clip_vocab_dir()))
 }
 
 /// The lines whose ids `tokenizer` gets wrong: unpadded, and padded to 16

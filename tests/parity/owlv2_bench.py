@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from bench_rounds import median_rounds
 from grounding_dino_bench import median_time
+from report import write_section
 from transformers import CLIPTokenizer, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -131,14 +132,7 @@ def main():
     text = table(torch_numbers, {"pytorch_iters": args.iters, "rounds": len(torch_rounds), "rust": rust_runs})
     print(text)
     if args.write:
-        with open(args.write) as f:
-            doc = f.read()
-        if BEGIN not in doc or END not in doc:
-            sys.exit(f"{args.write} lacks the {BEGIN} … {END} markers")
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        with open(args.write, "w") as f:
-            f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        write_section(args.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -13,15 +13,14 @@ Markdown table. Paper: Minderer et al., "Scaling Open-Vocabulary Object Detectio
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 from grounding_dino_full import markdown
+from report import rust_report, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 BEGIN = "<!-- owlv2-full-parity:begin -->"
 END = "<!-- owlv2-full-parity:end -->"
 
@@ -39,29 +38,12 @@ def main():
             [sys.executable, os.path.join(HERE, "owlv2_fixtures.py"), "--preset", "owlv2-base-patch16", "--out", args.work],
             check=True,
         )
-    env = dict(os.environ, AUTOLABEL_OWLV2_FIXTURE=args.work)
-    env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
-    run = subprocess.run(
-        ["cargo", "test", "-q", *(["--release"] if args.release else []), "-p", "autolabel", "--test", "integration",
-         "owlv2_parity_report", "--", "--ignored", "--nocapture", "--test-threads=1"],
-        cwd=REPO, env=env, capture_output=True, text=True,
-    )
-    rows = [json.loads(line.split(" ", 1)[1]) for line in run.stdout.splitlines() if line.startswith("OWLV2_PARITY ")]
-    if run.returncode != 0 or not rows:
-        sys.stderr.write(run.stdout + run.stderr)
-        sys.exit("the Rust parity report failed")
+    rows = rust_report("owlv2_parity_report", "OWLV2_PARITY", {"AUTOLABEL_OWLV2_FIXTURE": args.work}, args.release)
 
     table = markdown(rows, "release" if args.release else "dev, opt-level 2")
     print(table)
     if args.write:
-        with open(args.write) as f:
-            text = f.read()
-        if BEGIN not in text or END not in text:
-            sys.exit(f"{args.write} lacks the {BEGIN} … {END} markers")
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        with open(args.write, "w") as f:
-            f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+        write_section(args.write, BEGIN, END, table)
 
 
 if __name__ == "__main__":

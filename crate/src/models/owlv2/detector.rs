@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::postprocess::{self, Detection, PatchHit};
 use super::preprocess::ProcessorConfig;
-use super::{Owlv2, Owlv2Config, Owlv2Error};
+use super::{HostOutputs, Owlv2, Owlv2Config, Owlv2Error};
 use crate::labels::boxes::{greedy_nms, iou_f32};
 use crate::text::clip::ClipTokenizer;
 
@@ -208,12 +208,9 @@ impl Detector {
         queries: &[S],
         options: DetectOptions,
     ) -> Result<DetectionReport, Owlv2Error> {
-        options.validate()?;
-        let ids = self.encode(queries)?;
-        let pixels = self.pixels(rgb, width, height)?;
+        let (pixels, ids) = self.inputs(rgb, width, height, queries, options)?;
         let raw = self.model.raw(pixels, &ids)?;
-        let found = postprocess::detections(raw.view(), options.threshold, [height, width]);
-        Ok(report(queries, found, [height, width], options))
+        Ok(report(queries, &raw, [height, width], options))
     }
 
     /// [`Detector::detect`] with an asynchronous readback (WebGPU in a
@@ -226,12 +223,23 @@ impl Detector {
         queries: &[S],
         options: DetectOptions,
     ) -> Result<DetectionReport, Owlv2Error> {
+        let (pixels, ids) = self.inputs(rgb, width, height, queries, options)?;
+        let raw = self.model.raw_async(pixels, &ids).await?;
+        Ok(report(queries, &raw, [height, width], options))
+    }
+
+    /// Checks the options, then the processor's pixels and the query ids.
+    fn inputs<S: AsRef<str>>(
+        &self,
+        rgb: &[u8],
+        width: usize,
+        height: usize,
+        queries: &[S],
+        options: DetectOptions,
+    ) -> Result<(Tensor<4>, Vec<Vec<i64>>), Owlv2Error> {
         options.validate()?;
         let ids = self.encode(queries)?;
-        let pixels = self.pixels(rgb, width, height)?;
-        let raw = self.model.raw_async(pixels, &ids).await?;
-        let found = postprocess::detections(raw.view(), options.threshold, [height, width]);
-        Ok(report(queries, found, [height, width], options))
+        Ok((self.pixels(rgb, width, height)?, ids))
     }
 
     /// Every patch whose best query probability exceeds `threshold`, with
@@ -255,14 +263,16 @@ impl Detector {
     }
 }
 
-/// NMS if asked, each detection labelled with its query.
+/// `post_process_object_detection`, NMS if asked, each detection labelled
+/// with its query.
 fn report<S: AsRef<str>>(
     queries: &[S],
-    found: Vec<Detection>,
+    raw: &HostOutputs,
     [height, width]: [usize; 2],
     options: DetectOptions,
 ) -> DetectionReport {
-    let found = match options.nms_iou {
+    let found = postprocess::detections(raw.view(), options.threshold, [height, width]);
+    let found: Vec<Detection> = match options.nms_iou {
         Some(iou) => greedy_nms(
             found,
             |d| d.score,

@@ -10,6 +10,7 @@
 
 use burn::tensor::Tensor;
 
+use super::config::{Owlv2TextConfig, Owlv2VisionConfig};
 use crate::models::checkpoint::Loader;
 use crate::models::kernels::{add, attention, quick_gelu};
 use crate::models::layers::{LayerNorm, Linear, attend, merge_heads, split_heads};
@@ -22,6 +23,33 @@ pub(crate) struct EncoderShape {
     pub(crate) heads: usize,
     pub(crate) layers: usize,
     pub(crate) eps: f64,
+}
+
+impl From<&Owlv2TextConfig> for EncoderShape {
+    fn from(c: &Owlv2TextConfig) -> Self {
+        let widths = (c.hidden_size, c.intermediate_size, c.num_attention_heads);
+        EncoderShape::new(widths, c.num_hidden_layers, c.layer_norm_eps)
+    }
+}
+
+impl From<&Owlv2VisionConfig> for EncoderShape {
+    fn from(c: &Owlv2VisionConfig) -> Self {
+        let widths = (c.hidden_size, c.intermediate_size, c.num_attention_heads);
+        EncoderShape::new(widths, c.num_hidden_layers, c.layer_norm_eps)
+    }
+}
+
+impl EncoderShape {
+    /// `(hidden, intermediate, heads)` widths, `layers` deep.
+    fn new((hidden, intermediate, heads): (usize, usize, usize), layers: usize, eps: f64) -> Self {
+        EncoderShape {
+            hidden,
+            intermediate,
+            heads,
+            layers,
+            eps,
+        }
+    }
 }
 
 /// `Owlv2EncoderLayer`.

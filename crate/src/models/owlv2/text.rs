@@ -59,13 +59,7 @@ impl TextTower {
             encoder: Encoder::load(
                 l,
                 &format!("{prefix}.text_model.encoder"),
-                EncoderShape {
-                    hidden: d,
-                    intermediate: c.intermediate_size,
-                    heads: c.num_attention_heads,
-                    layers: c.num_hidden_layers,
-                    eps: c.layer_norm_eps,
-                },
+                EncoderShape::from(c),
             ),
             final_layer_norm: LayerNorm::load(
                 l,

@@ -57,17 +57,7 @@ impl VisionTower {
                 d,
                 c.layer_norm_eps,
             ),
-            encoder: Encoder::load(
-                l,
-                &format!("{prefix}.encoder"),
-                EncoderShape {
-                    hidden: d,
-                    intermediate: c.intermediate_size,
-                    heads: c.num_attention_heads,
-                    layers: c.num_hidden_layers,
-                    eps: c.layer_norm_eps,
-                },
-            ),
+            encoder: Encoder::load(l, &format!("{prefix}.encoder"), EncoderShape::from(c)),
             post_layernorm: LayerNorm::load(
                 l,
                 &format!("{prefix}.post_layernorm"),
