@@ -311,6 +311,80 @@ fn owlv2_detections_match_the_post_processor_on_wgpu() {
     check_detections(&wgpu(), true);
 }
 
+/// `post_process_image_guided_detection`'s detections, `(alpha, 0, box /
+/// side)` each.
+fn guided_reference_detections(r: &Tensors) -> Vec<(f32, usize, [f32; 4])> {
+    let side = image_hw(r).into_iter().max().expect("two sides") as f32;
+    get(r, "guided.detections.scores")
+        .1
+        .iter()
+        .zip(get(r, "guided.detections.boxes").1.chunks_exact(4))
+        .map(|(&s, b)| (s, 0, [b[0], b[1], b[2], b[3]].map(|v| v / side)))
+        .collect()
+}
+
+/// Image-guided detection (a crop of the image as the query): the query
+/// image's pixels, the outputs of `image_guided_detection` and
+/// `post_process_image_guided_detection`'s detections (NMS at the
+/// reference's 0.3, display alphas as scores).
+fn check_image_guided(device: &Device) {
+    let r = reference();
+    let model = model_on(device);
+    let (shape, query) = get(&r, "query_rgb");
+    let query: Vec<u8> = query.iter().map(|&v| v as u8).collect();
+    let query_pixels = processor().preprocess_rgb(&query, shape[1], shape[0]);
+    let err = max_abs(
+        "query pixels",
+        &query_pixels,
+        &get(&r, "query_pixel_values").1,
+    );
+    assert!(err <= TOLERANCE, "query pixel_values: max abs {err}");
+
+    let pixels = tensor_on::<4>(get(&r, "pixel_values"), device);
+    let query = tensor_on::<4>(get(&r, "query_pixel_values"), device);
+    let out = model
+        .image_guided(pixels, query)
+        .expect("image-guided detection");
+    let logits = values(out.logits);
+    let boxes = values(out.target_pred_boxes);
+    for (name, got) in [
+        ("guided.logits", logits.clone()),
+        ("guided.target_pred_boxes", boxes.clone()),
+        ("guided.query_pred_boxes", values(out.query_pred_boxes)),
+        ("guided.class_embeds", values(out.class_embeds)),
+    ] {
+        let err = max_abs(name, &got, &get(&r, name).1);
+        eprintln!("owlv2 {name}: max abs {err:.2e}");
+        assert!(err <= TOLERANCE, "{name}: max abs {err} > {TOLERANCE}");
+    }
+
+    let hw = image_hw(&r);
+    let side = hw.into_iter().max().expect("two sides") as f32;
+    let threshold = cases()["guided_threshold"].as_f64().expect("threshold") as f32;
+    let nms = cases()["guided_nms"].as_f64().expect("NMS IoU") as f32;
+    let found = postprocess::image_guided_detections(&logits, &boxes, threshold, nms, hw);
+    let want = guided_reference_detections(&r);
+    assert!(
+        want.len() >= 4,
+        "few image-guided detections: {}",
+        want.len()
+    );
+    same_detections(&ours(&found, side), &want).unwrap();
+    // Without NMS more patches pass: the comparison sees NMS.
+    let all = postprocess::image_guided_detections(&logits, &boxes, threshold, 1.0, hw);
+    assert!(same_detections(&ours(&all, side), &want).is_err());
+}
+
+#[test]
+fn owlv2_image_guided_detection_matches_the_reference() {
+    check_image_guided(&Device::flex());
+}
+
+#[test]
+fn owlv2_image_guided_detection_matches_the_reference_on_wgpu() {
+    check_image_guided(&wgpu());
+}
+
 /// The wrong variants: boxes without the grid bias, and scores as a softmax
 /// over the queries instead of each query's sigmoid.
 #[test]
@@ -587,6 +661,68 @@ fn owlv2_cli_detect_picks_the_model_from_its_config() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("--text-threshold"),
+        "{stderr}"
+    );
+}
+
+/// `autolabel detect --query-image`: image-guided detection end to end, the
+/// reference's detections (display alphas as scores) labelled with the
+/// query image's file name; Grounding DINO refuses a query image.
+#[test]
+fn owlv2_cli_detects_by_example() {
+    let r = reference();
+    let scratch = crate::support::Scratch::new("owlv2-cli-guided");
+    let (png, query_png) = (scratch.0.join("image.png"), scratch.0.join("query.png"));
+    write_fixture_png(&r, &png);
+    let (shape, query) = get(&r, "query_rgb");
+    let query: Vec<u8> = query.iter().map(|&v| v as u8).collect();
+    image::RgbImage::from_raw(shape[1] as u32, shape[0] as u32, query)
+        .expect("an RGB buffer")
+        .save(&query_png)
+        .expect("write the PNG");
+    let threshold = cases()["guided_threshold"]
+        .as_f64()
+        .expect("threshold")
+        .to_string();
+    let run = |model: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_autolabel"))
+            .args(["detect", "--model", model.to_str().expect("UTF-8")])
+            .args(["--image", png.to_str().expect("UTF-8")])
+            .args(["--query-image", query_png.to_str().expect("UTF-8")])
+            .args(["--box-threshold", &threshold])
+            .output()
+            .expect("run autolabel")
+    };
+    let out = run(&dir());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let [h, w] = image_hw(&r);
+    let side = h.max(w) as f32;
+    let got: Vec<(f32, usize, [f32; 4])> = report["detections"]
+        .as_array()
+        .expect("detections")
+        .iter()
+        .map(|d| {
+            assert_eq!(d["label"], "query.png");
+            let b: [f32; 4] = serde_json::from_value(d["box"].clone()).expect("a box");
+            (
+                d["score"].as_f64().expect("a score") as f32,
+                0,
+                b.map(|v| v / side),
+            )
+        })
+        .collect();
+    let want = guided_reference_detections(&r);
+    same_detections(&got, &want).unwrap();
+
+    let out = run(&repo().join("models/fixtures/grounding-dino-tiny"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--query-image needs an OWLv2"),
         "{stderr}"
     );
 }

@@ -23,7 +23,8 @@ The checkpoint is written by `save_pretrained` and re-read with
 initialisation gives near-constant outputs, so every parameter is redrawn at
 a scale that keeps activations O(1); the box head's last layer is shrunk so
 boxes stay inside the image around their patch (the grid box bias) instead of
-saturating the sigmoid. The queries are tokenised by the processor with the
+saturating the sigmoid, and widened so that neighbouring boxes overlap (the
+image-guided NMS then suppresses some). The queries are tokenised by the processor with the
 CLIP vocabulary of `models/vocab/clip` (OWLv2 pads with `!`, id 0, which is
 also a special token: `"remote control!"` ends in that id).
 """
@@ -42,6 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SEED = 20238
 QUERIES = ["a photo of a cat", "remote control!", "Traffic light"]
+# Image-guided NMS IoU: the post-processor's default.
+GUIDED_NMS = 0.3
 
 
 def tiny_config():
@@ -82,8 +85,11 @@ def redraw(model, generator):
             else:
                 fan_in = p[0].numel()
                 p.copy_(noise / math.sqrt(fan_in))
-        # Boxes: a fraction of a patch around the grid bias, not saturated.
+        # Boxes: a fraction of a patch around the grid bias, not saturated,
+        # and a few patches wide, so neighbours overlap and the image-guided
+        # NMS has work to do.
         model.box_head.dense2.weight.mul_(0.3)
+        model.box_head.dense2.bias[2:].add_(1.5)
 
 
 def test_image(h, w, generator):
@@ -168,7 +174,28 @@ def main():
     threshold = midpoint(scores, max(1, len(scores) // 4))
     results = image_processor.post_process_object_detection(out, threshold=threshold, target_sizes=[image_hw])[0]
 
+    # Image-guided detection: the query image is a crop of the image (the red
+    # disc and its surroundings), no RNG involved.
+    h, w = image_hw
+    query = np.ascontiguousarray(image[int(0.2 * h) : int(0.6 * h), int(0.45 * w) : int(0.75 * w)])
+    query_pixels = image_processor(images=torch.from_numpy(query).permute(2, 0, 1), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        guided = model.image_guided_detection(pixel_values=inputs["pixel_values"], query_pixel_values=query_pixels)
+    guided_scores = guided.logits[0].max(-1)[0].sigmoid()
+    guided_threshold = midpoint(guided_scores, max(1, len(guided_scores) // 3))
+    guided_results = image_processor.post_process_image_guided_detection(
+        guided, threshold=guided_threshold, nms_threshold=GUIDED_NMS, target_sizes=torch.tensor([image_hw])
+    )[0]
+
     tensors = {
+        "query_rgb": torch.from_numpy(query),  # [h, w, 3] u8
+        "query_pixel_values": query_pixels,  # [1, 3, S, S]
+        "guided.logits": guided.logits,  # [1, P, 1]
+        "guided.target_pred_boxes": guided.target_pred_boxes,  # [1, P, 4]
+        "guided.query_pred_boxes": guided.query_pred_boxes,  # [1, P, 4]
+        "guided.class_embeds": guided.class_embeds,  # [1, P, D]
+        "guided.detections.scores": guided_results["scores"],  # [N], the display alphas
+        "guided.detections.boxes": guided_results["boxes"],  # [N, 4] x0 y0 x1 y1, original pixels
         "image_rgb": torch.from_numpy(image),  # [H, W, 3] u8
         "pixel_values": inputs["pixel_values"],  # [1, 3, S, S]
         "input_ids": inputs["input_ids"],  # [Q, 16] i64
@@ -192,6 +219,8 @@ def main():
         "image_hw": list(image_hw),
         "queries": QUERIES,
         "threshold": threshold,
+        "guided_threshold": guided_threshold,
+        "guided_nms": GUIDED_NMS,
         "input_ids": inputs["input_ids"].tolist(),
         "detections": [
             {"score": float(s), "label": int(l), "box": b.tolist()}
@@ -206,6 +235,11 @@ def main():
     print("scores", [round(float(s), 3) for s in scores.sort(descending=True)[0][:12]])
     print("threshold", round(threshold, 4), "detections", len(results["scores"]))
     print("boxes cx cy w h range", boxes.min(0)[0].tolist(), boxes.max(0)[0].tolist())
+    unsuppressed = image_processor.post_process_image_guided_detection(
+        guided, threshold=guided_threshold, nms_threshold=1.0, target_sizes=torch.tensor([image_hw])
+    )[0]
+    print("image-guided threshold", round(guided_threshold, 4), "detections", len(guided_results["scores"]),
+          "without NMS", len(unsuppressed["scores"]))
     print("objectness range", float(out.objectness_logits.min()), float(out.objectness_logits.max()))
 
 

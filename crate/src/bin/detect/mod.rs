@@ -46,8 +46,19 @@ pub struct Args {
     /// ("car . traffic light .", lower case; accents are stripped by its
     /// tokenizer, "Café" reads as "cafe"), or for OWLv2 each class one query
     /// ("car", "traffic light"; at most 16 tokens each).
+    #[arg(
+        long,
+        required_unless_present = "query_image",
+        conflicts_with = "query_image"
+    )]
+    pub prompt: Option<String>,
+    /// OWLv2 only, instead of `--prompt`: image-guided detection, finding
+    /// what this image (JPEG or PNG) shows — its most object-like patch — as
+    /// `image_guided_detection` + `post_process_image_guided_detection` do
+    /// (NMS 0.3 unless `--nms` says otherwise; scores are the reference's
+    /// display alphas, 1 for the best match; threshold default 0).
     #[arg(long)]
-    pub prompt: String,
+    pub query_image: Option<PathBuf>,
     /// Keep a detection when its score exceeds this. Default: transformers'
     /// documented usage, 0.4 for Grounding DINO (its post-processor's own
     /// default is 0.25, the original repository's demo uses 0.35) and 0.1 for
@@ -74,7 +85,11 @@ pub struct Args {
 
 /// Runs `autolabel detect`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let phrases = Prompt::parse(&args.prompt)?.phrases; // an empty prompt fails before the model loads
+    // An empty prompt fails before the model loads.
+    let phrases = match &args.prompt {
+        Some(prompt) => Prompt::parse(prompt)?.phrases,
+        None => Vec::new(),
+    };
     let image = open_rgb(&args.image)?;
     let device = init_device(args.device)?;
     let start = Instant::now();
@@ -86,9 +101,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         detector.model_type(),
         start.elapsed().as_secs_f64()
     );
-    match detector {
-        DetectorModel::GroundingDino(detector) => grounding_dino(&args, &detector, &dir, &image),
-        DetectorModel::Owlv2(detector) => owlv2(&args, &detector, &phrases, &image),
+    match (detector, &args.prompt, &args.query_image) {
+        (DetectorModel::GroundingDino(detector), Some(prompt), _) => {
+            grounding_dino(&args, &detector, prompt, &dir, &image)
+        }
+        (DetectorModel::Owlv2(detector), Some(_), _) => owlv2(&args, &detector, &phrases, &image),
+        (DetectorModel::Owlv2(detector), None, Some(query)) => {
+            owlv2_by_example(&args, &detector, query, &image)
+        }
+        _ => Err("--query-image needs an OWLv2 checkpoint; Grounding DINO reads a --prompt".into()),
     }
 }
 
@@ -96,6 +117,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
 fn grounding_dino(
     args: &Args,
     detector: &grounding_dino::Detector,
+    prompt: &str,
     dir: &std::path::Path,
     image: &image::RgbImage,
 ) -> Result<(), Box<dyn Error>> {
@@ -113,7 +135,7 @@ fn grounding_dino(
             dir.display()
         );
     }
-    let encoded = detector.encode(&args.prompt)?;
+    let encoded = detector.encode(prompt)?;
     eprintln!(
         "prompt: {:?} ({} tokens)",
         encoded.prompt.text,
@@ -125,7 +147,7 @@ fn grounding_dino(
         image.as_raw(),
         width as usize,
         height as usize,
-        &args.prompt,
+        prompt,
         options,
     )?;
     done(report.detections.len(), [width, height], start);
@@ -157,6 +179,43 @@ fn owlv2(
         width as usize,
         height as usize,
         queries,
+        options,
+    )?;
+    done(report.detections.len(), [width, height], start);
+    write_json(&report, args.out.as_deref())
+}
+
+/// OWLv2 image-guided: the query image's best patch as the query.
+fn owlv2_by_example(
+    args: &Args,
+    detector: &owlv2::Detector,
+    query_path: &std::path::Path,
+    image: &image::RgbImage,
+) -> Result<(), Box<dyn Error>> {
+    if args.text_threshold.is_some() {
+        return Err("--text-threshold applies to Grounding DINO only".into());
+    }
+    let options = owlv2::DetectOptions {
+        threshold: args.box_threshold.unwrap_or(0.0),
+        nms_iou: Some(
+            args.nms_iou
+                .unwrap_or(owlv2::detector::DEFAULT_GUIDED_NMS_IOU),
+        ),
+    };
+    options.validate()?;
+    let query = open_rgb(query_path)?;
+    let label = query_path.file_name().map_or_else(
+        || query_path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let (width, height) = image.dimensions();
+    let start = Instant::now();
+    let report = detector.detect_by_example(
+        image.as_raw(),
+        [width as usize, height as usize],
+        query.as_raw(),
+        [query.width() as usize, query.height() as usize],
+        &label,
         options,
     )?;
     done(report.detections.len(), [width, height], start);

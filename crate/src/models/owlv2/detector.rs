@@ -23,6 +23,8 @@ use crate::text::clip::ClipTokenizer;
 /// The score threshold of `post_process_object_detection` and of the
 /// documented usage.
 pub const DEFAULT_THRESHOLD: f32 = 0.1;
+/// The NMS IoU of `post_process_image_guided_detection`.
+pub const DEFAULT_GUIDED_NMS_IOU: f32 = 0.3;
 
 /// How detections are filtered.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -242,6 +244,35 @@ impl Detector {
         Ok((self.pixels(rgb, width, height)?, ids))
     }
 
+    /// Image-guided detection: finds what the query image shows (its most
+    /// object-like patch) in an RGB image, post-processed as
+    /// `post_process_image_guided_detection` (NMS at `options.nms_iou`, none
+    /// when `None`; scores are the reference's display alphas, 1 for the best
+    /// match); every detection is labelled `label`. Synchronous readback.
+    pub fn detect_by_example(
+        &self,
+        rgb: &[u8],
+        [width, height]: [usize; 2],
+        query_rgb: &[u8],
+        [query_width, query_height]: [usize; 2],
+        label: &str,
+        options: DetectOptions,
+    ) -> Result<DetectionReport, Owlv2Error> {
+        options.validate()?;
+        let pixels = self.pixels(rgb, width, height)?;
+        let query = self.pixels(query_rgb, query_width, query_height)?;
+        let raw = self.model.raw_guided(pixels, query)?;
+        let nms = options.nms_iou.unwrap_or(1.0);
+        let found = postprocess::image_guided_detections(
+            &raw.logits,
+            &raw.boxes,
+            options.threshold,
+            nms,
+            [height, width],
+        );
+        Ok(labelled(&[label], found, [height, width]))
+    }
+
     /// Every patch whose best query probability exceeds `threshold`, with
     /// the probability of each encoded query (synchronous readback): for
     /// callers that apply their own per-query thresholds.
@@ -280,6 +311,15 @@ fn report<S: AsRef<str>>(
         ),
         None => found,
     };
+    labelled(queries, found, [height, width])
+}
+
+/// The report of detections labelled with their queries.
+fn labelled<S: AsRef<str>>(
+    queries: &[S],
+    found: Vec<Detection>,
+    [height, width]: [usize; 2],
+) -> DetectionReport {
     let queries: Vec<String> = queries.iter().map(|q| q.as_ref().to_string()).collect();
     let detections = found
         .into_iter()

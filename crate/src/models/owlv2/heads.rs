@@ -102,10 +102,16 @@ impl ClassHead {
         }
     }
 
+    /// The per-patch class embeddings `[B, P, D]`, not normalised: what
+    /// image-guided detection takes its query from.
+    pub(crate) fn embed(&self, features: Tensor<3>) -> Tensor<3> {
+        self.dense0.forward(features)
+    }
+
     /// Features `[B, P, C]` and queries `[B, Q, D]` →
     /// `(cos(patch, query) + shift) · (elu(scale) + 1)`, `[B, P, Q]`.
     pub(crate) fn forward(&self, features: Tensor<3>, queries: Tensor<3>) -> ClassOutput {
-        let class_embeds = normalize(self.dense0.forward(features.clone()));
+        let class_embeds = normalize(self.embed(features.clone()));
         let queries = normalize(queries);
         let cosine = class_embeds.clone().matmul(queries.swap_dims(1, 2)); // [B, P, Q]
         let shift = self.logit_shift.forward(features.clone()); // [B, P, 1]

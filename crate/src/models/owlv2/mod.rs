@@ -31,7 +31,7 @@ pub mod text;
 pub mod vision;
 mod weights;
 
-use burn::tensor::{Device, Tensor, TensorData, Transaction};
+use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 
 pub use crate::models::checkpoint::WeightProblems;
 pub use config::{Owlv2Config, Owlv2TextConfig, Owlv2VisionConfig};
@@ -100,6 +100,21 @@ pub struct Outputs {
     pub objectness_logits: Tensor<2>,
     /// `(cx, cy, w, h)` in `[0, 1]` of the padded square, `[B, P, 4]`.
     pub pred_boxes: Tensor<3>,
+}
+
+/// `image_guided_detection`'s outputs for `B` images and one query image.
+#[derive(Debug, Clone)]
+pub struct ImageGuidedOutputs {
+    /// `[B, P, 1]`: each patch against the query.
+    pub logits: Tensor<3>,
+    /// Per-patch class embeddings of the images, normalised, `[B, P, D]`.
+    pub class_embeds: Tensor<3>,
+    /// The images' boxes, `[B, P, 4]`.
+    pub target_pred_boxes: Tensor<3>,
+    /// The query image's boxes, `[Bq, P, 4]`.
+    pub query_pred_boxes: Tensor<3>,
+    /// The query image's patch the query was taken from, `[Bq, 1]`.
+    pub query_box_index: Tensor<2, Int>,
 }
 
 /// `Owlv2ForObjectDetection`.
@@ -186,24 +201,11 @@ impl Owlv2 {
     /// length (see [`crate::text::clip::ClipTokenizer::encode_queries`]),
     /// the same for every image.
     pub fn forward(&self, pixels: Tensor<4>, queries: &[Vec<i64>]) -> Result<Outputs, Owlv2Error> {
-        let [b, channels, h, w] = pixels.dims();
-        let v = &self.config.vision;
-        if channels != v.num_channels || h != v.image_size || w != v.image_size || b == 0 {
-            return Err(Owlv2Error::Input(format!(
-                "pixels {:?}: expected [B, {}, {}, {}]",
-                pixels.dims(),
-                v.num_channels,
-                v.image_size,
-                v.image_size
-            )));
-        }
         let ids = self.check_queries(queries)?;
+        let (vision_last_hidden_state, features) = self.image_embedder(pixels)?; // [B, P, C]
         let q = queries.len();
         let text = self.text.forward(&ids, q); // [Q, D]
-
-        let vision_last_hidden_state = self.vision.forward(pixels); // [B, 1 + P, C]
-        let features = self.feature_map(vision_last_hidden_state.clone()); // [B, P, C]
-        let [_, p, c] = features.dims();
+        let [b, p, c] = features.dims();
         let d = text.embeds.dims()[1];
         let queries = text.embeds.clone().reshape([1, q, d]).repeat_dim(0, b); // [B, Q, D]
         let class = self.class_head.forward(features.clone(), queries);
@@ -212,7 +214,7 @@ impl Owlv2 {
             .forward(features.clone())
             .reshape([b, p]);
         let pred_boxes = predict_boxes(&self.box_head, features.clone(), self.box_bias.as_ref());
-        let grid = v.grid();
+        let grid = self.config.vision.grid();
         Ok(Outputs {
             vision_last_hidden_state,
             text,
@@ -224,8 +226,63 @@ impl Owlv2 {
         })
     }
 
-    /// `image_embedder`: the post-normed patch tokens times the post-normed
-    /// class token, layer-normed, `[B, P, C]`.
+    /// `image_guided_detection`: the query image's most object-like patch
+    /// (highest objectness) gives its class embedding as the one query for
+    /// the images `[B, 3, S, S]`; `query_pixels` is `[1, 3, S, S]` or one per
+    /// image.
+    pub fn image_guided(
+        &self,
+        pixels: Tensor<4>,
+        query_pixels: Tensor<4>,
+    ) -> Result<ImageGuidedOutputs, Owlv2Error> {
+        let b = pixels.dims()[0];
+        let bq = query_pixels.dims()[0];
+        if bq != 1 && bq != b {
+            return Err(Owlv2Error::Input(format!(
+                "{bq} query images for {b} images: give one, or one per image"
+            )));
+        }
+        let (_, query_features) = self.image_embedder(query_pixels)?; // [Bq, P, C]
+        let (_, features) = self.image_embedder(pixels)?; // [B, P, C]
+        let embeds = self.class_head.embed(query_features.clone()); // [Bq, P, D]
+        let [_, p, d] = embeds.dims();
+        let objectness = self.objectness_head.forward(query_features.clone()); // [Bq, P, 1]
+        let query_box_index = objectness.reshape([bq, p]).argmax(1); // [Bq, 1]
+        let index = query_box_index
+            .clone()
+            .unsqueeze_dim::<3>(2)
+            .repeat_dim(2, d);
+        let query = embeds.gather(1, index).repeat_dim(0, b / bq); // [B, 1, D]
+        let class = self.class_head.forward(features.clone(), query);
+        Ok(ImageGuidedOutputs {
+            logits: class.logits,
+            class_embeds: class.class_embeds,
+            target_pred_boxes: predict_boxes(&self.box_head, features, self.box_bias.as_ref()),
+            query_pred_boxes: predict_boxes(&self.box_head, query_features, self.box_bias.as_ref()),
+            query_box_index,
+        })
+    }
+
+    /// The vision tower's last hidden state `[B, 1 + P, C]` and the feature
+    /// map's patches `[B, P, C]` of normalised pixels `[B, 3, S, S]`.
+    fn image_embedder(&self, pixels: Tensor<4>) -> Result<(Tensor<3>, Tensor<3>), Owlv2Error> {
+        let [b, channels, h, w] = pixels.dims();
+        let v = &self.config.vision;
+        if channels != v.num_channels || h != v.image_size || w != v.image_size || b == 0 {
+            return Err(Owlv2Error::Input(format!(
+                "pixels {:?}: expected [B, {}, {}, {}]",
+                pixels.dims(),
+                v.num_channels,
+                v.image_size,
+                v.image_size
+            )));
+        }
+        let hidden = self.vision.forward(pixels); // [B, 1 + P, C]
+        Ok((hidden.clone(), self.feature_map(hidden)))
+    }
+
+    /// The post-normed patch tokens times the post-normed class token,
+    /// layer-normed, `[B, P, C]`.
     fn feature_map(&self, hidden: Tensor<3>) -> Tensor<3> {
         let tokens = hidden.dims()[1];
         let normed = self.vision.post_layernorm.forward(hidden);
@@ -310,6 +367,28 @@ impl Owlv2 {
             .await
             .map_err(readback)?;
         HostOutputs::new(data, queries.len())
+    }
+
+    /// [`Owlv2::image_guided`] on one image and one query image, its logits
+    /// `[P, 1]` and boxes read back to the host; synchronous readback.
+    pub fn raw_guided(
+        &self,
+        pixels: Tensor<4>,
+        query_pixels: Tensor<4>,
+    ) -> Result<HostOutputs, Owlv2Error> {
+        if pixels.dims()[0] != 1 {
+            return Err(Owlv2Error::Input(format!(
+                "pixels {:?}: one image at a time",
+                pixels.dims()
+            )));
+        }
+        let out = self.image_guided(pixels, query_pixels)?;
+        let data = Transaction::default()
+            .register(out.logits)
+            .register(out.target_pred_boxes)
+            .try_execute()
+            .map_err(readback)?;
+        HostOutputs::new(data, 1)
     }
 
     /// The forward pass of one image, its logits and boxes registered for one

@@ -8,8 +8,11 @@
 //!
 //! Paper: Minderer et al., "Scaling Open-Vocabulary Object Detection", 2023.
 //! Reference: transformers v5.23.0 `models/owlv2/image_processing_owlv2.py`
-//! (`post_process_object_detection`, `_scale_boxes`). Runs on host values,
-//! after the caller's (possibly async) readback.
+//! (`post_process_object_detection`, `_scale_boxes`,
+//! `post_process_image_guided_detection`). Runs on host values, after the
+//! caller's (possibly async) readback.
+
+use crate::labels::boxes::iou_f32;
 
 /// One detected object.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +97,61 @@ pub fn patch_hits(out: RawOutputs, threshold: f32, [height, width]: [usize; 2]) 
         .map(|(row, b)| PatchHit {
             box_xyxy: corners(b, side),
             query_probs: row.iter().map(|&v| sigmoid(v)).collect(),
+        })
+        .collect()
+}
+
+/// `post_process_image_guided_detection` for one image of original size
+/// `[height, width]` and its one-query `logits` `[P]`: scores are the
+/// sigmoids; from the highest down, a box suppresses every other whose IoU
+/// with it exceeds `nms_threshold` (`≥ 1` turns NMS off); scores under
+/// `threshold` become 0; each remaining patch's score is then rescaled to a
+/// display alpha, `(s − 0.1·max) / (0.9·max)` clipped to `[0, 1]` (`max`
+/// plus 1e-6), and the patches with a positive alpha are kept, in patch
+/// order, with the alpha as their score. No patch left after NMS gives no
+/// detections.
+pub fn image_guided_detections(
+    logits: &[f32],
+    boxes: &[f32],
+    threshold: f32,
+    nms_threshold: f32,
+    [height, width]: [usize; 2],
+) -> Vec<Detection> {
+    let corners: Vec<[f32; 4]> = boxes.chunks_exact(4).map(|b| corners(b, 1.0)).collect();
+    let mut scores: Vec<f32> = logits.iter().map(|&v| sigmoid(v)).collect();
+    if nms_threshold < 1.0 {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        for i in order {
+            if scores[i] == 0.0 {
+                continue;
+            }
+            for j in 0..scores.len() {
+                if j != i && iou_f32(&corners[i], &corners[j]) > nms_threshold {
+                    scores[j] = 0.0;
+                }
+            }
+        }
+    }
+    if scores.iter().all(|&s| s == 0.0) {
+        return Vec::new();
+    }
+    scores
+        .iter_mut()
+        .filter(|s| **s < threshold)
+        .for_each(|s| *s = 0.0);
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max) + 1e-6;
+    let side = height.max(width) as f32;
+    scores
+        .iter()
+        .zip(&corners)
+        .filter_map(|(&s, b)| {
+            let alpha = ((s - max * 0.1) / (max * 0.9)).clamp(0.0, 1.0);
+            (alpha > 0.0).then(|| Detection {
+                score: alpha,
+                label: 0,
+                box_xyxy: b.map(|v| v * side),
+            })
         })
         .collect()
 }
