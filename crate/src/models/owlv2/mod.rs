@@ -19,7 +19,9 @@
 //!
 //! Every patch of the `grid × grid` feature map is a candidate: its feature
 //! (the patch token times the class token, layer-normed) gives one box, one
-//! objectness logit and one logit per query.
+//! objectness logit and one logit per query. [`Owlv2::image_guided`] is
+//! `image_guided_detection`: the query is the class embedding of the most
+//! object-like patch of a query image instead of a text.
 
 pub mod config;
 pub mod detector;

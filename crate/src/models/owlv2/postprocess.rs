@@ -19,7 +19,7 @@ use crate::labels::boxes::iou_f32;
 pub struct Detection {
     /// Sigmoid of the patch's best query logit.
     pub score: f32,
-    /// Index of that query.
+    /// Index of that query (0, the query image, in image-guided detection).
     pub label: usize,
     /// `[x0, y0, x1, y1]` in original-image pixels.
     pub box_xyxy: [f32; 4],
