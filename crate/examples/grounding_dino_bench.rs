@@ -21,23 +21,13 @@ use autolabel::models::grounding_dino::{DetectOptions, Detector};
 #[global_allocator]
 static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
 
+mod support;
+use support::{median, peak_rss_mib};
+
 /// The benchmark's prompt, the one of transformers' docstring example.
 const PROMPT: &str = "a cat. a remote control.";
 /// `[height, width]` of the input: already the processor's size.
 const SIZE: [usize; 2] = [800, 1333];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Peak resident set size in MiB (Linux `VmHWM`), if known.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

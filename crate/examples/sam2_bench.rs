@@ -17,18 +17,8 @@ use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model}
 #[global_allocator]
 static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Peak resident set size in MiB (Linux `VmHWM`), if known.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+mod support;
+use support::{median, peak_rss_mib};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use autolabel::models::BackendKind;
-use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
+use autolabel::models::burn::tensor::{Device, Tensor};
 use autolabel::models::checkpoint::read_all_f32;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::bert::phrase_attention;
@@ -32,13 +32,11 @@ use autolabel::models::grounding_dino::{
 use autolabel::text::{BERT_BASE_UNCASED_VOCAB, BertTokenizer, MAX_TEXT_LEN, PromptError};
 use serde_json::Value;
 
-use crate::support::max_abs;
 use crate::support::{Scratch, repo};
+use crate::support::{Tensors, block_on, get, max_abs, tensor_on, values};
 
 /// The bar: max abs error on the CPU backend.
 const TOLERANCE: f32 = 1e-4;
-
-type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// The committed tiny fixture, or `$AUTOLABEL_GROUNDING_DINO_FIXTURE` (the
 /// full-size parity script points it at a generated directory).
@@ -63,25 +61,8 @@ fn cases() -> Value {
     serde_json::from_str(&json).expect("cases.json parses")
 }
 
-fn get<'a>(t: &'a Tensors, key: &str) -> &'a (Vec<usize>, Vec<f32>) {
-    t.get(key)
-        .unwrap_or_else(|| panic!("fixture lacks '{key}'"))
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor")
-}
-
 fn tensor<const D: usize>(entry: &(Vec<usize>, Vec<f32>)) -> Tensor<D> {
     tensor_on(entry, &device())
-}
-
-fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
-    let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
-    Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
 }
 
 fn config() -> GroundingDinoConfig {
@@ -579,29 +560,6 @@ fn grounding_dino_every_stage_matches_the_reference_on_wgpu() {
 #[test]
 fn grounding_dino_detections_match_the_post_processor_on_wgpu() {
     check_detections(&wgpu(), WGPU_TOLERANCE, Readback::Async);
-}
-
-/// Runs a future to completion on this thread (the wgpu runtime polls its
-/// device on a thread of its own natively).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park_timeout(std::time::Duration::from_millis(1));
-    }
 }
 
 /// The end-to-end detector on the tiny fixture with the bert-base-uncased

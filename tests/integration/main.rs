@@ -14,6 +14,7 @@ mod eval_fixtures;
 mod fuzz;
 mod grounding_dino;
 mod hardening;
+mod owlv2;
 mod run;
 mod sam2;
 mod sam2_video;

@@ -1,11 +1,14 @@
-//! Shared fixtures: scratch directories, the oracle's Python, the demo dataset.
+//! Shared fixtures: scratch directories, the oracle's Python, the demo dataset,
+//! model fixtures' tensors.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use autolabel::data::nuscenes::MemorySource;
 use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
+use autolabel::models::burn::tensor::{Device, Tensor, TensorData};
 
 /// A fresh scratch directory, removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -93,4 +96,50 @@ pub fn max_abs(what: &str, got: &[f32], want: &[f32]) -> f32 {
         .zip(want)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max)
+}
+
+/// Runs a future to completion on this thread (the wgpu runtime polls its
+/// device on a thread of its own natively).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Host tensors by key, `(shape, values)`, as a fixture's safetensors holds them.
+pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// The fixture entry `key`.
+pub fn get<'a>(t: &'a Tensors, key: &str) -> &'a (Vec<usize>, Vec<f32>) {
+    t.get(key)
+        .unwrap_or_else(|| panic!("fixture lacks '{key}'"))
+}
+
+/// A tensor's values on the host.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+/// A fixture entry as a tensor on `device`.
+pub fn tensor_on<const D: usize>(entry: &(Vec<usize>, Vec<f32>), device: &Device) -> Tensor<D> {
+    let shape: [usize; D] = entry.0.clone().try_into().expect("rank");
+    Tensor::from_data(TensorData::new(entry.1.clone(), shape), device)
 }

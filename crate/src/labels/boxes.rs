@@ -40,6 +40,43 @@ pub fn intersection(a: Box2, b: Box2) -> f64 {
     ])
 }
 
+/// Intersection over union of two `f32` model boxes `[x0, y0, x1, y1]` (0
+/// when both are empty).
+pub fn iou_f32(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// Greedy non-maximum suppression: from the highest `score` down, an item is
+/// dropped when `suppresses(kept, item)` holds for an item already kept
+/// (typically: same label and IoU over a threshold). The survivors keep
+/// their order.
+pub fn greedy_nms<T>(
+    items: Vec<T>,
+    score: impl Fn(&T) -> f32,
+    suppresses: impl Fn(&T, &T) -> bool,
+) -> Vec<T> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| score(&items[b]).total_cmp(&score(&items[a])));
+    let mut keep = vec![false; items.len()];
+    let mut kept: Vec<usize> = Vec::new();
+    for i in order {
+        if !kept.iter().any(|&k| suppresses(&items[k], &items[i])) {
+            kept.push(i);
+            keep[i] = true;
+        }
+    }
+    items
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(item, k)| k.then_some(item))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

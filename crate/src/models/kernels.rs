@@ -16,6 +16,7 @@
 //!
 //! - [`attention`]: scaled dot-product attention, on the CPU two GEMMs around
 //!   the fast exponential per block of queries (`models/cpu_gemm.rs`).
+//! - [`quick_gelu`]: CLIP's `x · σ(1.702 x)` on the fast exponential.
 //! - [`linear`]: a projection as one GEMM over every leading dimension (a
 //!   host GEMM on the CPU, `models/cpu_gemm.rs`).
 //! - [`add`], [`contiguous`]: residual adds on all threads; one copy of a
@@ -37,6 +38,14 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return burn_gelu(x);
     }
     map_rows_on_cpu(x, gelu_wide)
+}
+
+/// `quick_gelu`, CLIP's activation: `x · σ(1.702 x)`.
+pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !on_cpu_f32(&x) {
+        return x.clone() * burn::tensor::activation::sigmoid(x * 1.702);
+    }
+    map_rows_on_cpu(x, quick_gelu_wide)
 }
 
 /// `x @ weight + bias` (`weight` is `[d_in, d_out]`) as one `[rows, d_in]`
@@ -386,6 +395,10 @@ wide_simd!(
     gelu_wide = gelu_row() -> ()
 );
 wide_simd!(
+    /// [`quick_gelu_row`], vectorised for the CPU at hand.
+    quick_gelu_wide = quick_gelu_row() -> ()
+);
+wide_simd!(
     /// [`softmax_row`], vectorised for the CPU at hand.
     softmax_wide = softmax_row() -> ()
 );
@@ -397,6 +410,11 @@ wide_simd!(
 #[inline(always)]
 fn gelu_row(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v = gelu_scalar(*v));
+}
+
+#[inline(always)]
+fn quick_gelu_row(row: &mut [f32]) {
+    row.iter_mut().for_each(|v| *v /= 1.0 + exp(-1.702 * *v));
 }
 
 #[inline(always)]
@@ -578,6 +596,16 @@ mod tests {
             assert!(rel < 2.4e-7, "exp({x}) = {got}, exact {exact}, rel {rel:e}");
         }
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn quick_gelu_matches_burn() {
+        let device = Device::flex();
+        let x = Tensor::<2>::random([7, 300], Distribution::Normal(0.0, 8.0), &device);
+        let expected = x.clone() * burn::tensor::activation::sigmoid(x.clone() * 1.702);
+        quick_gelu(x)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::absolute(1e-5));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The building blocks every port shares, each loaded from its checkpoint
 //! keys (`<prefix>.weight`, `<prefix>.bias`): PyTorch's `nn.Linear` and
 //! `nn.LayerNorm`, on the fast CPU kernels of [`super::kernels`] where the
-//! backend is the CPU.
+//! backend is the CPU, and scaled dot-product attention with an additive
+//! bias over split heads.
 
 use burn::tensor::Tensor;
 use burn::tensor::module::layer_norm;
 
 use super::checkpoint::Loader;
-use super::kernels::{layer_norm_channels_first_on_cpu, linear, on_cpu_f32};
+use super::kernels::{layer_norm_channels_first_on_cpu, linear, on_cpu_f32, softmax_last};
 
 /// `nn.Linear`; the weight is kept transposed, `[in, out]`.
 #[derive(Debug, Clone)]
@@ -97,4 +98,34 @@ impl LayerNorm {
         }
         self.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
     }
+}
+
+/// Scaled dot-product attention over `[…, L, d]` heads: `softmax(q kᵀ / √d +
+/// bias) v`. `bias` broadcasts against the scores `[…, L_q, L_k]`; masked
+/// positions carry a large negative bias.
+pub(crate) fn attend<const D: usize>(
+    q: Tensor<D>,
+    k: Tensor<D>,
+    v: Tensor<D>,
+    bias: Option<Tensor<D>>,
+) -> Tensor<D> {
+    let d = q.dims()[D - 1];
+    let scores = q.matmul(k.swap_dims(D - 2, D - 1)) / (d as f64).sqrt();
+    let scores = match bias {
+        Some(bias) => scores + bias,
+        None => scores,
+    };
+    softmax_last(scores).matmul(v)
+}
+
+/// `[B, L, H·d]` → `[B, H, L, d]`.
+pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
+    let [b, l, c] = x.dims();
+    x.reshape([b, l, heads, c / heads]).swap_dims(1, 2)
+}
+
+/// `[B, H, L, d]` → `[B, L, H·d]`.
+pub(crate) fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+    let [b, h, l, d] = x.dims();
+    x.swap_dims(1, 2).reshape([b, l, h * d])
 }

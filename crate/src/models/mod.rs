@@ -10,6 +10,7 @@ pub mod grounding_dino;
 pub mod hub;
 pub mod kernels;
 pub(crate) mod layers;
+pub mod owlv2;
 pub mod resample;
 pub mod sam2;
 

@@ -130,15 +130,15 @@ pub(crate) fn antialiased_linear_taps(n_in: usize, n_out: usize) -> Vec<(usize, 
 
 /// One output sample's two input samples and the weight of the second.
 #[derive(Debug, Clone, Copy)]
-struct Tap {
-    low: usize,
-    high: usize,
-    t: f32,
+pub(crate) struct Tap {
+    pub(crate) low: usize,
+    pub(crate) high: usize,
+    pub(crate) t: f32,
 }
 
 /// PyTorch's `area_pixel_compute_source_index` (align_corners = false) and
 /// `compute_source_index_and_lambda` for each of `n_out` samples.
-fn linear_taps(n_in: usize, n_out: usize) -> Vec<Tap> {
+pub(crate) fn linear_taps(n_in: usize, n_out: usize) -> Vec<Tap> {
     let scale = n_in as f32 / n_out as f32;
     (0..n_out)
         .map(|o| {
@@ -185,6 +185,113 @@ fn cubic_near(x: f64) -> f64 {
 /// Keys' cubic for 1 < |x| < 2.
 fn cubic_far(x: f64) -> f64 {
     ((CUBIC_A * x - 5.0 * CUBIC_A) * x + 8.0 * CUBIC_A) * x - 4.0 * CUBIC_A
+}
+
+/// The weights one output sample takes from the input samples:
+/// `(input index, weight)`, indices ascending and distinct.
+pub(crate) type SparseTaps = Vec<(usize, f32)>;
+
+/// `n_in` samples to `n_out` as `Owlv2ImageProcessor.resize` does it (after
+/// `skimage.transform.resize(anti_aliasing=True)`): when downscaling, a
+/// gaussian blur of σ = (n_in / n_out − 1) / 2 (f32 arithmetic), its kernel
+/// `2·⌈3σ⌉ + 1` taps wide as torchvision's `gaussian_blur` builds it, over a
+/// reflected border; then bilinear interpolation (`align_corners=False`, no
+/// antialias). `blur` false skips the blur (the reference blurs neither axis
+/// when either one is not downscaled). Blur and interpolation are composed
+/// into one set of taps per output sample.
+pub(crate) fn gaussian_bilinear_taps(n_in: usize, n_out: usize, blur: bool) -> Vec<SparseTaps> {
+    let kernel = blur.then(|| gaussian_kernel(antialias_sigma(n_in, n_out)));
+    linear_taps(n_in, n_out)
+        .into_iter()
+        .map(|tap| {
+            let mut weights = vec![0.0f64; n_in];
+            for (i, w) in [
+                (tap.low, 1.0 - f64::from(tap.t)),
+                (tap.high, f64::from(tap.t)),
+            ] {
+                match &kernel {
+                    None => weights[i] += w,
+                    Some(k) => {
+                        let half = (k.len() / 2) as i64;
+                        for (j, g) in k.iter().enumerate() {
+                            weights[reflect(i as i64 + j as i64 - half, n_in)] += w * g;
+                        }
+                    }
+                }
+            }
+            weights
+                .into_iter()
+                .enumerate()
+                .filter(|&(_, w)| w != 0.0)
+                .map(|(i, w)| (i, w as f32))
+                .collect()
+        })
+        .collect()
+}
+
+/// The reference's anti-aliasing σ for resizing `n_in` samples to `n_out`:
+/// `max((n_in / n_out − 1) / 2, 0)` in f32; 0 means no blur.
+pub(crate) fn antialias_sigma(n_in: usize, n_out: usize) -> f32 {
+    ((n_in as f32 / n_out as f32 - 1.0) / 2.0).max(0.0)
+}
+
+/// torchvision's `_get_gaussian_kernel1d` for σ > 0: `2·⌈3σ⌉ + 1` samples of
+/// `exp(−x² / 2σ²)` at integer offsets, normalised to sum 1.
+fn gaussian_kernel(sigma: f32) -> Vec<f64> {
+    let half = (3.0 * sigma).ceil() as i64;
+    let sigma = f64::from(sigma);
+    let raw: Vec<f64> = (-half..=half)
+        .map(|x| (-(x as f64).powi(2) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.into_iter().map(|v| v / total).collect()
+}
+
+/// `i` reflected into `0..n` without repeating the edge sample (PyTorch's
+/// `reflect` padding), folding again while it is outside.
+fn reflect(mut i: i64, n: usize) -> usize {
+    let last = n as i64 - 1;
+    if last <= 0 {
+        return 0;
+    }
+    while i < 0 || i > last {
+        i = if i < 0 { -i } else { 2 * last - i };
+    }
+    i as usize
+}
+
+/// Resamples channel-major planes `[C, h, w]` (row-major) to `[C, H, W]` on
+/// the host: each output row from `rows[y]`, each output column from
+/// `cols[x]` (see [`gaussian_bilinear_taps`]), columns first.
+pub(crate) fn resample_planes(
+    planes: &[f32],
+    [channels, h, w]: [usize; 3],
+    rows: &[SparseTaps],
+    cols: &[SparseTaps],
+) -> Vec<f32> {
+    let w_out = cols.len();
+    let h_out = rows.len();
+    let mut across = vec![0.0f32; channels * h * w_out]; // [C, h, W]
+    for (row_in, row_out) in planes.chunks_exact(w).zip(across.chunks_exact_mut(w_out)) {
+        for (o, taps) in row_out.iter_mut().zip(cols) {
+            *o = taps.iter().map(|&(i, weight)| weight * row_in[i]).sum();
+        }
+    }
+    let mut out = vec![0.0f32; channels * h_out * w_out];
+    for (plane_in, plane_out) in across
+        .chunks_exact(h * w_out)
+        .zip(out.chunks_exact_mut(h_out * w_out))
+    {
+        for (row_out, taps) in plane_out.chunks_exact_mut(w_out).zip(rows) {
+            for &(i, weight) in taps {
+                let row_in = &plane_in[i * w_out..][..w_out];
+                for (o, v) in row_out.iter_mut().zip(row_in) {
+                    *o += weight * v;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -23,10 +23,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::PipelineError;
-use super::detect::{DetectSettings, Detected, FrameDetector, box_iou, nms_keep};
+use super::detect::{DetectSettings, Detected, DetectorModel, FrameDetector, box_iou, nms_keep};
 use super::ontology::Ontology;
 use crate::data::frame::Frame;
-use crate::models::grounding_dino::Detector;
 
 /// How the threshold falls from pass to pass.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -355,11 +354,12 @@ fn dbscan(labels: &[AnnealedLabel], eps: f64, min_samples: usize) -> Vec<Option<
     cluster
 }
 
-/// Grounding DINO as a [`PassDetector`] on one frame: each pass reads the
-/// caption of the asked classes only, each class at the pass's box threshold
-/// (and its own text threshold).
+/// The detector (Grounding DINO or OWLv2) as a [`PassDetector`] on one
+/// frame: each pass reads the caption of the asked classes only, each class
+/// at the pass's box threshold (and, for Grounding DINO, its own text
+/// threshold).
 pub struct OntologyPasses<'a> {
-    pub detector: &'a Detector,
+    pub detector: &'a DetectorModel,
     pub ontology: &'a Ontology,
     pub frame: &'a Frame,
     pub settings: DetectSettings,

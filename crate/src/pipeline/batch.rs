@@ -33,7 +33,7 @@ use zip::write::SimpleFileOptions;
 use super::Ontology;
 use super::PipelineError;
 use super::anneal::{AnnealSettings, OntologyPasses, anneal};
-use super::detect::{DetectSettings, FrameDetections, FrameDetector};
+use super::detect::{DetectSettings, DetectorModel, FrameDetections, FrameDetector};
 use super::segment::{SegmentSettings, segment_frame};
 use crate::data::clip::Clip;
 use crate::data::frame::Frame;
@@ -47,7 +47,6 @@ use crate::export::coco::{
 use crate::export::overlay::{OverlayObject, draw};
 use crate::labels::Mask;
 use crate::labels::boxes::xywh_to_xyxy;
-use crate::models::grounding_dino::Detector;
 use crate::models::sam2::Sam2ImagePredictor;
 
 /// Settings of a batch besides the models.
@@ -104,7 +103,7 @@ pub enum Detection<'a, 'd> {
     /// ontology's classes; each annotation records `anneal_pass` and
     /// `anneal_threshold`.
     Annealed {
-        detector: &'a Detector,
+        detector: &'a DetectorModel,
         ontology: &'a Ontology,
         settings: AnnealSettings,
     },

@@ -1,11 +1,16 @@
 //! Stage 1, detect: open-vocabulary boxes for the ontology's classes on the
-//! detection frames, with Grounding DINO.
+//! detection frames, with Grounding DINO or OWLv2 ([`DetectorModel`], picked
+//! by the checkpoint's `model_type`).
 //!
-//! The detector reads one caption of every class's phrases. Each query above
-//! the lowest box threshold gets the class of its most probable phrase and is
-//! kept when its score passes that class's box threshold and the phrase's
-//! probability its text threshold. Boxes are clipped to the image (a box left
-//! without area is dropped), then per-class greedy NMS removes duplicates.
+//! Grounding DINO reads one caption of every class's phrases; OWLv2 reads
+//! each phrase as a query of its own. Each candidate (a Grounding DINO query,
+//! an OWLv2 patch) above the lowest box threshold gets the class of its most
+//! probable phrase and is kept when its score passes that class's box
+//! threshold and — for Grounding DINO, whose phrase probability is a token
+//! probability apart from the box score — the phrase's probability its text
+//! threshold (an OWLv2 score is its query's probability: the box threshold
+//! alone applies). Boxes are clipped to the image (a box left without area is
+//! dropped), then per-class greedy NMS removes duplicates.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +19,65 @@ use super::ontology::{Caption, Ontology};
 use crate::data::frame::Frame;
 use crate::labels::Box2;
 use crate::labels::boxes::{self, area};
-use crate::models::grounding_dino::Detector;
 use crate::models::grounding_dino::postprocess::PhraseHit;
+use crate::models::grounding_dino::{self, GroundingDinoError};
+use crate::models::owlv2::{self, PatchHit};
 use crate::text::EncodedPrompt;
+
+/// The open-vocabulary detector of the stage (boxed: the models are large).
+#[derive(Debug, Clone)]
+pub enum DetectorModel {
+    GroundingDino(Box<grounding_dino::Detector>),
+    Owlv2(Box<owlv2::Detector>),
+}
+
+impl DetectorModel {
+    /// Loads a Hugging Face model directory as the detector its
+    /// `config.json` names: `model_type` `grounding-dino` or `owlv2`.
+    #[cfg(feature = "native")]
+    pub fn from_dir(
+        dir: &std::path::Path,
+        device: &burn::tensor::Device,
+    ) -> Result<Self, PipelineError> {
+        let path = dir.join("config.json");
+        let bad = |message: String| PipelineError::DetectorConfig {
+            path: path.display().to_string(),
+            message,
+        };
+        let json = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| bad(format!("not a valid config: {e}")))?;
+        match value.get("model_type").and_then(|v| v.as_str()) {
+            Some("grounding-dino") => {
+                let (detector, _) = grounding_dino::Detector::from_dir(dir, device)?;
+                Ok(DetectorModel::GroundingDino(Box::new(detector)))
+            }
+            Some("owlv2") => {
+                let detector = owlv2::Detector::from_dir(dir, device)?;
+                Ok(DetectorModel::Owlv2(Box::new(detector)))
+            }
+            other => Err(bad(format!(
+                "model_type {other:?} is not a detector: expected 'grounding-dino' or 'owlv2'"
+            ))),
+        }
+    }
+
+    /// `grounding-dino` or `owlv2`, as `config.json` names it.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            DetectorModel::GroundingDino(_) => "grounding-dino",
+            DetectorModel::Owlv2(_) => "owlv2",
+        }
+    }
+}
+
+/// The text side of a run, encoded once.
+enum Encoded<'a> {
+    /// The caption, for Grounding DINO.
+    Caption(&'a grounding_dino::Detector, EncodedPrompt),
+    /// One query per caption phrase, for OWLv2.
+    Queries(&'a owlv2::Detector, Vec<Vec<i64>>),
+}
 
 /// Settings of the detect stage besides the ontology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,34 +127,30 @@ pub struct DetectOutput {
 
 /// A detector ready for a run: the model and the encoded caption.
 pub struct FrameDetector<'a> {
-    detector: &'a Detector,
-    encoded: EncodedPrompt,
+    encoded: Encoded<'a>,
     caption: Caption,
     ontology: &'a Ontology,
     settings: DetectSettings,
 }
 
 impl<'a> FrameDetector<'a> {
-    /// Encodes the ontology's caption for `detector`.
+    /// Encodes the ontology's caption (Grounding DINO) or its phrases as
+    /// queries (OWLv2) for `detector`.
     pub fn new(
-        detector: &'a Detector,
+        detector: &'a DetectorModel,
         ontology: &'a Ontology,
         caption: Caption,
         settings: DetectSettings,
     ) -> Result<Self, PipelineError> {
-        let encoded = detector.encode(&caption.text)?;
-        if encoded.phrase_tokens.len() != caption.phrases.len() {
-            return Err(PipelineError::Detector(
-                crate::models::grounding_dino::GroundingDinoError::Input(format!(
-                    "the caption {:?} reads as {} phrases, the ontology has {}",
-                    caption.text,
-                    encoded.phrase_tokens.len(),
-                    caption.phrases.len()
-                )),
-            ));
-        }
+        let encoded = match detector {
+            DetectorModel::GroundingDino(d) => Encoded::Caption(d, encode_caption(d, &caption)?),
+            DetectorModel::Owlv2(d) => {
+                let queries: Vec<&str> =
+                    caption.phrases.iter().map(|p| p.phrase.as_str()).collect();
+                Encoded::Queries(d, d.encode(&queries)?)
+            }
+        };
         Ok(FrameDetector {
-            detector,
             encoded,
             caption,
             ontology,
@@ -104,14 +161,34 @@ impl<'a> FrameDetector<'a> {
     /// The detections of one frame.
     pub fn detect(&self, frame: &Frame) -> Result<FrameDetections, PipelineError> {
         let (width, height) = frame.rgb.dimensions();
-        let hits = self.detector.detect_phrases(
-            frame.rgb.as_raw(),
-            width as usize,
-            height as usize,
-            &self.encoded,
-            self.ontology.min_box_threshold(),
-        )?;
-        let found = classify(&hits, &self.caption, self.ontology, [width, height]);
+        let (rgb, w, h) = (frame.rgb.as_raw(), width as usize, height as usize);
+        let threshold = self.ontology.min_box_threshold();
+        let found = match &self.encoded {
+            Encoded::Caption(d, encoded) => {
+                let hits = d.detect_phrases(rgb, w, h, encoded, threshold)?;
+                classify(
+                    &hits,
+                    Scoring::BoxAndText,
+                    &self.caption,
+                    self.ontology,
+                    [width, height],
+                )
+            }
+            Encoded::Queries(d, queries) => {
+                let hits: Vec<PhraseHit> = d
+                    .detect_queries(rgb, w, h, queries, threshold)?
+                    .into_iter()
+                    .map(phrase_hit)
+                    .collect();
+                classify(
+                    &hits,
+                    Scoring::BoxOnly,
+                    &self.caption,
+                    self.ontology,
+                    [width, height],
+                )
+            }
+        };
         let detections = match self.settings.nms_iou {
             Some(iou) => nms_per_class(found, iou),
             None => found,
@@ -125,10 +202,49 @@ impl<'a> FrameDetector<'a> {
     }
 }
 
+/// Grounding DINO's caption, checked to read as the ontology's phrases.
+fn encode_caption(
+    detector: &grounding_dino::Detector,
+    caption: &Caption,
+) -> Result<EncodedPrompt, PipelineError> {
+    let encoded = detector.encode(&caption.text)?;
+    if encoded.phrase_tokens.len() != caption.phrases.len() {
+        return Err(PipelineError::Detector(GroundingDinoError::Input(format!(
+            "the caption {:?} reads as {} phrases, the ontology has {}",
+            caption.text,
+            encoded.phrase_tokens.len(),
+            caption.phrases.len()
+        ))));
+    }
+    Ok(encoded)
+}
+
+/// An OWLv2 patch as a hit of its queries (one per caption phrase): its
+/// score is its best query's probability.
+fn phrase_hit(hit: PatchHit) -> PhraseHit {
+    PhraseHit {
+        score: hit.query_probs.iter().copied().fold(0.0, f32::max),
+        box_xyxy: hit.box_xyxy,
+        phrase_probs: hit.query_probs,
+    }
+}
+
+/// Which of a class's thresholds a hit must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// The box threshold on the score and the text threshold on the best
+    /// phrase's probability (Grounding DINO).
+    BoxAndText,
+    /// The box threshold on the score, which is the best phrase's
+    /// probability (OWLv2).
+    BoxOnly,
+}
+
 /// Classes and per-class thresholds applied to a frame's hits
 /// (`[width, height]` of the frame, to clip boxes to).
 pub fn classify(
     hits: &[PhraseHit],
+    scoring: Scoring,
     caption: &Caption,
     ontology: &Ontology,
     [width, height]: [u32; 2],
@@ -142,7 +258,8 @@ pub fn classify(
                 .max_by(|a, b| a.1.total_cmp(b.1))?;
             let phrase = caption.phrases.get(p)?;
             let class = ontology.classes.get(phrase.class)?;
-            let keep = hit.score > class.box_threshold && prob > class.text_threshold;
+            let text_ok = scoring == Scoring::BoxOnly || prob > class.text_threshold;
+            let keep = hit.score > class.box_threshold && text_ok;
             let b = boxes::from_f32(hit.box_xyxy);
             let (w, h) = (f64::from(width), f64::from(height));
             let bbox = [
@@ -239,7 +356,13 @@ mod tests {
             hit(0.7, [0.1, 0.2, 0.7], [-5.0, 2.0, 30.0, 12.0]), // pedestrian, clipped
             hit(0.5, [0.5, 0.1, 0.1], [25.0, 0.0, 40.0, 10.0]), // outside: no area
         ];
-        let got = classify(&hits, &caption(), &ontology(), [20, 20]);
+        let got = classify(
+            &hits,
+            Scoring::BoxAndText,
+            &caption(),
+            &ontology(),
+            [20, 20],
+        );
         assert_eq!(got.len(), 2);
         assert_eq!(
             (got[0].class.as_str(), got[0].phrase.as_str()),

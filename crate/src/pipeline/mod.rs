@@ -43,6 +43,7 @@ use crate::export::archive::ArchiveError;
 use crate::export::coco::CocoError;
 use crate::labels::rle::RleError;
 use crate::models::grounding_dino::GroundingDinoError;
+use crate::models::owlv2::Owlv2Error;
 use crate::models::sam2::Sam2Error;
 
 /// What a stage can fail with.
@@ -52,6 +53,12 @@ pub enum PipelineError {
     Clip(#[from] ClipError),
     #[error("detector: {0}")]
     Detector(#[from] GroundingDinoError),
+    #[error("detector: {0}")]
+    Owlv2(#[from] Owlv2Error),
+    /// A detector directory whose `config.json` is unreadable or names
+    /// another model.
+    #[error("{path}: {message}")]
+    DetectorConfig { path: String, message: String },
     #[error("segmenter: {0}")]
     Segmenter(#[from] Sam2Error),
     #[error(transparent)]

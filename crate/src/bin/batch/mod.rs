@@ -12,12 +12,11 @@ use autolabel::export::archive::TrainingSize;
 use autolabel::export::coco::SegmentationFormat;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
-use autolabel::models::grounding_dino::Detector;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::Ontology;
 use autolabel::pipeline::anneal::AnnealSettings;
 use autolabel::pipeline::batch::{BatchModels, BatchSettings, Detection, run_batch};
-use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
+use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::segment::SegmentSettings;
 use serde_json::Value;
 
@@ -108,7 +107,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
 
     let device = init_device(args.device)?;
     let dir = model_dir("--detector", &args.detector, DETECTOR_FILES)?;
-    let (detector, _) = Detector::from_dir(&dir, &device)
+    let detector = DetectorModel::from_dir(&dir, &device)
         .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
     let frame_detector =
         FrameDetector::new(&detector, &ontology, caption, DetectSettings::default())

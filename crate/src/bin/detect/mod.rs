@@ -1,11 +1,15 @@
 //! `autolabel detect`: open-vocabulary boxes for a class list on one image,
-//! as JSON in original-image pixels.
+//! as JSON in original-image pixels, with the detector the model directory's
+//! `config.json` names (`model_type`).
 //!
-//! Paper: Liu et al., "Grounding DINO", 2023; the model is
+//! Papers: Liu et al., "Grounding DINO", 2023; Minderer et al., "Scaling
+//! Open-Vocabulary Object Detection" (OWLv2), 2023. The models are
 //! `autolabel::models::grounding_dino` (a port of transformers'
 //! `GroundingDinoForObjectDetection`, post-processed as its
-//! `post_process_grounded_object_detection`), run on Burn's CPU backend or
-//! its wgpu runtime (`--device`).
+//! `post_process_grounded_object_detection`: the classes as one caption) and
+//! `autolabel::models::owlv2` (`Owlv2ForObjectDetection` with
+//! `post_process_object_detection`: each class a query), run on Burn's CPU
+//! backend or its wgpu runtime (`--device`).
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -15,7 +19,9 @@ use autolabel::data::image_file::open_rgb;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::grounding_dino::detector::{DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD};
-use autolabel::models::grounding_dino::{DetectOptions, Detector, Thresholds, VocabSource};
+use autolabel::models::grounding_dino::{self, Thresholds};
+use autolabel::models::owlv2;
+use autolabel::pipeline::detect::DetectorModel;
 use autolabel::text::Prompt;
 
 use crate::model_arg::{DETECTOR_FILES, model_dir};
@@ -25,9 +31,11 @@ use crate::output::write_json;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Hugging Face model directory (`config.json`, `model.safetensors`,
-    /// `vocab.txt`) or hub id (fetched once into the Hugging Face cache), e.g.
-    /// `IDEA-Research/grounding-dino-tiny`.
-    /// Without `vocab.txt` the built-in bert-base-uncased vocabulary is used.
+    /// tokenizer files) or hub id (fetched once into the Hugging Face cache),
+    /// e.g. `IDEA-Research/grounding-dino-tiny` or
+    /// `google/owlv2-base-patch16-ensemble`; `config.json`'s `model_type`
+    /// picks the detector. Without tokenizer files the built-in vocabulary
+    /// is used (bert-base-uncased, CLIP).
     #[arg(long)]
     pub model: String,
     /// The image (JPEG or PNG).
@@ -35,20 +43,33 @@ pub struct Args {
     pub image: PathBuf,
     /// The classes, separated by '.', ',', ';' or new lines, e.g. "car . truck ."
     /// or "car, traffic light"; normalised to Grounding DINO's caption
-    /// ("car . traffic light .", lower case). Accents are stripped by the
-    /// tokenizer ("Café" reads as "cafe"), CJK characters are one token each.
+    /// ("car . traffic light .", lower case; accents are stripped by its
+    /// tokenizer, "Café" reads as "cafe"), or for OWLv2 each class one query
+    /// ("car", "traffic light"; at most 16 tokens each).
+    #[arg(
+        long,
+        required_unless_present = "query_image",
+        conflicts_with = "query_image"
+    )]
+    pub prompt: Option<String>,
+    /// OWLv2 only, instead of `--prompt`: image-guided detection, finding
+    /// what this image (JPEG or PNG) shows — its most object-like patch — as
+    /// `image_guided_detection` + `post_process_image_guided_detection` do
+    /// (NMS 0.3 unless `--nms` says otherwise; scores are the reference's
+    /// display alphas, 1 for the best match; threshold default 0).
     #[arg(long)]
-    pub prompt: String,
-    /// Keep a query when its best token probability exceeds this. Default:
-    /// transformers' documented usage (0.4); its post-processor's own default
-    /// is 0.25, the original repository's demo uses 0.35.
-    #[arg(long, default_value_t = DEFAULT_BOX_THRESHOLD, allow_negative_numbers = true)]
-    pub box_threshold: f32,
-    /// A prompt token joins a detection's label when its probability exceeds
-    /// this. Default: transformers' documented usage (0.3); its
-    /// post-processor's default is 0.25.
-    #[arg(long, default_value_t = DEFAULT_TEXT_THRESHOLD, allow_negative_numbers = true)]
-    pub text_threshold: f32,
+    pub query_image: Option<PathBuf>,
+    /// Keep a detection when its score exceeds this. Default: transformers'
+    /// documented usage, 0.4 for Grounding DINO (its post-processor's own
+    /// default is 0.25, the original repository's demo uses 0.35) and 0.1 for
+    /// OWLv2 (`post_process_object_detection`'s default).
+    #[arg(long, allow_negative_numbers = true)]
+    pub box_threshold: Option<f32>,
+    /// Grounding DINO only: a prompt token joins a detection's label when its
+    /// probability exceeds this. Default: transformers' documented usage
+    /// (0.3); its post-processor's default is 0.25.
+    #[arg(long, allow_negative_numbers = true)]
+    pub text_threshold: Option<f32>,
     /// Per-label non-maximum suppression at this IoU, e.g. 0.5 (off by default,
     /// as in the reference).
     #[arg(long = "nms", value_name = "IOU", allow_negative_numbers = true)]
@@ -64,51 +85,146 @@ pub struct Args {
 
 /// Runs `autolabel detect`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let options = DetectOptions {
+    // An empty prompt fails before the model loads.
+    let phrases = match &args.prompt {
+        Some(prompt) => Prompt::parse(prompt)?.phrases,
+        None => Vec::new(),
+    };
+    let image = open_rgb(&args.image)?;
+    let device = init_device(args.device)?;
+    let start = Instant::now();
+    let dir = model_dir("--model", &args.model, DETECTOR_FILES)?;
+    let detector = DetectorModel::from_dir(&dir, &device)?;
+    eprintln!(
+        "loaded {} ({}) in {:.2} s",
+        dir.display(),
+        detector.model_type(),
+        start.elapsed().as_secs_f64()
+    );
+    match (detector, &args.prompt, &args.query_image) {
+        (DetectorModel::GroundingDino(detector), Some(prompt), _) => {
+            grounding_dino(&args, &detector, prompt, &dir, &image)
+        }
+        (DetectorModel::Owlv2(detector), Some(_), _) => owlv2(&args, &detector, &phrases, &image),
+        (DetectorModel::Owlv2(detector), None, Some(query)) => {
+            owlv2_by_example(&args, &detector, query, &image)
+        }
+        _ => Err("--query-image needs an OWLv2 checkpoint; Grounding DINO reads a --prompt".into()),
+    }
+}
+
+/// Grounding DINO on the caption of the classes.
+fn grounding_dino(
+    args: &Args,
+    detector: &grounding_dino::Detector,
+    prompt: &str,
+    dir: &std::path::Path,
+    image: &image::RgbImage,
+) -> Result<(), Box<dyn Error>> {
+    let options = grounding_dino::DetectOptions {
         thresholds: Thresholds {
-            box_threshold: args.box_threshold,
-            text_threshold: args.text_threshold,
+            box_threshold: args.box_threshold.unwrap_or(DEFAULT_BOX_THRESHOLD),
+            text_threshold: args.text_threshold.unwrap_or(DEFAULT_TEXT_THRESHOLD),
         },
         nms_iou: args.nms_iou,
     };
     options.validate()?;
-    Prompt::parse(&args.prompt)?; // an empty prompt fails before the model loads
-    let image = open_rgb(&args.image)?;
-    let (width, height) = image.dimensions();
-
-    let device = init_device(args.device)?;
-    let start = Instant::now();
-    let dir = model_dir("--model", &args.model, DETECTOR_FILES)?;
-    let (detector, vocab) = Detector::from_dir(&dir, &device)?;
-    eprintln!(
-        "loaded {} in {:.2} s",
-        dir.display(),
-        start.elapsed().as_secs_f64()
-    );
-    if vocab == VocabSource::Embedded {
+    if !dir.join("vocab.txt").is_file() {
         eprintln!(
             "note: {} has no vocab.txt; using the built-in bert-base-uncased vocabulary",
             dir.display()
         );
     }
-    let encoded = detector.encode(&args.prompt)?;
+    let encoded = detector.encode(prompt)?;
     eprintln!(
         "prompt: {:?} ({} tokens)",
         encoded.prompt.text,
         encoded.encoding.ids.len()
     );
+    let (width, height) = image.dimensions();
     let start = Instant::now();
     let report = detector.detect(
         image.as_raw(),
         width as usize,
         height as usize,
-        &args.prompt,
+        prompt,
         options,
     )?;
+    done(report.detections.len(), [width, height], start);
+    write_json(&report, args.out.as_deref())
+}
+
+/// OWLv2 with each class a query.
+fn owlv2(
+    args: &Args,
+    detector: &owlv2::Detector,
+    queries: &[String],
+    image: &image::RgbImage,
+) -> Result<(), Box<dyn Error>> {
+    if args.text_threshold.is_some() {
+        return Err("--text-threshold applies to Grounding DINO only; OWLv2 scores each query (use --box-threshold)".into());
+    }
+    let options = owlv2::DetectOptions {
+        threshold: args
+            .box_threshold
+            .unwrap_or(owlv2::detector::DEFAULT_THRESHOLD),
+        nms_iou: args.nms_iou,
+    };
+    options.validate()?;
+    eprintln!("queries: {queries:?}");
+    let (width, height) = image.dimensions();
+    let start = Instant::now();
+    let report = detector.detect(
+        image.as_raw(),
+        width as usize,
+        height as usize,
+        queries,
+        options,
+    )?;
+    done(report.detections.len(), [width, height], start);
+    write_json(&report, args.out.as_deref())
+}
+
+/// OWLv2 image-guided: the query image's best patch as the query.
+fn owlv2_by_example(
+    args: &Args,
+    detector: &owlv2::Detector,
+    query_path: &std::path::Path,
+    image: &image::RgbImage,
+) -> Result<(), Box<dyn Error>> {
+    if args.text_threshold.is_some() {
+        return Err("--text-threshold applies to Grounding DINO only".into());
+    }
+    let options = owlv2::DetectOptions {
+        threshold: args.box_threshold.unwrap_or(0.0),
+        nms_iou: Some(
+            args.nms_iou
+                .unwrap_or(owlv2::detector::DEFAULT_GUIDED_NMS_IOU),
+        ),
+    };
+    options.validate()?;
+    let query = open_rgb(query_path)?;
+    let label = query_path.file_name().map_or_else(
+        || query_path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let (width, height) = image.dimensions();
+    let start = Instant::now();
+    let report = detector.detect_by_example(
+        image.as_raw(),
+        [width as usize, height as usize],
+        query.as_raw(),
+        [query.width() as usize, query.height() as usize],
+        &label,
+        options,
+    )?;
+    done(report.detections.len(), [width, height], start);
+    write_json(&report, args.out.as_deref())
+}
+
+fn done(count: usize, [width, height]: [u32; 2], start: Instant) {
     eprintln!(
-        "{} detection(s) on {width}×{height} in {:.2} s",
-        report.detections.len(),
+        "{count} detection(s) on {width}×{height} in {:.2} s",
         start.elapsed().as_secs_f64()
     );
-    write_json(&report, args.out.as_deref())
 }

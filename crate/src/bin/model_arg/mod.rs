@@ -6,11 +6,15 @@ use std::path::PathBuf;
 
 use autolabel::models::hub::{ModelFile, ModelSource, resolve_model};
 
-/// The files of a Grounding DINO checkpoint.
+/// The files of a detector checkpoint: Grounding DINO (`vocab.txt`) or
+/// OWLv2 (`vocab.json`, `merges.txt`, `tokenizer_config.json`).
 pub const DETECTOR_FILES: &[ModelFile] = &[
     ModelFile::required("config.json"),
     ModelFile::required("model.safetensors"),
     ModelFile::optional("vocab.txt"),
+    ModelFile::optional("vocab.json"),
+    ModelFile::optional("merges.txt"),
+    ModelFile::optional("tokenizer_config.json"),
     ModelFile::optional("preprocessor_config.json"),
 ];
 

@@ -21,11 +21,10 @@ use autolabel::export::report_html::render;
 use autolabel::export::video_out::Mp4Writer;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
-use autolabel::models::grounding_dino::Detector;
 use autolabel::models::sam2::{Sam2Error, Sam2VideoModel};
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
-use autolabel::pipeline::detect::{DetectSettings, FrameDetector};
+use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::evaluate::{
     DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, truth_of_frames,
 };
@@ -276,7 +275,7 @@ pub fn run(args: Args) -> Result<()> {
         eval: eval_config,
         training_size: args.training_size.clone(),
         device: args.device.name().to_string(),
-        detector: ModelFiles::of(&detector_dir, "--detector", &["grounding-dino"])?,
+        detector: ModelFiles::of(&detector_dir, "--detector", &["grounding-dino", "owlv2"])?,
         segmenter: ModelFiles::of(&segmenter_dir, "--segmenter", &["sam2", VIDEO_MODEL_TYPE])?,
         tracker: tracker_dir(&args)?
             .map(|dir| ModelFiles::of(&dir, "--tracker", &[VIDEO_MODEL_TYPE]))
@@ -374,7 +373,7 @@ fn open_input(args: &Args, classes: &ClassMap) -> Result<Input> {
 /// Models, loaded the first time a stage needs one.
 #[derive(Default)]
 struct Models {
-    detector: Option<Detector>,
+    detector: Option<DetectorModel>,
     segmenter: Option<Sam2ImagePredictor>,
 }
 
@@ -386,11 +385,11 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn detector(&mut self) -> Result<&Detector> {
+    fn detector(&mut self) -> Result<&DetectorModel> {
         if self.models.detector.is_none() {
             let dir = Path::new(&self.settings.detector.dir);
             let device = init_device(self.args.device)?;
-            let (detector, _) = Detector::from_dir(dir, &device)
+            let detector = DetectorModel::from_dir(dir, &device)
                 .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
             self.models.detector = Some(detector);
         }

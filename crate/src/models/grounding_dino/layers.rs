@@ -16,8 +16,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::models::checkpoint::Loader;
-use crate::models::kernels::softmax_last;
-pub(crate) use crate::models::layers::{LayerNorm, Linear};
+pub(crate) use crate::models::layers::{LayerNorm, Linear, attend, merge_heads, split_heads};
 
 /// `nn.GroupNorm(groups, channels)` on `[B, C, H, W]` (eps 1e-5).
 #[derive(Debug, Clone)]
@@ -82,36 +81,6 @@ impl Conv2d {
             ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1),
         )
     }
-}
-
-/// Scaled dot-product attention over `[…, L, d]` heads: `softmax(q kᵀ / √d +
-/// bias) v`. `bias` broadcasts against the scores `[…, L_q, L_k]`; masked
-/// positions carry a large negative bias.
-pub(crate) fn attend<const D: usize>(
-    q: Tensor<D>,
-    k: Tensor<D>,
-    v: Tensor<D>,
-    bias: Option<Tensor<D>>,
-) -> Tensor<D> {
-    let d = q.dims()[D - 1];
-    let scores = q.matmul(k.swap_dims(D - 2, D - 1)) / (d as f64).sqrt();
-    let scores = match bias {
-        Some(bias) => scores + bias,
-        None => scores,
-    };
-    softmax_last(scores).matmul(v)
-}
-
-/// `[B, L, H·d]` → `[B, H, L, d]`.
-pub(crate) fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
-    let [b, l, c] = x.dims();
-    x.reshape([b, l, heads, c / heads]).swap_dims(1, 2)
-}
-
-/// `[B, H, L, d]` → `[B, L, H·d]`.
-pub(crate) fn merge_heads(x: Tensor<4>) -> Tensor<3> {
-    let [b, h, l, d] = x.dims();
-    x.swap_dims(1, 2).reshape([b, l, h * d])
 }
 
 /// `GroundingDinoMultiheadAttention`: `query`, `key`, `value`, `out_proj`.

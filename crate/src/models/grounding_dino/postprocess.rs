@@ -16,6 +16,9 @@
 //! threshold); it is the usual greedy non-maximum suppression, an option of
 //! `autolabel detect`.
 
+use crate::labels::boxes::greedy_nms;
+pub use crate::labels::boxes::iou_f32 as iou;
+
 /// One detected object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
@@ -148,45 +151,16 @@ pub fn phrase_hits(
         .collect()
 }
 
-/// Intersection over union of two `[x0, y0, x1, y1]` boxes (0 when both are
-/// empty).
-pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let union = area(a) + area(b) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
-}
-
 /// Greedy non-maximum suppression within each label (detections with the
 /// same `token_ids`): from the highest score down, a detection is dropped
 /// when its IoU with a kept one of its label exceeds `iou_threshold`. The
 /// survivors keep their order.
 pub fn nms_per_label(detections: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
-    let mut order: Vec<usize> = (0..detections.len()).collect();
-    order.sort_by(|&a, &b| detections[b].score.total_cmp(&detections[a].score));
-    let mut kept: Vec<usize> = Vec::new();
-    for i in order {
-        let d = &detections[i];
-        let suppressed = kept.iter().any(|&k| {
-            let other = &detections[k];
-            other.token_ids == d.token_ids && iou(&other.box_xyxy, &d.box_xyxy) > iou_threshold
-        });
-        if !suppressed {
-            kept.push(i);
-        }
-    }
-    kept.sort_unstable();
-    let mut keep = vec![false; detections.len()];
-    for k in kept {
-        keep[k] = true;
-    }
-    detections
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(d, k)| k.then_some(d))
-        .collect()
+    greedy_nms(
+        detections,
+        |d| d.score,
+        |kept, d| kept.token_ids == d.token_ids && iou(&kept.box_xyxy, &d.box_xyxy) > iou_threshold,
+    )
 }
 
 #[cfg(test)]
