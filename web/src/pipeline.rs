@@ -266,18 +266,9 @@ impl Pipeline {
             .configured
             .as_ref()
             .map_or(0, |c| c.plan.keyframes.len());
-        let detected = self.detect_finished();
         let progress = [
             (self.detect.done.len(), keyframes, self.detect.seconds),
-            (
-                self.segment.done.len(),
-                if detected {
-                    self.detect.done.len()
-                } else {
-                    keyframes
-                },
-                self.segment.seconds,
-            ),
+            (self.segment.done.len(), keyframes, self.segment.seconds),
             (usize::from(self.tracks.is_some()), 1, 0.0),
             (usize::from(self.evaluation.is_some()), 1, 0.0),
             (usize::from(self.report.is_some()), 1, 0.0),
@@ -358,7 +349,6 @@ impl Pipeline {
             .as_ref()
             .ok_or("no detector: choose a Grounding DINO checkpoint in the Run panel")?;
         let index = configured.plan.keyframes[self.detect.done.len()];
-        let start = now_seconds();
         let frame = self.input.clip.frame(index).map_err(|e| e.to_string())?;
         let runner = FrameDetector::new(
             &detector.model,
@@ -367,6 +357,8 @@ impl Pipeline {
             DetectSettings::default(),
         )
         .map_err(|e| format!("detector {}: {e}", detector.name))?;
+        // Model time only, as `autolabel run` measures it.
+        let start = now_seconds();
         let found = runner.detect(&frame).map_err(|e| e.to_string())?;
         self.detect.seconds += now_seconds() - start;
         self.detect.done.push(found);
@@ -379,12 +371,12 @@ impl Pipeline {
             .as_mut()
             .ok_or("no segmenter: choose a SAM 2 checkpoint in the Run panel")?;
         let detections = &self.detect.done[self.segment.done.len()];
-        let start = now_seconds();
         let frame = self
             .input
             .clip
             .frame(detections.frame)
             .map_err(|e| e.to_string())?;
+        let start = now_seconds();
         let masks = segment_frame(
             &mut segmenter.model,
             &frame,
