@@ -240,21 +240,23 @@ impl Pipeline {
         Ok(plan)
     }
 
-    /// Drops the outputs of stage `first` and every later one.
+    /// Drops the outputs of stage `first` (an index in [`STAGES`]) and every
+    /// later one.
     fn forget_from(&mut self, first: usize) {
-        if first <= 0 {
+        let forget = |stage: &str| STAGES[first..].contains(&stage);
+        if forget("detect") {
             self.detect = Frames::default();
         }
-        if first <= 1 {
+        if forget("segment") {
             self.segment = Frames::default();
         }
-        if first <= 2 {
+        if forget("track") {
             self.tracks = None;
         }
-        if first <= 3 {
+        if forget("evaluate") {
             self.evaluation = None;
         }
-        if first <= 4 {
+        if forget("analyse") {
             self.report = None;
         }
         self.exports = None;
