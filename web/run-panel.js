@@ -115,7 +115,10 @@ export class RunPanel {
     this.renderStages([]);
     this.app.labelsChanged();
     if (clip.kind !== 'demo') {
-      this.setStatus('The pipeline runs on the demo scene in this version of the page; other clips are listed in docs.');
+      this.setStatus(
+        'This version of the page runs the pipeline on the demo scene only; for videos, frame folders and ' +
+          'nuScenes scenes use `autolabel run` for now.',
+      );
       this.updateControls();
       return;
     }
@@ -143,7 +146,11 @@ export class RunPanel {
   async onOntologyFile(input) {
     const [file] = input.files;
     input.value = '';
-    if (!file || !this.worker) return;
+    if (!file) return;
+    if (!this.worker) {
+      this.app.notify('error', `${file.name}: open the demo scene first — the ontology is read by the pipeline worker.`);
+      return;
+    }
     await this.ontology.load(file, (text) => this.worker.call('pipelineOntology', { text }));
   }
 
