@@ -166,6 +166,10 @@ describe('the pipeline in the page', () => {
     );
     assert.deepEqual(again, s.report.eval, 'autolabel eval of the page\'s predictions.json gives the page\'s numbers');
     assert.ok(s.report.frames_per_s > 0, 'throughput measured in the browser');
+    for (const [who, r] of [['page', s.report], ['autolabel run', cliReport]]) {
+      const times = r.stages.map((t) => `${t.stage} ${t.items} frames ${t.seconds.toFixed(2)} s`).join(', ');
+      console.log(`${who} (${r.stages[0].device}): ${times}; ${r.frames_per_s.toFixed(2)} labelled frames/s`);
+    }
     assert.match(s.report.stages[0].device, /browser CPU \(wasm/);
     assert.equal(s.report.eval.cost.model.throughput_frames_per_s, s.report.frames_per_s);
     const shown = await page.locator('#run-pr-table tbody tr').count();
