@@ -6,8 +6,9 @@
 //
 // Test hook: `window.__autolabel` is the page state (status, clip, frames,
 // groundTruth, current, displayed, drawn, view, timings, renderCount, errors,
-// warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd).
-// `?sam2=NAME` / `?gd=NAME` preselect a checkpoint in the SAM 2 / Grounding DINO panel.
+// warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd, pipeline).
+// `?sam2=NAME` / `?gd=NAME` preselect a checkpoint in the SAM 2 / Grounding DINO panel,
+// `?runDetector=NAME` / `?runSegmenter=NAME` in the Run panel.
 // `?demo=1` opens the demo scene on load, `?demo=small` a 13-frame 640×360 variant.
 // The performance mark `autolabel-interactive` is set once every control is wired.
 
@@ -28,6 +29,7 @@ import { Notices } from './notices.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
 import { Detector } from './detect.js';
+import { RunPanel } from './run-panel.js';
 import { Segmenter } from './segment.js';
 import { FrameStrip } from './strip.js';
 import { isVideoFile, openVideo } from './video.js';
@@ -48,6 +50,8 @@ const state = {
   drawn: null, // {index, boxes, ignored}: the boxes over the displayed frame
   view: null, // {scale, ox, oy}: image → canvas pixels
   showIgnored: true,
+  showLabels: true, // the run's labels over the frame
+  showGt: true,
   timings: { renders: {} },
   renderCount: 0,
   errors: [],
@@ -67,6 +71,44 @@ const segmenter = new Segmenter({
   bitmap: () => cache.pinned,
   toImage: (cx, cy) => [(cx - state.view.ox) / state.view.scale, (cy - state.view.oy) / state.view.scale],
 });
+
+const runPanel = new RunPanel({
+  state,
+  notify: (kind, message) => notify(kind, message),
+  showFrame: (index) => show(index),
+  labelsChanged: () => {
+    clearLabelled();
+    draw();
+  },
+});
+
+// Frames with the run's labels drawn by the core (web/run-panel.js), by index.
+const labelled = new Map(); // index → ImageBitmap, or null: the frame has no labels
+const labelledPending = new Set();
+
+function clearLabelled() {
+  for (const bitmap of labelled.values()) bitmap?.close();
+  labelled.clear();
+  labelledPending.clear();
+}
+
+/** Frame `index` with the run's labels, or null (none, not yet fetched, or hidden). */
+function labelledBitmap(index) {
+  if (!state.showLabels || !runPanel.hasLabels()) return null;
+  if (labelled.has(index)) return labelled.get(index);
+  if (!labelledPending.has(index)) {
+    labelledPending.add(index);
+    runPanel.labelledFrame(index).then((bitmap) => {
+      if (!labelledPending.delete(index)) {
+        bitmap?.close();
+        return;
+      }
+      labelled.set(index, bitmap);
+      if (index === state.displayed) draw();
+    });
+  }
+  return null;
+}
 
 const detector = new Detector({
   state,
@@ -285,6 +327,7 @@ function showClip(opened, { reopen: reopener, folder: source }) {
   folder = source;
   previous?.close();
   cache.clear();
+  clearLabelled();
   failed.clear();
   reported.clear();
   for (const [index, reason] of opened.unavailable ?? []) {
@@ -327,6 +370,7 @@ function showClip(opened, { reopen: reopener, folder: source }) {
   updateStatus();
   updateTimings();
   show(0);
+  runPanel.onClip(opened);
 }
 
 function setAspect(width, height) {
@@ -447,11 +491,17 @@ function draw() {
     state.drawn = state.displayed === null ? null : { index: state.displayed, boxes: 0, ignored: 0 };
     return;
   }
-  const anns = visibleAnnotations(state.displayed);
-  state.view = drawFrame(canvas, $('stage'), bitmap, anns, highlight);
+  const anns = state.showGt ? visibleAnnotations(state.displayed) : [];
+  const labels = labelledBitmap(state.displayed);
+  state.view = drawFrame(canvas, $('stage'), labels ?? bitmap, anns, highlight);
   detector.drawOverlay(canvas.getContext('2d'), state.view);
   segmenter.drawOverlay(canvas.getContext('2d'), state.view);
-  state.drawn = { index: state.displayed, boxes: anns.length, ignored: anns.filter((a) => a.class === null).length };
+  state.drawn = {
+    index: state.displayed,
+    boxes: anns.length,
+    ignored: anns.filter((a) => a.class === null).length,
+    labels: labels !== null,
+  };
   canvas.dataset.frame = String(state.displayed);
   canvas.dataset.boxes = String(anns.length);
 }
@@ -605,6 +655,12 @@ function wireViewer() {
   $('next').addEventListener('click', () => step(1));
   $('prev-key').addEventListener('click', () => stepKeyframe(-1));
   $('next-key').addEventListener('click', () => stepKeyframe(1));
+  for (const [id, key] of [['show-labels', 'showLabels'], ['show-gt', 'showGt']]) {
+    $(id).addEventListener('change', (e) => {
+      state[key] = e.target.checked;
+      if (clip) draw();
+    });
+  }
   $('show-ignored').addEventListener('change', (e) => {
     state.showIgnored = e.target.checked;
     if (!clip) return;
@@ -638,4 +694,5 @@ performance.mark('autolabel-interactive');
 showBackend();
 segmenter.init();
 detector.init();
+runPanel.init();
 if (params.has('demo')) openDemoScene();

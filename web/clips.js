@@ -1,5 +1,6 @@
 // Opening clips. Every opener resolves to a clip object:
 //   {kind: 'demo' | 'video' | 'frames' | 'nuscenes', name, title, width, height,
+//    demoSmall (the demo scene's 13-frame 640×360 variant),
 //    frames: [{index, timestamp_us, name, is_key_frame}], groundTruth: [KeyframeGt],
 //    cheapFrames (decoding a frame is fast enough to prefetch thumbnails),
 //    frame(index) → {bitmap, ms}, close(), and optionally
@@ -50,6 +51,7 @@ export function openDemo({ small, signal, onProgress }) {
     const { clip, timings } = await worker.call('demo', { small }, { onProgress });
     return {
       kind: 'demo',
+      demoSmall: Boolean(small),
       name: clip.name,
       title: `${clip.name} · synthetic nuScenes scene, CAM_FRONT`,
       width: clip.width,

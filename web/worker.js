@@ -16,6 +16,7 @@
 //   gdLoad        {url | files, backend, sha256} → {info, files, loadMs} (Grounding DINO weights → model)
 //   gdDetect      {bitmap, prompt, boxThreshold, textThreshold, nms}
 //                                                → {report, ms}       (autolabel detect's JSON)
+//   pipeline*     the whole run on one clip: see web/pipeline-ops.js
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
 //               {panic}  (a Rust panic's message, from console_error_panic_hook)
 //
@@ -25,6 +26,7 @@
 // `?threads`, it runs the default build (web/pkg: one CPU thread, and WebGPU).
 
 import { fetchModelFile, mib, sha256 } from './model-store.js';
+import { pipelineOps } from './pipeline-ops.js';
 
 const BUILDS = {
   default: { dir: './pkg/', threaded: false },
@@ -297,6 +299,17 @@ const ops = {
     return new Transfer({ bitmap, ms: performance.now() - t0 }, [bitmap]);
   },
 };
+
+Object.assign(
+  ops,
+  pipelineOps({
+    wasm,
+    api: () => api,
+    checkpointFiles,
+    serial,
+    transfer: (result, objects) => new Transfer(result, objects),
+  }),
+);
 
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   const progress = (p) => self.postMessage({ id, progress: p });

@@ -22,6 +22,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 pub mod grounding_dino;
+pub mod pipeline;
 pub mod pixels;
 pub mod sam2;
 
@@ -355,7 +356,7 @@ fn js_progress(f: &js_sys::Function) -> impl FnMut(usize, usize) + '_ {
 }
 
 /// Serialises like JSON: `None` → `null`, maps → plain objects.
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| JsError::new(&e.to_string()))

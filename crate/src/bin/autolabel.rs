@@ -164,6 +164,9 @@ enum Command {
         /// Number of camera frames (12 per second; every 6th is a keyframe).
         #[arg(long, default_value_t = SceneConfig::demo().frames)]
         frames: usize,
+        /// Frame size, `WIDTHxHEIGHT`.
+        #[arg(long, default_value = "1600x900", value_parser = run::parse_frame_size)]
+        size: (u32, u32),
     },
 }
 
@@ -404,10 +407,17 @@ fn run(cli: Cli) -> Result<()> {
             images,
             quality,
         } => run_export(truth, out, zip, size, images, quality),
-        Command::Demo { out, seed, frames } => {
+        Command::Demo {
+            out,
+            seed,
+            frames,
+            size,
+        } => {
             let config = SceneConfig {
                 seed,
                 frames,
+                width: size.0,
+                height: size.1,
                 ..SceneConfig::demo()
             };
             check_frames(|| format!("--frames {frames}: the demo scene"), frames)?;

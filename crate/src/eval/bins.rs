@@ -197,7 +197,7 @@ fn axis_bins(
 mod tests {
     use super::*;
     use crate::eval::data::{Category, Detection, Image};
-    use crate::eval::metrics::{IouKind, evaluate_greedy};
+    use crate::eval::metrics::{IouKind, ScoreGate, evaluate_greedy};
 
     #[test]
     fn objects_fall_in_half_open_bins() {
@@ -249,7 +249,7 @@ mod tests {
             objects: vec![mk(0, 10.0, 100.0), mk(1, 50.0, 10.0), mk(2, 55.0, 12.0)],
         };
         let dets = vec![Detection::from_box(1, 1, gt.objects[0].bbox, 0.9)];
-        let greedy = evaluate_greedy(&gt, &dets, IouKind::Bbox, 0.5, 0.0);
+        let greedy = evaluate_greedy(&gt, &dets, IouKind::Bbox, 0.5, &ScoreGate::all(0.0));
         let axes = recall_bins(&gt, &greedy, &BinLimits::default());
         let distance = &axes[0];
         assert_eq!(distance.bins.len(), 4);

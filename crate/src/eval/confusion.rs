@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Detection, GroundTruth};
 use super::matching::greedy_match;
-use super::metrics::{DetMasks, IouKind, overlap};
+use super::metrics::{DetMasks, IouKind, ScoreGate, overlap};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Confusion {
@@ -35,7 +35,7 @@ pub fn confusion(
     dets: &[Detection],
     kind: IouKind,
     iou_threshold: f64,
-    score_threshold: f64,
+    gate: &ScoreGate,
 ) -> Confusion {
     let n = gt.categories.len();
     let class_of = |id: i64| gt.categories.iter().position(|c| c.id == id);
@@ -49,7 +49,7 @@ pub fn confusion(
         }
     }
     for (d, p) in dets.iter().enumerate() {
-        if p.score >= score_threshold && class_of(p.category_id).is_some() {
+        if gate.passes(p) && class_of(p.category_id).is_some() {
             by_image.entry(p.image_id).or_default().1.push(d);
         }
     }
@@ -137,7 +137,7 @@ mod tests {
             Detection::from_box(1, 1, [100.0, 0.0, 50.0, 50.0], 0.8),
             Detection::from_box(1, 2, [500.0, 0.0, 50.0, 50.0], 0.7),
         ];
-        let c = confusion(&gt, &dets, IouKind::Bbox, 0.5, 0.0);
+        let c = confusion(&gt, &dets, IouKind::Bbox, 0.5, &ScoreGate::all(0.0));
         assert_eq!(c.rows, ["car", "truck", "background"]);
         assert_eq!(c.columns, ["car", "truck", "missed"]);
         assert_eq!(c.matrix, vec![vec![1, 0, 0], vec![1, 0, 1], vec![0, 1, 0]]);

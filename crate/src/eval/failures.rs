@@ -556,7 +556,7 @@ fn rank(mut cases: Vec<FailureCase>, max_per_kind: Option<usize>) -> FailureQueu
 mod tests {
     use super::*;
     use crate::eval::data::{Category, Image};
-    use crate::eval::metrics::{IouKind, evaluate_greedy};
+    use crate::eval::metrics::{IouKind, ScoreGate, evaluate_greedy};
 
     fn obj(id: i64, category_id: i64, bbox: [f64; 4], d: f64, vis: &str) -> GtObject {
         GtObject {
@@ -611,7 +611,7 @@ mod tests {
             Detection::from_box(1, 1, [1300.0, 60.0, 100.0, 100.0], 0.5),
             Detection::from_box(1, 1, [0.0, 500.0, 50.0, 50.0], 0.4),
         ];
-        let greedy = evaluate_greedy(&gt, &dets, IouKind::Bbox, 0.5, 0.0);
+        let greedy = evaluate_greedy(&gt, &dets, IouKind::Bbox, 0.5, &ScoreGate::all(0.0));
         let q = failure_queue(&gt, &dets, &greedy, &FailureParams::default());
         let kinds: Vec<FailureKind> = q.cases.iter().map(|c| c.kind).collect();
         for k in [

@@ -1,7 +1,8 @@
 //! True/false positives, misses, precision and recall per class and overall,
 //! from the greedy matcher (`matching`) run per frame, per class.
 //!
-//! - Only predictions with `score ≥ score_threshold` take part.
+//! - Only predictions with `score ≥` their class's score threshold take part
+//!   ([`ScoreGate`]).
 //! - Crowd ground truth (`iscrowd`) is not counted as an object to find: a
 //!   prediction left unmatched that covers a crowd region of its class (its
 //!   intersection over the prediction's own area ≥ the IoU threshold, COCO's
@@ -155,11 +156,43 @@ impl DetMasks {
     }
 }
 
+/// Which predictions take part in the greedy metrics: those scoring at least
+/// their category's threshold, or the default one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScoreGate {
+    pub default: f64,
+    /// Thresholds of single categories (by id), replacing the default.
+    pub per_category: HashMap<i64, f64>,
+}
+
+impl ScoreGate {
+    /// One threshold for every category.
+    pub fn all(threshold: f64) -> Self {
+        ScoreGate {
+            default: threshold,
+            per_category: HashMap::new(),
+        }
+    }
+
+    /// The threshold of `category_id`.
+    pub fn threshold(&self, category_id: i64) -> f64 {
+        self.per_category
+            .get(&category_id)
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// Whether `d` takes part.
+    pub fn passes(&self, d: &Detection) -> bool {
+        d.score >= self.threshold(d.category_id)
+    }
+}
+
 /// Ground truth and detection positions grouped by `(image, category)`.
 pub type Groups = HashMap<(i64, i64), (Vec<usize>, Vec<usize>)>;
 
-/// Groups objects and the detections above `score_threshold` by image and category.
-pub fn group(gt: &GroundTruth, dets: &[Detection], score_threshold: f64) -> Groups {
+/// Groups objects and the detections `gate` passes by image and category.
+pub fn group(gt: &GroundTruth, dets: &[Detection], gate: &ScoreGate) -> Groups {
     let mut groups: Groups = HashMap::new();
     for (i, g) in gt.objects.iter().enumerate() {
         groups
@@ -169,7 +202,7 @@ pub fn group(gt: &GroundTruth, dets: &[Detection], score_threshold: f64) -> Grou
             .push(i);
     }
     for (i, d) in dets.iter().enumerate() {
-        if d.score >= score_threshold {
+        if gate.passes(d) {
             groups
                 .entry((d.image_id, d.category_id))
                 .or_default()
@@ -186,12 +219,12 @@ pub fn evaluate_greedy(
     dets: &[Detection],
     kind: IouKind,
     iou_threshold: f64,
-    score_threshold: f64,
+    gate: &ScoreGate,
 ) -> GreedyResult {
     let masks = DetMasks::new(gt, dets, kind);
     let mut detections = vec![DetOutcome::BelowThreshold; dets.len()];
     let mut gt_match = vec![None; gt.objects.len()];
-    for (gis, dis) in group(gt, dets, score_threshold).values() {
+    for (gis, dis) in group(gt, dets, gate).values() {
         let (crowd, objects): (Vec<usize>, Vec<usize>) =
             gis.iter().partition(|&&g| gt.objects[g].iscrowd);
         let scores: Vec<f64> = dis.iter().map(|&d| dets[d].score).collect();
@@ -227,7 +260,7 @@ pub fn evaluate_greedy(
     GreedyResult {
         iou_kind: kind,
         iou_threshold,
-        score_threshold,
+        score_threshold: gate.default,
         detections,
         gt_match,
         per_class,
@@ -350,7 +383,7 @@ mod tests {
             det(3, 2, [5.0, 5.0, 10.0, 10.0], 0.6),
             det(2, 1, [0.0, 0.0, 10.0, 10.0], 0.01),
         ];
-        let r = evaluate_greedy(&g, &dets, IouKind::Bbox, 0.5, 0.05);
+        let r = evaluate_greedy(&g, &dets, IouKind::Bbox, 0.5, &ScoreGate::all(0.05));
         let car = &r.per_class[0];
         assert_eq!(
             (car.gt, car.predictions, car.tp, car.fp, car.fn_),
@@ -375,6 +408,26 @@ mod tests {
     }
 
     #[test]
+    fn a_class_threshold_gates_that_class_only() {
+        let g = gt(vec![
+            obj(1, 1, 1, [0.0, 0.0, 10.0, 10.0]),
+            obj(2, 1, 2, [0.0, 0.0, 10.0, 10.0]),
+        ]);
+        let dets = vec![
+            det(1, 1, [0.0, 0.0, 10.0, 10.0], 0.4),
+            det(1, 2, [0.0, 0.0, 10.0, 10.0], 0.4),
+        ];
+        let gate = ScoreGate {
+            default: 0.1,
+            per_category: HashMap::from([(1, 0.5)]),
+        };
+        let r = evaluate_greedy(&g, &dets, IouKind::Bbox, 0.5, &gate);
+        assert_eq!(r.detections[0], DetOutcome::BelowThreshold);
+        assert_eq!((r.per_class[0].tp, r.per_class[0].fn_), (0, 1));
+        assert_eq!((r.per_class[1].tp, r.per_class[1].fn_), (1, 0));
+    }
+
+    #[test]
     fn zero_ground_truth_gives_zero_precision_and_undefined_recall() {
         let g = gt(vec![]);
         let r = evaluate_greedy(
@@ -382,7 +435,7 @@ mod tests {
             &[det(1, 3, [0.0, 0.0, 5.0, 5.0], 0.5)],
             IouKind::Bbox,
             0.5,
-            0.0,
+            &ScoreGate::all(0.0),
         );
         let light = &r.per_class[2];
         assert_eq!(
@@ -400,7 +453,7 @@ mod tests {
             det(1, 1, [10.0, 10.0, 10.0, 10.0], 0.9),
             det(1, 1, [0.0, 60.0, 10.0, 10.0], 0.8),
         ];
-        let r = evaluate_greedy(&g, &dets, IouKind::Bbox, 0.5, 0.0);
+        let r = evaluate_greedy(&g, &dets, IouKind::Bbox, 0.5, &ScoreGate::all(0.0));
         assert_eq!(r.detections[0], DetOutcome::Crowd { gt: 0 });
         let car = &r.per_class[0];
         assert_eq!((car.gt, car.tp, car.fp, car.fn_), (1, 1, 0, 0));

@@ -25,6 +25,8 @@ pub mod matching;
 pub mod metrics;
 pub mod verdict;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use bins::{BinAxis, BinLimits, recall_bins};
@@ -33,7 +35,7 @@ use confusion::{Confusion, confusion};
 use cost::{CostModel, CostTable};
 use data::{Detection, GroundTruth};
 use failures::{FailureParams, FailureQueue, failure_queue};
-use metrics::{ClassCounts, IouKind, evaluate_greedy};
+use metrics::{ClassCounts, IouKind, ScoreGate, evaluate_greedy};
 use verdict::{Verdict, VerdictThresholds, verdict};
 
 /// Every parameter of an evaluation.
@@ -45,6 +47,10 @@ pub struct EvalConfig {
     /// Predictions below this score are left out of the greedy metrics (COCO
     /// AP always uses every prediction: it integrates over the score).
     pub score_threshold: f64,
+    /// Score thresholds of single classes (by name), replacing
+    /// `score_threshold` for them: what moving one class's slider changes.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_score_thresholds: BTreeMap<String, f64>,
     pub bins: BinLimits,
     pub failures: FailureParams,
     pub cost: CostModel,
@@ -56,6 +62,7 @@ impl Default for EvalConfig {
         EvalConfig {
             iou_threshold: 0.5,
             score_threshold: 0.0,
+            class_score_thresholds: BTreeMap::new(),
             bins: BinLimits::default(),
             failures: FailureParams::default(),
             cost: CostModel::default(),
@@ -90,6 +97,9 @@ pub struct KindReport {
 pub struct EvalReport {
     pub iou_threshold: f64,
     pub score_threshold: f64,
+    /// The classes evaluated at a score threshold of their own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_score_thresholds: BTreeMap<String, f64>,
     pub images: usize,
     pub ground_truth: usize,
     pub predictions: usize,
@@ -111,7 +121,13 @@ fn kind_report(
     kind: IouKind,
     config: &EvalConfig,
 ) -> (KindReport, metrics::GreedyResult) {
-    let greedy = evaluate_greedy(gt, dets, kind, config.iou_threshold, config.score_threshold);
+    let greedy = evaluate_greedy(
+        gt,
+        dets,
+        kind,
+        config.iou_threshold,
+        &score_gate(gt, config),
+    );
     let coco: CocoStats = coco_eval(gt, dets, kind);
     let per_class = greedy
         .per_class
@@ -138,11 +154,38 @@ fn kind_report(
     (report, greedy)
 }
 
+/// The score gate of `config` over `gt`'s category ids.
+fn score_gate(gt: &GroundTruth, config: &EvalConfig) -> ScoreGate {
+    ScoreGate {
+        default: config.score_threshold,
+        per_category: gt
+            .categories
+            .iter()
+            .filter_map(|c| Some((c.id, *config.class_score_thresholds.get(&c.name)?)))
+            .collect(),
+    }
+}
+
+/// "score 0.3" or "score 0.3 (car 0.5, bus 0.4)".
+fn threshold_words(config: &EvalConfig) -> String {
+    let mut words = format!("score {}", config.score_threshold);
+    if !config.class_score_thresholds.is_empty() {
+        let classes: Vec<String> = config
+            .class_score_thresholds
+            .iter()
+            .map(|(c, t)| format!("{c} {t}"))
+            .collect();
+        words.push_str(&format!(" ({})", classes.join(", ")));
+    }
+    words
+}
+
 /// Evaluates `dets` against `gt`: metrics, bins, confusion, failure queue,
 /// cost table and verdict. Inputs are assumed valid (see `export::coco` for
 /// checked import).
 pub fn evaluate(gt: &GroundTruth, dets: &[Detection], config: &EvalConfig) -> EvalReport {
     let (bbox, greedy) = kind_report(gt, dets, IouKind::Bbox, config);
+    let gate = score_gate(gt, config);
     let mut notes = Vec::new();
     let unmasked = gt.objects.iter().filter(|o| o.mask.is_none()).count();
     let segm = if gt.objects.is_empty() || unmasked > 0 {
@@ -154,31 +197,30 @@ pub fn evaluate(gt: &GroundTruth, dets: &[Detection], config: &EvalConfig) -> Ev
     } else {
         Some(kind_report(gt, dets, IouKind::Segm, config).0)
     };
-    let below = dets
-        .iter()
-        .filter(|d| d.score < config.score_threshold)
-        .count();
+    let below = dets.iter().filter(|d| !gate.passes(d)).count();
     if below > 0 {
         notes.push(format!(
-            "{below} predictions below score {} left out of the greedy metrics (COCO AP uses them)",
-            config.score_threshold
+            "{below} predictions below {} left out of the greedy metrics (COCO AP uses them)",
+            threshold_words(config)
         ));
+    }
+    for class in config.class_score_thresholds.keys() {
+        if !gt.categories.iter().any(|c| &c.name == class) {
+            notes.push(format!(
+                "score threshold of '{class}' unused: the ground truth has no such class"
+            ));
+        }
     }
     let rows: Vec<ClassCounts> = greedy.per_class.clone();
     EvalReport {
         iou_threshold: config.iou_threshold,
         score_threshold: config.score_threshold,
+        class_score_thresholds: config.class_score_thresholds.clone(),
         images: gt.images.len(),
         ground_truth: gt.objects.len(),
         predictions: dets.len(),
         recall_bins: recall_bins(gt, &greedy, &config.bins),
-        confusion: confusion(
-            gt,
-            dets,
-            IouKind::Bbox,
-            config.iou_threshold,
-            config.score_threshold,
-        ),
+        confusion: confusion(gt, dets, IouKind::Bbox, config.iou_threshold, &gate),
         failures: failure_queue(gt, dets, &greedy, &config.failures),
         cost: config.cost.table(&rows, &greedy.overall, gt.images.len()),
         verdict: verdict(&rows, &config.verdict),

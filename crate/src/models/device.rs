@@ -45,6 +45,11 @@ impl FromStr for BackendKind {
     }
 }
 
+/// The CPU backend's device, anywhere (natively and in every wasm build).
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
 /// Brings up a device natively. The wgpu runtime is initialised once per
 /// process; later calls return the same device.
 #[cfg(not(target_family = "wasm"))]

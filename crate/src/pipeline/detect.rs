@@ -45,21 +45,39 @@ impl DetectorModel {
             message,
         };
         let json = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| bad(format!("not a valid config: {e}")))?;
-        match value.get("model_type").and_then(|v| v.as_str()) {
-            Some("grounding-dino") => {
+        match detector_type(&json).map_err(bad)? {
+            DetectorType::GroundingDino => {
                 let (detector, _) = grounding_dino::Detector::from_dir(dir, device)?;
                 Ok(DetectorModel::GroundingDino(Box::new(detector)))
             }
-            Some("owlv2") => {
+            DetectorType::Owlv2 => {
                 let detector = owlv2::Detector::from_dir(dir, device)?;
                 Ok(DetectorModel::Owlv2(Box::new(detector)))
             }
-            other => Err(bad(format!(
-                "model_type {other:?} is not a detector: expected 'grounding-dino' or 'owlv2'"
-            ))),
         }
+    }
+
+    /// A checkpoint held in memory (the page): `config.json` text and
+    /// `model.safetensors` bytes, as the detector `model_type` names.
+    pub fn from_bytes(
+        config_json: &str,
+        weights: &[u8],
+        device: &burn::tensor::Device,
+    ) -> Result<Self, PipelineError> {
+        let bad = |message: String| PipelineError::DetectorConfig {
+            path: "config.json".into(),
+            message,
+        };
+        Ok(match detector_type(config_json).map_err(bad)? {
+            DetectorType::GroundingDino => DetectorModel::GroundingDino(Box::new(
+                grounding_dino::Detector::from_bytes(config_json, weights, device)?,
+            )),
+            DetectorType::Owlv2 => DetectorModel::Owlv2(Box::new(owlv2::Detector::from_bytes(
+                config_json,
+                weights,
+                device,
+            )?)),
+        })
     }
 
     /// `grounding-dino` or `owlv2`, as `config.json` names it.
@@ -68,6 +86,26 @@ impl DetectorModel {
             DetectorModel::GroundingDino(_) => "grounding-dino",
             DetectorModel::Owlv2(_) => "owlv2",
         }
+    }
+}
+
+/// The detectors a `config.json` can name.
+enum DetectorType {
+    GroundingDino,
+    Owlv2,
+}
+
+/// Which detector a `config.json` text describes, by its `model_type`.
+fn detector_type(config_json: &str) -> Result<DetectorType, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(config_json).map_err(|e| format!("not a valid config: {e}"))?;
+    match value.get("model_type").and_then(|v| v.as_str()) {
+        Some("grounding-dino") => Ok(DetectorType::GroundingDino),
+        Some("owlv2") => Ok(DetectorType::Owlv2),
+        Some(other) => Err(format!(
+            "model_type '{other}' is not a detector: expected 'grounding-dino' or 'owlv2'"
+        )),
+        None => Err("no model_type: expected 'grounding-dino' or 'owlv2'".into()),
     }
 }
 

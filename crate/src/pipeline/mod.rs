@@ -28,6 +28,7 @@ pub mod input;
 pub mod ontology;
 pub mod outputs;
 pub mod propagate;
+pub mod run;
 pub mod sampling;
 pub mod segment;
 pub mod track;

@@ -25,11 +25,11 @@ use autolabel::models::sam2::{Sam2Error, Sam2VideoModel};
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
-use autolabel::pipeline::evaluate::{
-    DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, truth_of_frames,
-};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::propagate::track_detections;
+use autolabel::pipeline::run::{
+    EvaluateInputs, StageTime, evaluate_run, run_report, stage_timings,
+};
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
 use autolabel::pipeline::track::{TrackSettings, associate};
@@ -71,6 +71,10 @@ pub struct Args {
     /// Frames of the demo scene.
     #[arg(long, default_value_t = SceneConfig::demo().frames)]
     pub demo_frames: usize,
+    /// Frame size of the demo scene, `WIDTHxHEIGHT` (the page's small demo
+    /// is 640x360).
+    #[arg(long, default_value = "1600x900", value_parser = parse_frame_size)]
+    pub demo_size: (u32, u32),
     /// Grounding DINO: a model directory (`config.json`, `model.safetensors`)
     /// or a Hugging Face hub id, e.g. `IDEA-Research/grounding-dino-tiny`.
     #[arg(long)]
@@ -314,6 +318,17 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// `WIDTHxHEIGHT`, both at least 16 pixels.
+pub fn parse_frame_size(text: &str) -> std::result::Result<(u32, u32), String> {
+    let bad = || format!("'{text}': want WIDTHxHEIGHT, e.g. 640x360, each at least 16");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if w < 16 || h < 16 {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
 /// Opens a file with the desktop's handler (`xdg-open`); says so when there
 /// is none, as on a headless machine.
 fn open_in_browser(path: &Path) {
@@ -363,6 +378,8 @@ fn open_input(args: &Args, classes: &ClassMap) -> Result<Input> {
     if args.demo {
         let config = SceneConfig {
             frames: args.demo_frames,
+            width: args.demo_size.0,
+            height: args.demo_size.1,
             ..SceneConfig::demo()
         };
         return Ok(Input::demo(&config, classes)?);
@@ -636,22 +653,16 @@ impl Runner<'_> {
         masks: &Timed<SegmentOutput>,
         tracks: &Timed<TrackOutput>,
     ) -> Vec<StageTiming> {
-        let device = self.settings.device.clone();
-        let timing = |stage: &str, items: usize, seconds: f64| StageTiming {
-            stage: stage.into(),
-            items,
-            unit: "frames".into(),
-            seconds,
-            device: device.clone(),
-        };
-        let mut stages = vec![
-            timing("detect", detections.items, detections.seconds),
-            timing("segment", masks.items, masks.seconds),
-        ];
-        if self.settings.tracker.is_some() {
-            stages.push(timing("track", tracks.items, tracks.seconds));
-        }
-        stages
+        let time = |items, seconds| StageTime { items, seconds };
+        stage_timings(
+            &self.settings.device,
+            time(detections.items, detections.seconds),
+            time(masks.items, masks.seconds),
+            self.settings
+                .tracker
+                .is_some()
+                .then(|| time(tracks.items, tracks.seconds)),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -664,50 +675,32 @@ impl Runner<'_> {
         timed_tracks: &Timed<TrackOutput>,
         frames: usize,
     ) -> Result<RunReport> {
-        let tracks = &timed_tracks.value;
-        let results = predictions(tracks, &classes.classes);
-        let results_bytes = {
-            let mut text = serde_json::to_string_pretty(&results)?;
-            text.push('\n');
-            text.into_bytes()
-        };
-        store::write_atomic(&self.store.path("predictions.json"), &results_bytes)?;
         let stages = self.stage_timings(detections, masks, timed_tracks);
-        let frames_per_s = analyse::throughput(detections.items, &stages);
-        let mut eval_config = self.settings.eval.clone();
-        if let Some(rate) = frames_per_s {
-            eval_config.cost.throughput_frames_per_s = rate;
-        }
-        store::write_atomic(&self.store.path("eval-config.json"), &pretty(&eval_config)?)?;
-        let (eval, modes) = match &input.truth {
-            Some(gt) => {
-                let labelled: Vec<usize> =
-                    detections.value.frames.iter().map(|f| f.frame).collect();
-                let gt = truth_of_frames(gt, &labelled);
-                let (report, whole) = evaluate_results(
-                    &gt,
-                    &results_bytes,
-                    input.clip.len(),
-                    &eval_config,
-                    DEFAULT_MAX_FAILURES_PER_KIND,
-                )?;
-                (Some(report), analyse::failure_modes(&whole))
-            }
-            None => (None, Vec::new()),
-        };
-        let report = RunReport {
-            source: input.description.clone(),
-            caption: detections.value.caption.clone(),
+        let evaluation = evaluate_run(
+            &detections.value,
+            &timed_tracks.value,
+            &EvaluateInputs {
+                truth: input.truth.as_ref(),
+                clip_frames: input.clip.len(),
+                class_table: &classes.classes,
+                config: &self.settings.eval,
+                stages: &stages,
+            },
+        )?;
+        store::write_atomic(&self.store.path("predictions.json"), &evaluation.results)?;
+        store::write_atomic(
+            &self.store.path("eval-config.json"),
+            &pretty(&evaluation.config)?,
+        )?;
+        let report = run_report(
+            &input.description,
             frames,
-            detection_frames: detections.items,
-            detections_per_class: analyse::objects_per_class(tracks),
-            boxes_with_points: masks.value.boxes_with_points,
-            tracks: tracks.tracks.len(),
-            eval,
-            failure_modes: modes,
-            frames_per_s,
+            &detections.value,
+            &masks.value,
+            &timed_tracks.value,
+            &evaluation,
             stages,
-        };
+        );
         store::write_atomic(&self.store.path("report.json"), &pretty(&report)?)?;
         let examples = example_crops(input, &report)?;
         let html = report_html(&report, self.settings, examples);

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use autolabel::pipeline::run::StageProgress;
+
 /// One stage's progress line.
 pub struct Progress {
     stage: &'static str,
@@ -57,12 +59,19 @@ impl Progress {
         let bar: String = (0..width)
             .map(|i| if i < filled { '#' } else { '.' })
             .collect();
-        let rate = (self.seconds > 0.0).then(|| self.done as f64 / self.seconds);
-        let eta = rate
-            .filter(|r| *r > 0.0)
-            .map(|r| format!("ETA {:.0} s", (self.total - self.done) as f64 / r))
+        let progress = StageProgress {
+            done: self.done,
+            total: self.total,
+            seconds: self.seconds,
+        };
+        let eta = progress
+            .eta_seconds()
+            .map(|s| format!("ETA {s:.0} s"))
             .unwrap_or_default();
-        let rate = rate.map(|r| format!("{r:.2} frames/s")).unwrap_or_default();
+        let rate = progress
+            .rate()
+            .map(|r| format!("{r:.2} frames/s"))
+            .unwrap_or_default();
         // A closed stderr is no reason to stop labelling.
         let _ = write!(
             std::io::stderr(),

@@ -1,0 +1,304 @@
+// The whole loop in the page: the small demo scene with the committed tiny
+// models, Run → every stage finishes in the pipeline worker, and the report is
+// `autolabel run`'s on the same clip and settings (same JSON, timings aside,
+// floats to ~1e-6: wasm and native kernels round differently), and
+// `autolabel eval` of the page's predictions.json gives its evaluation exactly;
+// a class's score threshold re-evaluates to what `autolabel eval` gives for
+// it; the COCO download loads in pycocotools and is the CLI's labels.json;
+// Cancel keeps the finished stages and frames, and Run continues from them.
+// Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6)
+// and pipeline-report.png.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ROOT, findCli, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
+
+const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
+const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
+const DEMO = ['--demo-frames', '13', '--demo-size', '640x360'];
+const FIXTURES = join(ROOT, 'models/fixtures');
+
+/** The seed classes with phrases inside the tiny fixture's vocabulary (as tests/integration/run.rs). */
+const ONTOLOGY = {
+  classes: [
+    ['car', 'car'],
+    ['truck', 'truck'],
+    ['bus', 'bus'],
+    ['pedestrian', 'person'],
+    ['cyclist', 'rider'],
+    ['traffic light', 'traffic light'],
+    ['traffic sign', 'sign'],
+  ].map(([name, phrase]) => ({ name, phrases: [phrase], box_threshold: 0.3, text_threshold: 0.2 })),
+};
+
+const cli = findCli();
+const autolabel = (args) => execFileSync(cli, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const readJson = (path) => JSON.parse(readFileSync(path, 'utf8'));
+
+/** `autolabel run` on the small demo scene into `out`. */
+function cliRun(dir, out, extra = []) {
+  autolabel([
+    'run', '--quiet', '--demo', ...DEMO,
+    '--detector', join(FIXTURES, 'grounding-dino-tiny'),
+    '--segmenter', join(FIXTURES, 'sam2-tiny'),
+    '--ontology', join(dir, 'ontology.json'),
+    '--out', out, ...extra,
+  ]);
+  return readJson(join(out, 'report.json'));
+}
+
+/** A report without what depends on the measured time (timings, throughput, cost). */
+function timeless(report) {
+  const { stages, frames_per_s: _rate, ...rest } = report;
+  const { cost, ...eval_ } = rest.eval;
+  return { ...rest, eval: eval_, stageNames: stages.map((s) => [s.stage, s.items]) };
+}
+
+/**
+ * `actual` deep-equals `expected` but for floats, which may differ in their
+ * last bits: the wasm build's SIMD kernels round differently from the native
+ * ones (no FMA), so model outputs agree to ~1e-6, not bit for bit. Integers
+ * (counts, frames, ids), strings and structure must be equal.
+ */
+function assertClose(actual, expected, path = '') {
+  if (typeof expected === 'number' && typeof actual === 'number') {
+    if (Number.isInteger(expected) && Number.isInteger(actual)) {
+      assert.equal(actual, expected, path);
+    } else {
+      assert.ok(Math.abs(actual - expected) <= 1e-4 * Math.max(1, Math.abs(expected)), `${path}: ${actual} vs ${expected}`);
+    }
+    return;
+  }
+  if (expected === null || typeof expected !== 'object') {
+    assert.equal(actual, expected, path);
+    return;
+  }
+  assert.equal(typeof actual, 'object', path);
+  assert.deepEqual(Object.keys(actual ?? {}).sort(), Object.keys(expected).sort(), `keys of ${path}`);
+  for (const key of Object.keys(expected)) assertClose(actual[key], expected[key], `${path}.${key}`);
+}
+
+/**
+ * The same COCO labels as the CLI's: images, categories and every
+ * annotation's image, class and track exactly; boxes to a pixel and areas to
+ * 0.1 % (a mask pixel whose logit is ~0 can flip between wasm and native).
+ */
+function assertSameLabels(actual, expected, what) {
+  assert.deepEqual(actual.images, expected.images, `${what}: images`);
+  assert.deepEqual(actual.categories, expected.categories, `${what}: categories`);
+  const keys = (d) => d.annotations.map((a) => [a.id, a.image_id, a.category_id, a.track_id ?? null]);
+  assert.deepEqual(keys(actual), keys(expected), `${what}: annotations`);
+  actual.annotations.forEach((a, i) => {
+    const e = expected.annotations[i];
+    a.bbox.forEach((v, k) => assert.ok(Math.abs(v - e.bbox[k]) <= 1, `${what}: annotation ${a.id} bbox ${a.bbox} vs ${e.bbox}`));
+    assert.ok(Math.abs(a.area - e.area) <= 1e-3 * e.area + 1, `${what}: annotation ${a.id} area ${a.area} vs ${e.area}`);
+  });
+}
+
+/** The entries of a ZIP: {name: sha256} and its annotations.json (Python's zipfile reads it). */
+function zipContents(path) {
+  const script = [
+    'import hashlib, json, sys, zipfile',
+    'z = zipfile.ZipFile(sys.argv[1])',
+    'print(json.dumps({"sha": {n: hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist()},',
+    '                  "coco": json.loads(z.read("annotations.json"))}))',
+  ].join('\n');
+  return JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }));
+}
+
+const pipelineState = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__autolabel.pipeline)));
+
+async function waitPipeline(page, statuses, timeout = RUN_TIMEOUT_MS) {
+  await page.waitForFunction((s) => s.includes(window.__autolabel.pipeline.status), statuses, { timeout, polling: 100 });
+  return pipelineState(page);
+}
+
+/** Clicks download `name` and returns the file's path. */
+async function download(page, dir, name) {
+  const [file] = await Promise.all([page.waitForEvent('download'), page.locator(`#run-downloads button[data-file="${name}"]`).click()]);
+  const path = join(dir, `page-${name}`);
+  await file.saveAs(path);
+  return path;
+}
+
+describe('the pipeline in the page', () => {
+  let tmp;
+  let cliReport;
+  let moved = null; // {cls, threshold}: the class threshold the threshold test set
+  const suite = suiteSession(async ({ session, page }) => {
+    tmp = await tempDir('autolabel-pipeline-');
+    writeFileSync(join(tmp.dir, 'ontology.json'), JSON.stringify(ONTOLOGY));
+    cliReport = cliRun(tmp.dir, join(tmp.dir, 'cli'));
+    await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+    await waitForFrame(page, 0, 150_000);
+    await waitPipeline(page, ['ready'], 150_000);
+    await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
+    await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+  });
+  after(() => tmp?.cleanup());
+
+  it('runs every stage and reports what autolabel run reports', async () => {
+    const { page } = suite;
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    assert.deepEqual(
+      s.stages.map((x) => [x.stage, x.status]),
+      ['detect', 'segment', 'track', 'evaluate', 'analyse', 'export'].map((x) => [x, 'done']),
+    );
+    assert.deepEqual(s.plan.keyframes, [0, 6, 12]);
+    assert.ok(cliReport.eval.bbox.overall.predictions >= 3, 'the fixture detector finds objects');
+    assertClose(timeless(s.report), timeless(cliReport), 'report');
+    // Exactly: the page's predictions.json, evaluated by `autolabel eval` with the page's measured
+    // throughput, gives the page's evaluation bit for bit (the same evaluate stage).
+    const predictions = await download(page, tmp.dir, 'predictions.json');
+    const config = readJson(join(tmp.dir, 'cli/eval-config.json'));
+    config.cost.throughput_frames_per_s = s.report.frames_per_s;
+    writeFileSync(join(tmp.dir, 'page-eval-config.json'), JSON.stringify(config));
+    autolabel(['demo', '--frames', '13', '--size', '640x360', '--out', join(tmp.dir, 'demo')]);
+    const again = JSON.parse(
+      autolabel(['eval', '--nuscenes', join(tmp.dir, 'demo'), '--scene', 'scene-demo', '--pred', predictions,
+        '--config', join(tmp.dir, 'page-eval-config.json')]),
+    );
+    assert.deepEqual(again, s.report.eval, 'autolabel eval of the page\'s predictions.json gives the page\'s numbers');
+    assert.ok(s.report.frames_per_s > 0, 'throughput measured in the browser');
+    for (const [who, r] of [['page', s.report], ['autolabel run', cliReport]]) {
+      const times = r.stages.map((t) => `${t.stage} ${t.items} frames ${t.seconds.toFixed(2)} s`).join(', ');
+      console.log(`${who} (${r.stages[0].device}): ${times}; ${r.frames_per_s.toFixed(2)} labelled frames/s`);
+    }
+    assert.match(s.report.stages[0].device, /browser CPU \(wasm/);
+    assert.equal(s.report.eval.cost.model.throughput_frames_per_s, s.report.frames_per_s);
+    const shown = await page.locator('#run-pr-table tbody tr').count();
+    assert.equal(shown, s.report.eval.bbox.per_class.length + 1, 'one row per class and the total');
+    assert.equal(await page.locator('#run-verdict').textContent(), s.report.eval.verdict.statement);
+    // The viewer shows keyframe 6 with the run's labels drawn by the core, ground truth beside.
+    await page.keyboard.press('Escape');
+    for (let k = 0; k < 6; k += 1) await page.locator('#next').click();
+    await page.waitForFunction(() => window.__autolabel.drawn?.index === 6 && window.__autolabel.drawn.labels, null, { timeout: 30_000 });
+    await screenshot(page, 'pipeline-viewer.png');
+    await page.locator('#show-labels').uncheck();
+    await page.waitForFunction(() => window.__autolabel.drawn?.index === 6 && !window.__autolabel.drawn.labels);
+    await page.locator('#show-labels').check();
+    await page.locator('#run-report').scrollIntoViewIfNeeded();
+    await screenshot(page, 'pipeline-report.png');
+  });
+
+  it('gives labels.json that pycocotools loads and that equals the CLI export', async () => {
+    const { page } = suite;
+    const labels = await download(page, tmp.dir, 'labels.json');
+    assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli/labels.json')), 'labels.json');
+    const check = execFileSync(PYTHON, [join(ROOT, 'tests/oracle/labels_check.py'), labels, join(tmp.dir, 'page-predictions.json')], {
+      encoding: 'utf8',
+    });
+    const answer = JSON.parse(check);
+    assert.equal(answer.images, 3, check);
+    assert.ok(answer.compared > 0, check);
+    assert.equal(answer.differing_pixels, 0, check);
+    assert.equal(answer.unmatched, 0, check);
+    const zip = zipContents(await download(page, tmp.dir, 'training.zip'));
+    const cliZip = zipContents(join(tmp.dir, 'cli/training.zip'));
+    assert.deepEqual(Object.keys(zip.sha).sort(), Object.keys(cliZip.sha).sort(), 'the ZIP has the CLI\'s files');
+    const jpegs = Object.keys(zip.sha).filter((n) => n.endsWith('.jpg'));
+    assert.equal(jpegs.length, 3);
+    for (const name of jpegs) assert.equal(zip.sha[name], cliZip.sha[name], `${name}: the same image bytes`);
+    assert.equal(zip.coco.annotations.length, readJson(labels).annotations.length, 'the ZIP\'s COCO has every label');
+    assertSameLabels(zip.coco, cliZip.coco, 'training.zip annotations.json');
+    const html = readFileSync(await download(page, tmp.dir, 'report.html'), 'utf8');
+    assert.match(html, /id="pr-table"/);
+  });
+
+  it('re-evaluates a class at a new score threshold as autolabel eval does', async () => {
+    const { page } = suite;
+    const predictions = readJson(join(tmp.dir, 'page-predictions.json'));
+    const categories = readJson(join(tmp.dir, 'cli/labels.json')).categories;
+    const counts = new Map();
+    for (const p of predictions) counts.set(p.category_id, [...(counts.get(p.category_id) ?? []), p.score]);
+    const [categoryId, scores] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length)[0];
+    const cls = categories.find((c) => c.id === categoryId).name;
+    const sorted = [...scores].sort((a, b) => a - b);
+    const threshold = Number(((sorted[0] + sorted.at(-1)) / 2).toFixed(4));
+    assert.ok(sorted[0] < threshold && threshold <= sorted.at(-1), `scores of ${cls} straddle ${threshold}`);
+
+    const before = (await pipelineState(page)).report.eval.bbox.per_class;
+    const input = page.locator(`#run-pr-table input.threshold[data-class="${cls}"]`);
+    await input.fill(String(threshold));
+    await input.dispatchEvent('change');
+    await page.waitForFunction((c) => window.__autolabel.pipeline.thresholds[c] !== undefined, cls);
+    const after = (await pipelineState(page)).report.eval;
+    assert.deepEqual(after.class_score_thresholds, { [cls]: threshold });
+    moved = { cls, threshold };
+
+    const dataset = join(tmp.dir, 'demo'); // written by the first test
+    const config = { ...readJson(join(tmp.dir, 'page-eval-config.json')), class_score_thresholds: { [cls]: threshold } };
+    writeFileSync(join(tmp.dir, 'eval-config.json'), JSON.stringify(config));
+    const eval_ = JSON.parse(
+      autolabel(['eval', '--nuscenes', dataset, '--scene', 'scene-demo', '--pred', join(tmp.dir, 'page-predictions.json'),
+        '--config', join(tmp.dir, 'eval-config.json')]),
+    );
+    assert.deepEqual(after, eval_, 'the page\'s re-evaluation is autolabel eval\'s, exactly');
+    assert.notDeepEqual(after.bbox.per_class, before, 'the threshold changed the table');
+    const row = after.bbox.per_class.find((r) => r.class === cls);
+    const shownRow = page.locator('#run-pr-table tbody tr', { hasText: cls }).first();
+    assert.match(await shownRow.textContent(), new RegExp(`^${cls}${row.gt}${row.predictions}${row.tp}${row.fp}${row.fn}`));
+  });
+
+  it('keeps finished frames and stages on cancel, and continues on Run', async () => {
+    const { page } = suite;
+    const stepsBefore = (await pipelineState(page)).steps.detect ?? 0;
+    await page.locator('#run-every').fill('1');
+    // Cancel as soon as two frames are detected: the worker stops after its current step.
+    await page.evaluate(() => {
+      window.__detectSteps = 0;
+      const list = document.getElementById('run-stages');
+      new MutationObserver(() => {
+        const detect = window.__autolabel.pipeline.stages.find((s) => s.stage === 'detect');
+        if (detect && detect.done >= 2 && window.__autolabel.pipeline.status === 'running' && !window.__cancelled) {
+          window.__cancelled = true;
+          document.getElementById('run-cancel').click();
+        }
+      }).observe(list, { childList: true, subtree: true });
+    });
+    await page.locator('#run-start').click();
+    const cancelled = await waitPipeline(page, ['cancelled', 'done', 'error']);
+    assert.equal(cancelled.status, 'cancelled', cancelled.error ?? '');
+    const detect = cancelled.stages.find((s) => s.stage === 'detect');
+    assert.ok(detect.done >= 2 && detect.done < 13, `cancelled mid-detection: ${detect.done}/13`);
+    assert.equal(cancelled.stages.find((s) => s.stage === 'segment').done, 0);
+
+    await page.locator('#run-start').click();
+    const resumed = await waitPipeline(page, ['done', 'error']);
+    assert.equal(resumed.error, null);
+    assert.ok(resumed.stages.every((s) => s.status === 'done'));
+    assert.deepEqual(resumed.plan.keyframes, [...Array(13).keys()]);
+    assert.equal(resumed.steps.detect - stepsBefore, 13, 'no frame was detected twice');
+    // The page keeps the threshold moved before; the CLI run gets it in its evaluation settings.
+    const extra = ['--every', '1'];
+    if (moved) {
+      writeFileSync(join(tmp.dir, 'every1-eval.json'), JSON.stringify({ class_score_thresholds: { [moved.cls]: moved.threshold } }));
+      extra.push('--eval-config', join(tmp.dir, 'every1-eval.json'));
+    }
+    const cliEvery1 = cliRun(tmp.dir, join(tmp.dir, 'cli-every1'), extra);
+    assertClose(timeless(resumed.report), timeless(cliEvery1), 'report after cancel and Run');
+  });
+
+  it('refuses a segmenter checkpoint in the detector slot, naming it, and keeps the report', async () => {
+    const { page } = suite;
+    const before = await pipelineState(page);
+    const errors = await page.evaluate(() => window.__autolabel.errors.length);
+    const sam2 = join(FIXTURES, 'sam2-tiny');
+    await page.locator('#pick-run-detector').setInputFiles([join(sam2, 'config.json'), join(sam2, 'model.safetensors')]);
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['error', 'done']);
+    assert.equal(s.status, 'error');
+    assert.match(s.error, /detector model\.safetensors: config\.json: model_type 'sam2' is not a detector: expected 'grounding-dino' or 'owlv2'/);
+    const shown = await page.evaluate((n) => window.__autolabel.errors.slice(n), errors);
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    assert.deepEqual(s.report, before.report, 'the report on screen is kept');
+    assert.deepEqual(s.stages, before.stages, 'the finished stages are kept');
+    assert.equal(await page.locator('#run-report').isVisible(), true);
+  });
+});

@@ -1,0 +1,116 @@
+// The pipeline's operations in the compute worker (web/worker.js): one
+// PipelineSession (web/src/pipeline.rs) holds the clip, the detector, the
+// segmenter and every stage's output; these ops load models into it, run its
+// stages step by step with progress, cancel between steps and hand out its
+// files. What a step does is the core's; this file only loops and reports.
+//
+//   pipelineOpen       {small}                        → {defaults: {ontology}}   (the demo scene)
+//   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter)
+//   pipelineRun        {settings}                     → {status: done | cancelled, plan, stages, report}
+//                      progress: {text, done, total, stage, stages}
+//   pipelineCancel     {}                             → {running}  (the run stops after its current step)
+//   pipelineThresholds {thresholds: {class: t}}       → {report}   (re-evaluated, nothing detected again)
+//   pipelineOntology   {text}                         → ontology   (a file's text, read by the core)
+//   pipelineLabelled   {index}                        → {bitmap} | null  (the frame with its labels drawn)
+//   pipelineFile       {name}                         → {bytes}    (labels.json, training.zip, report.html, …)
+
+/** Lets the worker read its message queue (a Cancel) between two steps. */
+const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+const describeStep = (stage, stages) => {
+  const s = stages.find((x) => x.stage === stage);
+  return s ? { text: `${stage} ${s.done}/${s.total}`, done: s.done, total: s.total } : { text: stage };
+};
+
+/**
+ * The ops over one session. `deps`: {wasm() (loads the module), api() (its
+ * exports), checkpointFiles(source, progress), serial(work) (one model call at
+ * a time), transfer(result, objects) (a result whose buffers move, not copy)}.
+ */
+export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
+  let session = null;
+  let cancelRequested = false;
+  let running = false;
+
+  const open = () => {
+    if (!session) throw new Error('no clip in the pipeline: open the demo scene first');
+    return session;
+  };
+
+  return {
+    async pipelineOpen({ small }, progress) {
+      progress({ text: 'loading wasm…' });
+      await wasm();
+      progress({ text: 'preparing the clip for the pipeline…' });
+      session?.free();
+      session = null;
+      session = api().PipelineSession.demo(Boolean(small));
+      return { defaults: { ontology: JSON.parse(api().seedOntology()) } };
+    },
+
+    async pipelineModel({ slot, source, name }, progress) {
+      const pipeline = open();
+      const { config, weights, report } = await checkpointFiles(source, progress);
+      progress({ text: `building the ${slot} (${name})…` });
+      return serial(() => {
+        const t0 = performance.now();
+        if (slot === 'detector') pipeline.setDetector(config, weights, name);
+        else if (slot === 'segmenter') pipeline.setSegmenter(config, weights, name);
+        else throw new Error(`unknown model slot '${slot}'`);
+        return { ...report, loadMs: performance.now() - t0 };
+      });
+    },
+
+    async pipelineRun({ settings }, progress) {
+      const pipeline = open();
+      if (running) throw new Error('the pipeline is already running');
+      running = true;
+      cancelRequested = false;
+      try {
+        const plan = pipeline.configure(settings);
+        for (;;) {
+          if (cancelRequested) return { status: 'cancelled', plan, stages: pipeline.stages() };
+          const stage = pipeline.step();
+          if (stage === undefined) break;
+          const stages = pipeline.stages();
+          progress({ ...describeStep(stage, stages), stage, stages });
+          await yieldToMessages();
+        }
+        return { status: 'done', plan, stages: pipeline.stages(), report: pipeline.reportJson() };
+      } finally {
+        running = false;
+      }
+    },
+
+    async pipelineCancel() {
+      cancelRequested = running;
+      return { running };
+    },
+
+    async pipelineThresholds({ thresholds }) {
+      if (running) throw new Error('wait for the run to finish before moving a threshold');
+      return { report: open().setClassThresholds(thresholds), stages: open().stages() };
+    },
+
+    async pipelineLabelled({ index }) {
+      const pipeline = open();
+      const rgba = pipeline.labelledFrame(index);
+      if (!rgba) return null;
+      const { width, height } = pipeline.frameSize();
+      const image = new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength), width, height);
+      const bitmap = await createImageBitmap(image);
+      return transfer({ bitmap }, [bitmap]);
+    },
+
+    async pipelineOntology({ text }) {
+      await wasm();
+      return JSON.parse(api().parseOntology(text));
+    },
+
+    async pipelineFile({ name }) {
+      const bytes = open().file(name);
+      if (!bytes) throw new Error(`${name} is not made yet: run the pipeline to the end first`);
+      return transfer({ bytes, warnings: open().exportWarnings() }, [bytes.buffer]);
+    },
+  };
+}

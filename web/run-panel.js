@@ -1,0 +1,337 @@
+// The Run panel: the whole pipeline on the clip on screen — detect → segment
+// → track → evaluate → analyse → export — in one pipeline worker that owns the
+// clip and both models (web/pipeline-ops.js over web/src/pipeline.rs). It
+// picks the detector and segmenter checkpoints (models/manifest.json or
+// dropped files), edits the ontology, sets the keyframe stride and the frame
+// limit, shows each stage's progress (frames, rate, time left), cancels
+// between two steps (finished stages and frames are kept: Run continues), and
+// hands the report to web/report-view.js and the files out as downloads.
+//
+// Test hook: `window.__autolabel.pipeline` = {status (idle | opening | ready |
+// running | done | cancelled | error), stages, plan, report (report.json
+// parsed), thresholds, error, runs, steps (steps done per stage, all runs)}.
+
+import { checkpointOfFiles, loadManifest, seconds } from './checkpoints.js';
+import { ComputeWorker } from './compute.js';
+import { OntologyEditor } from './ontology-editor.js';
+import { renderReport } from './report-view.js';
+
+const $ = (id) => document.getElementById(id);
+const SLOTS = {
+  detector: { network: 'grounding_dino', query: 'runDetector', name: 'Grounding DINO' },
+  segmenter: { network: 'sam2', query: 'runSegmenter', name: 'SAM 2' },
+};
+const DOWNLOADS = {
+  'labels.json': 'application/json',
+  'training.zip': 'application/zip',
+  'report.html': 'text/html',
+  'report.json': 'application/json',
+  'predictions.json': 'application/json',
+};
+
+const positiveOrNull = (input) => (input.value === '' ? null : Math.floor(input.valueAsNumber));
+
+function describeStage(s) {
+  const parts = [`${s.done}/${s.total}`];
+  if (s.rate !== null) parts.push(`${s.rate.toFixed(2)}/s`);
+  if (s.status !== 'done' && s.eta_seconds !== null) parts.push(`ETA ${s.eta_seconds.toFixed(0)} s`);
+  if (s.status === 'done' && s.seconds > 0) parts.push(seconds(s.seconds * 1000));
+  return parts.join(' · ');
+}
+
+export class RunPanel {
+  /** `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed)}. */
+  constructor(app) {
+    this.app = app;
+    this.worker = null;
+    this.opening = null; // the pipelineOpen promise of the worker
+    this.models = { detector: [], segmenter: [] };
+    this.dropped = { detector: null, segmenter: null }; // {config, weights} files chosen with Files…
+    this.loaded = { detector: null, segmenter: null }; // what the worker's session holds
+    this.public = { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, runs: 0, steps: {} };
+    app.state.pipeline = this.public;
+    this.ontology = new OntologyEditor($('ontology-rows'), app.notify);
+  }
+
+  async init() {
+    $('run-start').addEventListener('click', () => this.run());
+    $('run-cancel').addEventListener('click', () => this.cancel());
+    $('ontology-load').addEventListener('click', () => $('pick-ontology').click());
+    $('pick-ontology').addEventListener('change', (e) => this.onOntologyFile(e.target));
+    $('ontology-save').addEventListener('click', () => this.ontology.save());
+    $('ontology-reset').addEventListener('click', () => this.resetOntology());
+    for (const button of document.querySelectorAll('#run-downloads button')) {
+      button.addEventListener('click', () => this.download(button.dataset.file));
+    }
+    for (const slot of Object.keys(SLOTS)) this.initSlot(slot);
+    this.updateControls();
+    await Promise.all(Object.keys(SLOTS).map((slot) => this.fillSlot(slot)));
+  }
+
+  initSlot(slot) {
+    const input = $(`pick-run-${slot}`);
+    $(`run-${slot}-files`).addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      const files = [...input.files];
+      input.value = '';
+      const checkpoint = checkpointOfFiles(files, SLOTS[slot].name);
+      if (checkpoint.error) {
+        this.app.notify('error', `Run panel, ${slot}: ${checkpoint.error}`);
+        return;
+      }
+      this.dropped[slot] = checkpoint;
+      const select = $(`run-${slot}`);
+      const option = new Option(`${checkpoint.weights.name} (your files)`, 'files:');
+      select.querySelector('option[value="files:"]')?.remove();
+      select.prepend(option);
+      select.value = 'files:';
+    });
+  }
+
+  async fillSlot(slot) {
+    try {
+      this.models[slot] = await loadManifest(SLOTS[slot].network);
+    } catch (e) {
+      this.setStatus(`No model list (${e.message}): choose checkpoint files instead.`);
+      return;
+    }
+    const select = $(`run-${slot}`);
+    select.append(...this.models[slot].map((m) => new Option(m.label ?? m.name, m.name)));
+    const wanted = new URLSearchParams(location.search).get(SLOTS[slot].query);
+    if (wanted && this.models[slot].some((m) => m.name === wanted)) select.value = wanted;
+  }
+
+  // ---------------------------------------------------------------- the clip
+
+  /** A clip is on screen: the pipeline worker opens it (the demo scene for now). */
+  onClip(clip) {
+    this.worker?.terminate();
+    this.worker = null;
+    this.opening = null;
+    this.opened = false;
+    this.loaded = { detector: null, segmenter: null };
+    Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null });
+    $('run-report').hidden = true;
+    this.renderStages([]);
+    this.app.labelsChanged();
+    if (clip.kind !== 'demo') {
+      this.setStatus(
+        'This version of the page runs the pipeline on the demo scene only; for videos, frame folders and ' +
+          'nuScenes scenes use `autolabel run` for now.',
+      );
+      this.updateControls();
+      return;
+    }
+    this.worker = new ComputeWorker({ threads: true });
+    this.public.status = 'opening';
+    this.setStatus('Preparing the clip for the pipeline…');
+    this.updateControls();
+    this.opening = this.worker.call('pipelineOpen', { small: clip.demoSmall === true }).then(
+      ({ defaults }) => {
+        if (!this.ontology.get().classes.length) this.ontology.set(defaults.ontology);
+        this.defaults = defaults;
+        this.opened = true;
+        this.public.status = 'ready';
+        this.setStatus('Ready: choose the models and press Run.');
+        this.updateControls();
+      },
+      (e) => this.fail(`the pipeline could not open the clip: ${e.message}`),
+    );
+  }
+
+  resetOntology() {
+    if (this.defaults) this.ontology.set(this.defaults.ontology);
+  }
+
+  async onOntologyFile(input) {
+    const [file] = input.files;
+    input.value = '';
+    if (!file) return;
+    if (!this.worker) {
+      this.app.notify('error', `${file.name}: open the demo scene first — the ontology is read by the pipeline worker.`);
+      return;
+    }
+    await this.ontology.load(file, (text) => this.worker.call('pipelineOntology', { text }));
+  }
+
+  // ------------------------------------------------------------------ models
+
+  /** The checkpoint chosen for `slot`: {key, name, source} or null. */
+  chosen(slot) {
+    const value = $(`run-${slot}`).value;
+    if (value === 'files:' && this.dropped[slot]) {
+      const files = this.dropped[slot];
+      return { key: files.weights, name: files.weights.name, source: { files } };
+    }
+    const model = this.models[slot].find((m) => m.name === value);
+    if (!model) return null;
+    const url = new URL(model.url, location.href).href;
+    return { key: url, name: model.name, source: { url, sha256: model.sha256 ?? null, half: false } };
+  }
+
+  /** Loads the chosen checkpoints the worker does not hold yet. */
+  async ensureModels() {
+    for (const slot of Object.keys(SLOTS)) {
+      const choice = this.chosen(slot);
+      if (!choice) throw new Error(`choose a ${SLOTS[slot].name} checkpoint for the ${slot}`);
+      if (this.loaded[slot] === choice.key) continue;
+      this.setStatus(`Loading the ${slot} (${choice.name})…`);
+      await this.worker.call('pipelineModel', { slot, source: choice.source, name: choice.name }, {
+        onProgress: (p) => this.setStatus(p.text),
+      });
+      this.loaded[slot] = choice.key;
+    }
+  }
+
+  // --------------------------------------------------------------------- run
+
+  settings() {
+    return {
+      ontology: this.ontology.get(),
+      every: positiveOrNull($('run-every')),
+      max_frames: positiveOrNull($('run-max-frames')),
+    };
+  }
+
+  async run() {
+    if (!this.worker || ['running', 'opening'].includes(this.public.status)) return;
+    await this.opening;
+    if (!this.opened) return;
+    Object.assign(this.public, { status: 'running', error: null });
+    this.updateControls();
+    try {
+      await this.ensureModels();
+      this.setStatus('Running…');
+      const out = await this.worker.call('pipelineRun', { settings: this.settings() }, {
+        onProgress: (p) => this.onProgress(p),
+      });
+      this.public.plan = out.plan;
+      this.public.runs += 1;
+      this.renderStages(out.stages);
+      if (out.status === 'cancelled') {
+        this.public.status = 'cancelled';
+        this.setStatus('Cancelled: the finished stages are kept — Run continues from where it stopped.');
+        return;
+      }
+      this.showReport(out.report);
+      this.public.status = 'done';
+      this.app.labelsChanged();
+      this.setStatus(`Done: caption "${out.plan.caption}", ${out.plan.frames.length} frames, detection on ${out.plan.keyframes.length}.`);
+    } catch (e) {
+      this.fail(e.message);
+    } finally {
+      this.updateControls();
+    }
+  }
+
+  onProgress(p) {
+    if (p.stage) this.public.steps[p.stage] = (this.public.steps[p.stage] ?? 0) + 1;
+    if (p.stages) this.renderStages(p.stages);
+    else if (p.text) this.setStatus(p.text);
+  }
+
+  async cancel() {
+    if (this.public.status !== 'running' || !this.worker) return;
+    this.setStatus('Cancelling after the current step…');
+    await this.worker.call('pipelineCancel');
+  }
+
+  // ------------------------------------------------------------------ labels
+
+  /** Whether the run has labels to draw (track has run). */
+  hasLabels() {
+    return this.public.stages.some((s) => s.stage === 'track' && s.status === 'done');
+  }
+
+  /** Frame `index` with the run's labels drawn (an ImageBitmap), or null. */
+  async labelledFrame(index) {
+    if (!this.worker || this.public.status === 'running') return null;
+    try {
+      return (await this.worker.call('pipelineLabelled', { index }))?.bitmap ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  // ------------------------------------------------------------------ report
+
+  showReport(json) {
+    this.public.report = JSON.parse(json);
+    $('run-report').hidden = false;
+    const shown = { ...this.ontology.boxThresholds(), ...this.public.thresholds };
+    renderReport($('run-report-body'), this.public.report, shown, {
+      threshold: (cls, value) => this.setThreshold(cls, value),
+      frame: (index) => this.app.showFrame(index),
+    });
+  }
+
+  /** Re-evaluates with `cls` at score `value` (no detection runs again). */
+  async setThreshold(cls, value) {
+    const thresholds = { ...this.public.thresholds, [cls]: value };
+    try {
+      const { report, stages } = await this.worker.call('pipelineThresholds', { thresholds });
+      this.public.thresholds = thresholds;
+      this.renderStages(stages);
+      this.showReport(report);
+      this.setStatus(
+        `Re-evaluated with ${cls} at score ≥ ${value} (no detection ran again). ` +
+          'labels.json keeps every label; report.html is remade with these numbers on download.',
+      );
+    } catch (e) {
+      this.app.notify('error', `score threshold of ${cls}: ${e.message}`);
+    }
+  }
+
+  async download(name) {
+    try {
+      if (this.public.stages.some((s) => s.stage === 'export' && s.status !== 'done')) await this.run();
+      const { bytes, warnings } = await this.worker.call('pipelineFile', { name });
+      for (const w of warnings) this.app.notify('warning', `${name}: ${w}`);
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([bytes], { type: DOWNLOADS[name] }));
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) {
+      this.app.notify('error', `${name}: ${e.message}`);
+    }
+  }
+
+  // --------------------------------------------------------------------- view
+
+  renderStages(stages) {
+    this.public.stages = stages;
+    $('run-stages').replaceChildren(
+      ...stages.map((s) => {
+        const li = document.createElement('li');
+        li.dataset.stage = s.stage;
+        li.dataset.status = s.status;
+        const bar = document.createElement('progress');
+        bar.max = Math.max(1, s.total);
+        bar.value = s.done;
+        li.append(Object.assign(document.createElement('span'), { className: 'stage-name', textContent: s.stage }), bar,
+          Object.assign(document.createElement('span'), { className: 'stage-info small', textContent: describeStage(s) }));
+        return li;
+      }),
+    );
+  }
+
+  setStatus(text) {
+    $('run-status').textContent = text;
+  }
+
+  fail(message) {
+    Object.assign(this.public, { status: 'error', error: message });
+    this.setStatus(message);
+    this.app.notify('error', `Run: ${message}`);
+    this.updateControls();
+  }
+
+  updateControls() {
+    const { status } = this.public;
+    $('run-start').disabled = !this.worker || ['running', 'opening'].includes(status);
+    $('run-cancel').disabled = status !== 'running';
+    const done = this.public.report !== null;
+    for (const button of document.querySelectorAll('#run-downloads button')) button.disabled = !done || status === 'running';
+  }
+}

@@ -1,0 +1,925 @@
+//! The page's pipeline: one clip, the detector and the segmenter, and the
+//! stages of `autolabel run` — detect → segment → track → evaluate → analyse
+//! → export — advanced one step at a time, so that the worker can report
+//! progress and cancel between steps.
+//!
+//! Every stage is the core's (`autolabel::pipeline`): the same functions, in
+//! the same order, with the same settings as the CLI's `run`, so the page's
+//! report is `autolabel run`'s report. This file only holds the stages'
+//! outputs between calls and knows which ones a changed setting or model
+//! invalidates. A stage's time is measured here (the browser's clock) and is
+//! what the cost table's throughput uses.
+
+use std::collections::BTreeMap;
+
+use autolabel::data::classes::ClassMap;
+use autolabel::data::synthetic::SceneConfig;
+use autolabel::eval::EvalConfig;
+use autolabel::export::archive::{TrainingSize, ZipOptions};
+use autolabel::export::report_html::{StageTiming, render};
+use autolabel::models::sam2::Sam2ImagePredictor;
+use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
+use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
+use autolabel::pipeline::input::Input;
+use autolabel::pipeline::run::{
+    EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, stage_timings,
+};
+use autolabel::pipeline::sampling::detection_frames;
+use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
+use autolabel::pipeline::track::{TrackSettings, associate};
+use autolabel::pipeline::{
+    Caption, DetectOutput, FrameDetections, FrameMasks, Ontology, Sampling, SegmentOutput,
+    TrackOutput, outputs,
+};
+use serde::{Deserialize, Serialize};
+
+/// The stages, in the order they run.
+pub const STAGES: [&str; 6] = [
+    "detect", "segment", "track", "evaluate", "analyse", "export",
+];
+
+/// What the Run panel sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    pub ontology: Ontology,
+    /// Detect on every N-th frame taken (`None`: the keyframes).
+    #[serde(default)]
+    pub every: Option<usize>,
+    #[serde(default)]
+    pub max_frames: Option<usize>,
+    /// Longest side (or `WIDTHxHEIGHT`) of the training ZIP's images.
+    #[serde(default = "default_training_size")]
+    pub training_size: String,
+}
+
+fn default_training_size() -> String {
+    "640".into()
+}
+
+/// What a configured run will do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The caption the detector reads (the ontology's phrases, normalised).
+    pub caption: String,
+    /// Frames taken, and the ones the detector runs on (clip indices).
+    pub frames: Vec<usize>,
+    pub keyframes: Vec<usize>,
+}
+
+/// One stage as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageView {
+    pub stage: &'static str,
+    /// `pending`, `running` (some items done) or `done`.
+    pub status: &'static str,
+    #[serde(flatten)]
+    pub progress: StageProgress,
+    /// Items per second and seconds left, at the rate so far.
+    pub rate: Option<f64>,
+    pub eta_seconds: Option<f64>,
+}
+
+/// The files a finished run offers.
+pub struct Exports {
+    pub labels_json: Vec<u8>,
+    pub training_zip: Vec<u8>,
+    pub report_html: String,
+    /// Warnings of the COCO export (masks that became no polygon, …).
+    pub warnings: Vec<String>,
+}
+
+/// A frame stage's outputs so far and their time.
+struct Frames<T> {
+    done: Vec<T>,
+    seconds: f64,
+}
+
+impl<T> Default for Frames<T> {
+    fn default() -> Self {
+        Frames {
+            done: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
+/// A settings-checked run: the plan and the stage outputs made under it.
+struct Configured {
+    settings: RunSettings,
+    caption: Caption,
+    plan: Plan,
+    training_size: TrainingSize,
+}
+
+/// A model with the name the report gives it.
+struct Named<T> {
+    model: T,
+    name: String,
+}
+
+/// The clip, the models and the outputs of the stages run so far.
+pub struct Pipeline {
+    input: Input,
+    frame_size: (u32, u32),
+    classes: ClassMap,
+    device: String,
+    detector: Option<Named<DetectorModel>>,
+    segmenter: Option<Named<Sam2ImagePredictor>>,
+    configured: Option<Configured>,
+    detect: Frames<FrameDetections>,
+    segment: Frames<FrameMasks>,
+    tracks: Option<TrackOutput>,
+    eval_config: EvalConfig,
+    evaluation: Option<Evaluation>,
+    report: Option<RunReport>,
+    exports: Option<Exports>,
+}
+
+fn not_configured() -> String {
+    "the run is not configured: set the ontology and press Run".to_string()
+}
+
+/// Seconds on a clock that only moves forward (the browser's in wasm).
+pub fn now_seconds() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() / 1000.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+}
+
+impl Pipeline {
+    /// The demo scene (`config`) with its ground truth; `device` names where
+    /// the models run, for the report's timings.
+    pub fn demo(config: &SceneConfig, device: &str) -> Result<Self, String> {
+        let classes = ClassMap::nuscenes_default();
+        let input = Input::demo(config, &classes).map_err(|e| e.to_string())?;
+        Ok(Pipeline {
+            input,
+            frame_size: (config.width, config.height),
+            classes,
+            device: device.to_string(),
+            detector: None,
+            segmenter: None,
+            configured: None,
+            detect: Frames::default(),
+            segment: Frames::default(),
+            tracks: None,
+            eval_config: EvalConfig::default(),
+            evaluation: None,
+            report: None,
+            exports: None,
+        })
+    }
+
+    /// Replaces the detector: detections (and all after) are made again.
+    pub fn set_detector(&mut self, model: DetectorModel, name: &str) {
+        self.detector = Some(Named {
+            model,
+            name: name.to_string(),
+        });
+        self.forget_from(0);
+    }
+
+    /// Replaces the segmenter: masks (and all after) are made again.
+    pub fn set_segmenter(&mut self, model: Sam2ImagePredictor, name: &str) {
+        self.segmenter = Some(Named {
+            model,
+            name: name.to_string(),
+        });
+        self.forget_from(1);
+    }
+
+    /// Checks `settings` and plans the run. The stages a change affects are
+    /// forgotten (a new ontology or sampling re-detects; a new training size
+    /// re-exports); unchanged ones are kept, so Run after Cancel continues.
+    pub fn configure(&mut self, settings: RunSettings) -> Result<Plan, String> {
+        let caption = settings
+            .ontology
+            .caption(&self.classes.classes)
+            .map_err(|e| format!("ontology: {e}"))?;
+        let sampling = Sampling {
+            max_frames: settings.max_frames,
+            every: settings.every,
+            ..Sampling::default()
+        };
+        let sampled = sampling
+            .select(self.input.clip.infos())
+            .map_err(|e| format!("{}: {e}", self.input.description))?;
+        let training_size = TrainingSize::parse(&settings.training_size)
+            .map_err(|e| format!("training size '{}': {e}", settings.training_size))?;
+        let plan = Plan {
+            caption: caption.text.clone(),
+            frames: sampled.iter().map(|s| s.index).collect(),
+            keyframes: detection_frames(&sampled),
+        };
+        if let Some(old) = &self.configured {
+            let same_detection = old.settings.ontology == settings.ontology
+                && old.settings.every == settings.every
+                && old.settings.max_frames == settings.max_frames;
+            if !same_detection {
+                self.forget_from(0);
+            } else if old.settings.training_size != settings.training_size {
+                self.forget_from(5);
+            }
+        }
+        self.configured = Some(Configured {
+            settings,
+            caption,
+            plan: plan.clone(),
+            training_size,
+        });
+        Ok(plan)
+    }
+
+    /// Drops the outputs of stage `first` (an index in [`STAGES`]) and every
+    /// later one.
+    fn forget_from(&mut self, first: usize) {
+        let forget = |stage: &str| STAGES[first..].contains(&stage);
+        if forget("detect") {
+            self.detect = Frames::default();
+        }
+        if forget("segment") {
+            self.segment = Frames::default();
+        }
+        if forget("track") {
+            self.tracks = None;
+        }
+        if forget("evaluate") {
+            self.evaluation = None;
+        }
+        if forget("analyse") {
+            self.report = None;
+        }
+        self.exports = None;
+    }
+
+    /// Each stage's progress.
+    pub fn stages(&self) -> Vec<StageView> {
+        let keyframes = self
+            .configured
+            .as_ref()
+            .map_or(0, |c| c.plan.keyframes.len());
+        let progress = [
+            (self.detect.done.len(), keyframes, self.detect.seconds),
+            (self.segment.done.len(), keyframes, self.segment.seconds),
+            (usize::from(self.tracks.is_some()), 1, 0.0),
+            (usize::from(self.evaluation.is_some()), 1, 0.0),
+            (usize::from(self.report.is_some()), 1, 0.0),
+            (usize::from(self.exports.is_some()), 1, 0.0),
+        ];
+        STAGES
+            .iter()
+            .zip(progress)
+            .enumerate()
+            .map(|(k, (&stage, (done, total, seconds)))| {
+                let p = StageProgress {
+                    done,
+                    total,
+                    seconds,
+                };
+                let finished = self.stage_finished(k);
+                StageView {
+                    stage,
+                    status: if finished {
+                        "done"
+                    } else if done > 0 {
+                        "running"
+                    } else {
+                        "pending"
+                    },
+                    rate: p.rate(),
+                    eta_seconds: p.eta_seconds(),
+                    progress: p,
+                }
+            })
+            .collect()
+    }
+
+    fn detect_finished(&self) -> bool {
+        self.configured
+            .as_ref()
+            .is_some_and(|c| self.detect.done.len() == c.plan.keyframes.len())
+    }
+
+    fn stage_finished(&self, k: usize) -> bool {
+        match k {
+            0 => self.detect_finished(),
+            1 => self.detect_finished() && self.segment.done.len() == self.detect.done.len(),
+            2 => self.tracks.is_some(),
+            3 => self.evaluation.is_some(),
+            4 => self.report.is_some(),
+            _ => self.exports.is_some(),
+        }
+    }
+
+    /// The first stage not finished (`None`: the run is done).
+    pub fn current_stage(&self) -> Option<usize> {
+        (0..STAGES.len()).find(|&k| !self.stage_finished(k))
+    }
+
+    /// Does one step of the first unfinished stage — one frame of detect or
+    /// segment, a whole later stage — and says which stage it was (`None`:
+    /// nothing was left to do).
+    pub fn step(&mut self) -> Result<Option<&'static str>, String> {
+        let Some(k) = self.current_stage() else {
+            return Ok(None);
+        };
+        match k {
+            0 => self.detect_next()?,
+            1 => self.segment_next()?,
+            2 => self.track(),
+            3 => self.evaluate()?,
+            4 => self.analyse(),
+            _ => self.export()?,
+        }
+        Ok(Some(STAGES[k]))
+    }
+
+    fn detect_next(&mut self) -> Result<(), String> {
+        let configured = self.configured.as_ref().ok_or_else(not_configured)?;
+        let detector = self
+            .detector
+            .as_ref()
+            .ok_or("no detector: choose a Grounding DINO checkpoint in the Run panel")?;
+        let index = configured.plan.keyframes[self.detect.done.len()];
+        let frame = self.input.clip.frame(index).map_err(|e| e.to_string())?;
+        let runner = FrameDetector::new(
+            &detector.model,
+            &configured.settings.ontology,
+            configured.caption.clone(),
+            DetectSettings::default(),
+        )
+        .map_err(|e| format!("detector {}: {e}", detector.name))?;
+        // Model time only, as `autolabel run` measures it.
+        let start = now_seconds();
+        let found = runner.detect(&frame).map_err(|e| e.to_string())?;
+        self.detect.seconds += now_seconds() - start;
+        self.detect.done.push(found);
+        Ok(())
+    }
+
+    fn segment_next(&mut self) -> Result<(), String> {
+        let segmenter = self
+            .segmenter
+            .as_mut()
+            .ok_or("no segmenter: choose a SAM 2 checkpoint in the Run panel")?;
+        let detections = &self.detect.done[self.segment.done.len()];
+        let frame = self
+            .input
+            .clip
+            .frame(detections.frame)
+            .map_err(|e| e.to_string())?;
+        let start = now_seconds();
+        let masks = segment_frame(
+            &mut segmenter.model,
+            &frame,
+            detections,
+            &SegmentSettings::default(),
+        )
+        .map_err(|e| format!("segmenter {}: {e}", segmenter.name))?;
+        self.segment.seconds += now_seconds() - start;
+        self.segment.done.push(masks);
+        Ok(())
+    }
+
+    fn detect_output(&self) -> DetectOutput {
+        DetectOutput {
+            caption: self
+                .configured
+                .as_ref()
+                .map_or_else(String::new, |c| c.caption.text.clone()),
+            frames: self.detect.done.clone(),
+        }
+    }
+
+    fn segment_output(&self) -> SegmentOutput {
+        SegmentOutput::new(self.segment.done.clone())
+    }
+
+    fn track(&mut self) {
+        self.tracks = Some(associate(&self.segment_output(), &TrackSettings::default()));
+    }
+
+    fn timings(&self) -> Vec<StageTiming> {
+        let time = |frames: &dyn Fn() -> usize, seconds| StageTime {
+            items: frames(),
+            seconds,
+        };
+        stage_timings(
+            &self.device,
+            time(&|| self.detect.done.len(), self.detect.seconds),
+            time(&|| self.segment.done.len(), self.segment.seconds),
+            None,
+        )
+    }
+
+    fn evaluate(&mut self) -> Result<(), String> {
+        let tracks = self.tracks.as_ref().ok_or("track has not run")?;
+        let stages = self.timings();
+        let evaluation = evaluate_run(
+            &self.detect_output(),
+            tracks,
+            &EvaluateInputs {
+                truth: self.input.truth.as_ref(),
+                clip_frames: self.input.clip.len(),
+                class_table: &self.classes.classes,
+                config: &self.eval_config,
+                stages: &stages,
+            },
+        )
+        .map_err(|e| format!("evaluate: {e}"))?;
+        self.evaluation = Some(evaluation);
+        Ok(())
+    }
+
+    fn analyse(&mut self) {
+        let (Some(tracks), Some(evaluation)) = (&self.tracks, &self.evaluation) else {
+            return;
+        };
+        let frames = self.configured.as_ref().map_or(0, |c| c.plan.frames.len());
+        self.report = Some(run_report(
+            &self.input.description,
+            frames,
+            &self.detect_output(),
+            &self.segment_output(),
+            tracks,
+            evaluation,
+            self.timings(),
+        ));
+    }
+
+    fn export(&mut self) -> Result<(), String> {
+        let configured = self.configured.as_ref().ok_or_else(not_configured)?;
+        let tracks = self.tracks.as_ref().ok_or("track has not run")?;
+        let report = self.report.as_ref().ok_or("analyse has not run")?;
+        let labels =
+            outputs::labels_dataset(tracks, self.input.clip.infos(), &self.classes.classes)
+                .map_err(|e| format!("labels.json: {e}"))?;
+        let options = ZipOptions {
+            size: configured.training_size,
+            jpeg_quality: 90,
+        };
+        let training_zip =
+            outputs::training_archive(&mut self.input.clip, &labels.dataset, &options)
+                .map_err(|e| format!("training.zip: {e}"))?;
+        let mut labels_json =
+            serde_json::to_vec_pretty(&labels.dataset).map_err(|e| format!("labels.json: {e}"))?;
+        labels_json.push(b'\n');
+        let examples = example_crops(&mut self.input, report)?;
+        let rows = self.settings_rows(configured);
+        let report_html = render(&analyse::report_view(report, rows, examples));
+        self.exports = Some(Exports {
+            labels_json,
+            training_zip,
+            report_html,
+            warnings: labels.warnings,
+        });
+        Ok(())
+    }
+
+    fn settings_rows(&self, configured: &Configured) -> Vec<(String, String)> {
+        let name = |n: Option<&str>| n.unwrap_or("none").to_string();
+        vec![
+            ("caption".into(), configured.caption.text.clone()),
+            (
+                "detector".into(),
+                name(self.detector.as_ref().map(|d| d.name.as_str())),
+            ),
+            (
+                "segmenter".into(),
+                name(self.segmenter.as_ref().map(|s| s.name.as_str())),
+            ),
+            ("device".into(), self.device.clone()),
+            (
+                "sampling".into(),
+                format!(
+                    "every {} · max frames {}",
+                    configured
+                        .settings
+                        .every
+                        .map_or("keyframe".into(), |n| n.to_string()),
+                    configured
+                        .settings
+                        .max_frames
+                        .map_or("all".into(), |n| n.to_string())
+                ),
+            ),
+            (
+                "IoU threshold".into(),
+                self.eval_config.iou_threshold.to_string(),
+            ),
+        ]
+    }
+
+    /// The size of the clip's frames (the demo scene's configuration).
+    pub fn frame_size(&self) -> (u32, u32) {
+        self.frame_size
+    }
+
+    /// Frame `index` with its tracked objects drawn by the core (mask tint,
+    /// box, class and track id — the propagation video's frames); `None`
+    /// before tracking or on a frame without labels.
+    pub fn labelled_frame(&mut self, index: usize) -> Result<Option<image::RgbImage>, String> {
+        let Some(labels) = self
+            .tracks
+            .as_ref()
+            .and_then(|t| t.frames.iter().find(|f| f.frame == index))
+        else {
+            return Ok(None);
+        };
+        let mut rgb = self.input.clip.frame(index).map_err(|e| e.to_string())?.rgb;
+        outputs::draw_tracks(&mut rgb, labels);
+        Ok(Some(rgb))
+    }
+
+    /// The report, once analyse has run.
+    pub fn report(&self) -> Option<&RunReport> {
+        self.report.as_ref()
+    }
+
+    /// `predictions.json` and `eval-config.json` of the evaluate stage.
+    pub fn evaluation(&self) -> Option<&Evaluation> {
+        self.evaluation.as_ref()
+    }
+
+    /// The exported files, once export has run.
+    pub fn exports(&self) -> Option<&Exports> {
+        self.exports.as_ref()
+    }
+
+    /// Evaluates again with these per-class score thresholds (class name →
+    /// threshold; an empty map: every prediction counts) — no detection or
+    /// segmentation runs again — and remakes the report. Exports made before
+    /// are dropped: report.html carries the numbers.
+    pub fn set_class_thresholds(
+        &mut self,
+        thresholds: BTreeMap<String, f64>,
+    ) -> Result<&RunReport, String> {
+        if let Some((class, t)) = thresholds
+            .iter()
+            .find(|(_, t)| !(t.is_finite() && (0.0..=1.0).contains(*t)))
+        {
+            return Err(format!("threshold of '{class}': {t} is not in [0, 1]"));
+        }
+        if let Some(class) = thresholds
+            .keys()
+            .find(|c| !self.classes.classes.contains(c))
+        {
+            return Err(format!(
+                "threshold of '{class}': no such class (classes: {})",
+                self.classes.classes.join(", ")
+            ));
+        }
+        if self.tracks.is_none() {
+            return Err("run the pipeline first: nothing is evaluated yet".into());
+        }
+        self.eval_config.class_score_thresholds = thresholds;
+        self.forget_from(3);
+        self.evaluate()?;
+        self.analyse();
+        self.report
+            .as_ref()
+            .ok_or_else(|| "analyse did not run".to_string())
+    }
+}
+
+/// Each failure mode's example as a JPEG crop of its frame.
+fn example_crops(
+    input: &mut Input,
+    report: &RunReport,
+) -> Result<Vec<(FailureMode, Vec<u8>)>, String> {
+    let mut crops = Vec::new();
+    for finding in &report.failure_modes {
+        let Some(case) = &finding.example else {
+            continue;
+        };
+        let frame = usize::try_from(case.image_id)
+            .map_err(|_| format!("failure example on image {}", case.image_id))
+            .and_then(|i| input.clip.frame(i).map_err(|e| e.to_string()))?;
+        if let Some(jpeg) = analyse::example_jpeg(&frame.rgb, case).map_err(|e| e.to_string())? {
+            crops.push((finding.mode, jpeg));
+        }
+    }
+    Ok(crops)
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use session::PipelineSession;
+
+#[cfg(target_arch = "wasm32")]
+mod session {
+    use std::collections::BTreeMap;
+
+    use autolabel::data::synthetic::SceneConfig;
+    use autolabel::models::device::cpu_device;
+    use autolabel::models::sam2::{Sam2Config, Sam2ImagePredictor, Sam2Model};
+    use autolabel::pipeline::detect::DetectorModel;
+    use wasm_bindgen::prelude::*;
+
+    use super::{Pipeline, RunSettings};
+    use crate::to_js;
+
+    fn js_error(e: impl std::fmt::Display) -> JsError {
+        JsError::new(&e.to_string())
+    }
+
+    /// The default ontology (the seven seed classes) as JSON, for the editor.
+    #[wasm_bindgen(js_name = seedOntology)]
+    pub fn seed_ontology() -> Result<String, JsError> {
+        serde_json::to_string(&autolabel::pipeline::Ontology::seed()).map_err(js_error)
+    }
+
+    /// An ontology file's text read as the CLI reads `--ontology` (defaults
+    /// filled in, unknown fields refused), returned as JSON.
+    #[wasm_bindgen(js_name = parseOntology)]
+    pub fn parse_ontology(text: &str) -> Result<String, JsError> {
+        let ontology: autolabel::pipeline::Ontology =
+            serde_json::from_str(text).map_err(|e| js_error(format!("not an ontology: {e}")))?;
+        serde_json::to_string(&ontology).map_err(js_error)
+    }
+
+    /// The page's pipeline (see [`Pipeline`]): the pipeline worker holds one.
+    #[wasm_bindgen]
+    pub struct PipelineSession {
+        inner: Pipeline,
+    }
+
+    #[wasm_bindgen]
+    impl PipelineSession {
+        /// The demo scene (`small`: its 13-frame 640×360 variant), its models
+        /// on the CPU backend.
+        pub fn demo(small: bool) -> Result<PipelineSession, JsError> {
+            let config = if small {
+                SceneConfig::small(13, 640, 360)
+            } else {
+                SceneConfig::demo()
+            };
+            let threads = rayon::current_num_threads();
+            let device = format!(
+                "browser CPU (wasm, {threads} thread{})",
+                if threads == 1 { "" } else { "s" }
+            );
+            Pipeline::demo(&config, &device)
+                .map(|inner| PipelineSession { inner })
+                .map_err(js_error)
+        }
+
+        /// Loads the detector from `config.json` text and `model.safetensors`
+        /// bytes; `name` is what the report calls it.
+        #[wasm_bindgen(js_name = setDetector)]
+        pub fn set_detector(
+            &mut self,
+            config_json: &str,
+            weights: Vec<u8>,
+            name: &str,
+        ) -> Result<(), JsError> {
+            let detector = DetectorModel::from_bytes(config_json, &weights, &cpu_device())
+                .map_err(|e| js_error(format!("detector {name}: {e}")))?;
+            self.inner.set_detector(detector, name);
+            Ok(())
+        }
+
+        /// Loads the segmenter (SAM 2) like [`Self::set_detector`].
+        #[wasm_bindgen(js_name = setSegmenter)]
+        pub fn set_segmenter(
+            &mut self,
+            config_json: &str,
+            weights: Vec<u8>,
+            name: &str,
+        ) -> Result<(), JsError> {
+            let config = Sam2Config::from_json(config_json)
+                .map_err(|e| js_error(format!("segmenter {name}: config.json: {e}")))?;
+            let model = Sam2Model::from_safetensors(config, &weights, &cpu_device())
+                .map_err(|e| js_error(format!("segmenter {name}: model.safetensors: {e}")))?;
+            self.inner
+                .set_segmenter(Sam2ImagePredictor::new(model), name);
+            Ok(())
+        }
+
+        /// Checks `{ontology, every, max_frames, training_size}` and returns
+        /// the plan `{caption, frames, keyframes}`.
+        pub fn configure(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
+            let settings: RunSettings = serde_wasm_bindgen::from_value(settings)
+                .map_err(|e| js_error(format!("run settings: {e}")))?;
+            let plan = self.inner.configure(settings).map_err(js_error)?;
+            to_js(&plan)
+        }
+
+        /// One step of the first unfinished stage; its name, or `undefined`
+        /// when the run is done.
+        pub fn step(&mut self) -> Result<Option<String>, JsError> {
+            self.inner
+                .step()
+                .map(|s| s.map(str::to_string))
+                .map_err(js_error)
+        }
+
+        /// `[{stage, status, done, total, seconds, rate, eta_seconds}]`.
+        pub fn stages(&self) -> Result<JsValue, JsError> {
+            to_js(&self.inner.stages())
+        }
+
+        /// `report.json`'s text, once analyse has run.
+        #[wasm_bindgen(js_name = reportJson)]
+        pub fn report_json(&self) -> Result<Option<String>, JsError> {
+            self.inner
+                .report()
+                .map(serde_json::to_string_pretty)
+                .transpose()
+                .map_err(js_error)
+        }
+
+        /// Re-evaluates with per-class score thresholds (`{class: t}`) and
+        /// returns the new `report.json` text.
+        #[wasm_bindgen(js_name = setClassThresholds)]
+        pub fn set_class_thresholds(&mut self, thresholds: JsValue) -> Result<String, JsError> {
+            let thresholds: BTreeMap<String, f64> = serde_wasm_bindgen::from_value(thresholds)
+                .map_err(|e| js_error(format!("thresholds: {e}")))?;
+            let report = self
+                .inner
+                .set_class_thresholds(thresholds)
+                .map_err(js_error)?;
+            serde_json::to_string_pretty(report).map_err(js_error)
+        }
+
+        /// The bytes of an output file, once its stage has run:
+        /// `predictions.json`, `eval-config.json`, `labels.json`,
+        /// `training.zip`, `report.html`, `report.json`.
+        pub fn file(&self, name: &str) -> Result<Option<Vec<u8>>, JsError> {
+            let evaluation = self.inner.evaluation();
+            let exports = self.inner.exports();
+            Ok(match name {
+                "predictions.json" => evaluation.map(|e| e.results.clone()),
+                "eval-config.json" => evaluation
+                    .map(|e| serde_json::to_vec_pretty(&e.config))
+                    .transpose()
+                    .map_err(js_error)?,
+                "labels.json" => exports.map(|e| e.labels_json.clone()),
+                "training.zip" => exports.map(|e| e.training_zip.clone()),
+                "report.html" => exports.map(|e| e.report_html.clone().into_bytes()),
+                "report.json" => self.report_json()?.map(String::into_bytes),
+                other => return Err(js_error(format!("no output file '{other}'"))),
+            })
+        }
+
+        /// `{width, height}` of the clip's frames.
+        #[wasm_bindgen(js_name = frameSize)]
+        pub fn frame_size(&self) -> Result<JsValue, JsError> {
+            let (width, height) = self.inner.frame_size();
+            to_js(&serde_json::json!({ "width": width, "height": height }))
+        }
+
+        /// Frame `index` with its labels drawn, as RGBA (`width × height × 4`);
+        /// `undefined` on a frame without labels.
+        #[wasm_bindgen(js_name = labelledFrame)]
+        pub fn labelled_frame(&mut self, index: usize) -> Result<Option<Vec<u8>>, JsError> {
+            let rgb = self.inner.labelled_frame(index).map_err(js_error)?;
+            Ok(rgb.map(|rgb| {
+                rgb.into_raw()
+                    .chunks_exact(3)
+                    .flat_map(|p| [p[0], p[1], p[2], 255])
+                    .collect()
+            }))
+        }
+
+        /// Warnings of the COCO export.
+        #[wasm_bindgen(js_name = exportWarnings)]
+        pub fn export_warnings(&self) -> Vec<String> {
+            self.inner
+                .exports()
+                .map(|e| e.warnings.clone())
+                .unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use autolabel::models::BackendKind;
+    use autolabel::models::device::init_device;
+    use autolabel::models::sam2::{Sam2Config, Sam2Model};
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../models/fixtures")
+            .join(name)
+    }
+
+    /// The seed classes with phrases inside the tiny fixture's vocabulary and
+    /// thresholds its random weights pass (as the CLI's integration test).
+    fn ontology() -> Ontology {
+        let mut o = Ontology::seed();
+        for (class, phrase) in o.classes.iter_mut().zip([
+            "car",
+            "truck",
+            "bus",
+            "person",
+            "rider",
+            "traffic light",
+            "sign",
+        ]) {
+            class.phrases = vec![phrase.into()];
+            class.box_threshold = 0.3;
+            class.text_threshold = 0.2;
+        }
+        o
+    }
+
+    fn pipeline() -> Pipeline {
+        let device = init_device(BackendKind::Cpu).unwrap();
+        let mut p = Pipeline::demo(&SceneConfig::small(13, 320, 180), "cpu").unwrap();
+        let gd = fixture("grounding-dino-tiny");
+        let read = |dir: &PathBuf, f: &str| std::fs::read(dir.join(f)).unwrap();
+        let config = String::from_utf8(read(&gd, "config.json")).unwrap();
+        let detector =
+            DetectorModel::from_bytes(&config, &read(&gd, "model.safetensors"), &device).unwrap();
+        p.set_detector(detector, "gd");
+        let sam = fixture("sam2-tiny");
+        let config =
+            Sam2Config::from_json(&String::from_utf8(read(&sam, "config.json")).unwrap()).unwrap();
+        let model =
+            Sam2Model::from_safetensors(config, &read(&sam, "model.safetensors"), &device).unwrap();
+        p.set_segmenter(Sam2ImagePredictor::new(model), "sam2");
+        p
+    }
+
+    fn settings() -> RunSettings {
+        RunSettings {
+            ontology: ontology(),
+            every: None,
+            max_frames: None,
+            training_size: "640".into(),
+        }
+    }
+
+    #[test]
+    fn every_stage_runs_in_order_and_a_threshold_reevaluates() {
+        let mut p = pipeline();
+        let plan = p.configure(settings()).unwrap();
+        assert_eq!(plan.keyframes, [0, 6, 12]);
+        let mut order = Vec::new();
+        while let Some(stage) = p.step().unwrap() {
+            order.push(stage);
+        }
+        assert_eq!(
+            order,
+            [
+                "detect", "detect", "detect", "segment", "segment", "segment", "track", "evaluate",
+                "analyse", "export"
+            ]
+        );
+        assert!(p.stages().iter().all(|s| s.status == "done"));
+        let report = p.report().unwrap().clone();
+        assert!(report.eval.is_some());
+        let exports = p.exports().unwrap();
+        assert!(exports.report_html.contains("id=\"pr-table\""));
+        let predictions = report.eval.as_ref().unwrap().predictions;
+        let all_out: BTreeMap<String, f64> =
+            p.classes.classes.iter().map(|c| (c.clone(), 1.0)).collect();
+        let gated = p.set_class_thresholds(all_out).unwrap();
+        let eval = gated.eval.as_ref().unwrap();
+        assert_eq!(
+            eval.bbox.overall.tp + eval.bbox.overall.fp,
+            0,
+            "every prediction below 1.0"
+        );
+        assert_eq!(eval.predictions, predictions, "nothing was detected again");
+        assert!(p.exports().is_none());
+        assert!(
+            p.set_class_thresholds(BTreeMap::from([("boat".into(), 0.5)]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_changed_ontology_detects_again_and_an_unchanged_one_keeps_the_stages() {
+        let mut p = pipeline();
+        p.configure(settings()).unwrap();
+        p.step().unwrap();
+        p.configure(settings()).unwrap();
+        assert_eq!(
+            p.stages()[0].progress.done,
+            1,
+            "kept across an unchanged configure"
+        );
+        let mut other = settings();
+        other.ontology.classes[0].box_threshold = 0.5;
+        p.configure(other).unwrap();
+        assert_eq!(p.stages()[0].progress.done, 0);
+        let mut empty = settings();
+        empty.ontology.classes[0].phrases.clear();
+        assert!(p.configure(empty).unwrap_err().starts_with("ontology: "));
+    }
+}
