@@ -64,14 +64,22 @@ pub(crate) fn write_ontology(dir: &Path) -> PathBuf {
     path
 }
 
+/// `autolabel run --quiet` with the tiny fixture models.
 fn run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
+    let mut c = loud_run_command(dataset, ontology, out);
+    c.arg("--quiet");
+    c
+}
+
+/// `autolabel run` with the tiny fixture models and progress on stderr.
+fn loud_run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
     let models = [fixture("grounding-dino-tiny"), fixture("sam2-tiny")];
     run_with_models(dataset, ontology, out, &models)
 }
 
 fn run_with_models(dataset: &Path, ontology: &Path, out: &Path, models: &[PathBuf; 2]) -> Command {
     let mut c = cli();
-    c.args(["run", "--quiet", "--scene", "scene-demo", "--nuscenes"])
+    c.args(["run", "--scene", "scene-demo", "--nuscenes"])
         .arg(dataset)
         .arg("--detector")
         .arg(&models[0])
@@ -450,6 +458,64 @@ fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
     }
 }
 
+/// Frames the track stage has finished (its checkpoint's lines but the key).
+fn tracked_frames(out: &Path) -> usize {
+    std::fs::read_to_string(out.join(".autolabel/tracks.json.partial"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_run_killed_during_tracking_resumes_from_its_saved_tracker_to_identical_outputs() {
+    let scratch = Scratch::new("run-resume-track");
+    let dataset = demo_dataset(&scratch.0, 19);
+    let ontology = write_ontology(&scratch.0);
+    let tracked = |out: &Path| {
+        let mut command = loud_run_command(&dataset, &ontology, out);
+        command.arg("--tracker").arg(fixture("sam2-video-tiny"));
+        command
+    };
+    let whole = scratch.0.join("whole");
+    ok(tracked(&whole).output().unwrap(), "the uninterrupted run");
+
+    let killed = scratch.0.join("killed");
+    let mut child = tracked(&killed).spawn().unwrap();
+    let saved = killed.join(".autolabel/tracks.json.saved");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !(saved.is_file() && tracked_frames(&killed) >= 2) {
+        assert!(Instant::now() < deadline, "tracking never got going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !killed.join("tracks.json").exists(),
+        "killed during tracking"
+    );
+
+    let out = ok(tracked(&killed).output().unwrap(), "the resumed run");
+    assert!(
+        stderr(&out).contains("track: resuming at frame"),
+        "the resumed run should go on from the saved tracker: {}",
+        stderr(&out)
+    );
+    assert!(
+        !saved.exists(),
+        "the saved tracker is removed with the stage done"
+    );
+    for file in DETERMINISTIC {
+        let (a, b) = (whole.join(file), killed.join(file));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{file} differs after the resume"
+        );
+    }
+}
+
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -469,6 +535,7 @@ fn bad_run_input_names_the_argument_and_keeps_the_users_files() {
         ([dino.clone(), dino], "--segmenter"),
     ] {
         let o = run_with_models(&dataset, &ontology, &out, &models)
+            .arg("--quiet")
             .output()
             .unwrap();
         let e = stderr(&o);

@@ -426,6 +426,51 @@ fn add_objects_runs_only_the_new_objects_and_tracks_as_add_prompts_does() {
 }
 
 #[test]
+fn a_saved_session_goes_on_exactly_as_the_one_it_was_saved_from() {
+    let model = model_with(config());
+    let mut source = frame_rgb;
+    let source: &mut FrameSource = &mut source;
+    let boxed = |b: [f64; 4]| {
+        VideoPrompt::Points(Prompt {
+            bbox: Some(b),
+            points: vec![],
+        })
+    };
+    let mut session = VideoSession::new([96, 160], Some(14));
+    session
+        .add_prompt(&model, 0, 1, &boxed([40.0, 20.0, 90.0, 60.0]), source)
+        .expect("prompt");
+    for frame in 1..=3 {
+        session
+            .track_frame(&model, frame, false, source)
+            .expect("frame");
+    }
+    session
+        .add_objects(&model, 3, &[(2, boxed([100.0, 40.0, 150.0, 80.0]))], source)
+        .expect("add_objects");
+    for frame in 4..=5 {
+        session
+            .track_frame(&model, frame, false, source)
+            .expect("frame");
+    }
+    let bytes = session.save("caller state").expect("save");
+    let (mut loaded, caller) = VideoSession::load(&bytes, model.device()).expect("load");
+    assert_eq!(caller, "caller state");
+    assert_eq!(loaded.stored_frames(), session.stored_frames());
+    assert_eq!(loaded.object_ids(), session.object_ids());
+    for frame in 6..14 {
+        let [a, b] = [&mut session, &mut loaded]
+            .map(|s| s.track_frame(&model, frame, false, source).expect("frame"));
+        assert_eq!(outputs(&a), outputs(&b), "frame {frame}");
+    }
+
+    for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+        let e = VideoSession::load(&bytes[..cut], model.device()).unwrap_err();
+        assert!(e.to_string().contains("saved tracking session"), "{e}");
+    }
+}
+
+#[test]
 fn an_image_only_checkpoint_is_refused_naming_the_missing_modules() {
     let image = repo().join("models/fixtures/sam2-tiny");
     let e = Sam2VideoModel::from_dir(&image, &Device::flex())

@@ -5,19 +5,19 @@
 //! [`propagate`] is `autolabel track`'s stage; it takes prompts as data
 //! ([`PropagationPrompt`], the `PROMPTS.json` format) and frames from the
 //! caller one at a time, so the CLI and the page share it.
-//! [`track_detections`] is the pipeline's track stage with propagation:
+//! [`Tracker`] is the pipeline's track stage with propagation:
 //! tracks seeded from keyframe detections, carried through every frame.
 //!
 //! Reference: transformers v5.23.0 `Sam2VideoProcessor` /
 //! `Sam2VideoModel.propagate_in_video_iterator` and `post_process_masks`
 //! (bilinear to the frame size, logit > 0).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use super::segment::{FrameMasks, MaskedObject, SegmentOutput};
-use super::track::{FrameTracks, TrackOutput, TrackSettings, TrackedObject, hungarian};
+use super::track::{FrameTracks, TrackSettings, TrackedObject, hungarian};
 use crate::labels::mask::Mask;
 use crate::labels::{Box2, Prompt, Rle};
 use crate::models::sam2::processing::{MASK_THRESHOLD, upscale_masks};
@@ -172,8 +172,8 @@ pub fn frame_output(
     })
 }
 
-/// A track the [`track_detections`] stage carries.
-#[derive(Debug, Clone)]
+/// A track the [`Tracker`] carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Track {
     class: String,
     /// Its latest detection's score (what the evaluation ranks by).
@@ -184,83 +184,235 @@ struct Track {
 
 /// Stage 3 with propagation: tracks seeded from the keyframes' detections and
 /// masks and carried through every frame of `frames` (clip indices, in
-/// order) by SAM 2's video predictor. On each keyframe the tracked masks are
-/// matched one-to-one to the detections (Hungarian on mask IoU, same class,
-/// at least `min_iou`): a match keeps its id; a detection left over starts a
-/// new track from its mask, carried `backfill` frames backward too; a track
-/// unmatched for `retire_after` keyframes and absent is retired. `source`
-/// gives a clip frame's RGB; `progress` hears each frame done.
-pub fn track_detections(
-    model: &Sam2VideoModel,
-    frames: &[usize],
-    masks: &SegmentOutput,
-    settings: &TrackSettings,
-    source: &mut dyn FnMut(usize) -> Result<Vec<u8>, Sam2Error>,
-    progress: &mut dyn FnMut(usize),
-) -> Result<TrackOutput, Sam2Error> {
-    let Some(first) = masks.frames.first() else {
-        return Ok(TrackOutput::propagated(Vec::new()));
-    };
-    let original = [first.height as usize, first.width as usize];
-    let keyframes: BTreeMap<usize, &FrameMasks> =
-        masks.frames.iter().map(|f| (f.frame, f)).collect();
-    let mut session = VideoSession::new(original, Some(frames.len()));
-    let mut at = |position: usize| source(frames[position]);
-    let mut tracks: BTreeMap<u32, Track> = BTreeMap::new();
-    let mut next_id = 1u32;
-    let mut out: Vec<FrameTracks> = Vec::with_capacity(frames.len());
-    for (position, &clip_index) in frames.iter().enumerate() {
-        let result = if tracks.is_empty() {
+/// order) by SAM 2's video predictor, one frame per [`step`](Self::step) so
+/// that the caller can show progress, stop, and [`save`](Self::save) and
+/// [`load`](Self::load) a long run.
+///
+/// On each keyframe the tracked masks are matched one-to-one to the
+/// detections (Hungarian on mask IoU, same class, at least `min_iou`): a match
+/// keeps its id; a detection left over starts a new track from its mask,
+/// carried `backfill` frames backward too ("label from the future"); a track
+/// unmatched for `retire_after` keyframes and absent is retired. A frame's
+/// labels are final once no later keyframe can carry a new track back into
+/// it: `step` returns them then, in frame order.
+pub struct Tracker {
+    frames: Vec<usize>,
+    keyframes: BTreeMap<usize, FrameMasks>,
+    settings: TrackSettings,
+    /// `[height, width]` of the frames.
+    original: [usize; 2],
+    session: VideoSession,
+    state: TrackerState,
+}
+
+/// What a [`Tracker`] holds besides its session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TrackerState {
+    /// The position in `frames` of the next frame to run.
+    position: usize,
+    next_id: u32,
+    tracks: BTreeMap<u32, Track>,
+    /// Frames run whose labels are not final yet, oldest first.
+    open: VecDeque<FrameTracks>,
+}
+
+/// Where a track starts: its new id and the mask prompt it starts from.
+type Started = Vec<(u32, VideoPrompt)>;
+
+impl Tracker {
+    /// A tracker over `frames` (clip indices, in order) seeded by the
+    /// keyframes' masks; nothing to do when `masks` has no frame.
+    pub fn new(frames: Vec<usize>, masks: &SegmentOutput, settings: TrackSettings) -> Self {
+        let original = masks
+            .frames
+            .first()
+            .map_or([0, 0], |f| [f.height as usize, f.width as usize]);
+        let frames = if masks.frames.is_empty() {
+            Vec::new()
+        } else {
+            frames
+        };
+        Tracker {
+            session: VideoSession::new(original, Some(frames.len())),
+            keyframes: masks.frames.iter().map(|f| (f.frame, f.clone())).collect(),
+            frames,
+            settings,
+            original,
+            state: TrackerState {
+                next_id: 1,
+                ..TrackerState::default()
+            },
+        }
+    }
+
+    /// Frames to walk in all.
+    pub fn frames(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Frames walked so far.
+    pub fn position(&self) -> usize {
+        self.state.position
+    }
+
+    /// Frames whose labels are final (returned by [`step`](Self::step)).
+    pub fn finished_frames(&self) -> usize {
+        self.state.position - self.state.open.len()
+    }
+
+    /// Whether every frame has been walked.
+    pub fn is_done(&self) -> bool {
+        self.state.position >= self.frames.len()
+    }
+
+    /// Runs the next frame (`source` gives a clip frame's RGB by clip index)
+    /// and returns the frames whose labels became final: none at first, all
+    /// that are left once the last frame has run.
+    pub fn step(
+        &mut self,
+        model: &Sam2VideoModel,
+        source: &mut dyn FnMut(usize) -> Result<Vec<u8>, Sam2Error>,
+    ) -> Result<Vec<FrameTracks>, Sam2Error> {
+        let position = self.state.position;
+        let Some(&clip_index) = self.frames.get(position) else {
+            return Ok(Vec::new());
+        };
+        let frames = &self.frames;
+        let mut at = |p: usize| source(frames[p]);
+        let result = if self.state.tracks.is_empty() {
             None
         } else {
-            Some(session.track_frame(model, position, false, &mut at)?)
+            Some(self.session.track_frame(model, position, false, &mut at)?)
         };
         let mut tracked = match &result {
-            Some(r) => frame_output(r, original)?,
+            Some(r) => frame_output(r, self.original)?,
             None => PropagatedFrame {
                 frame: position,
                 objects: Vec::new(),
             },
         };
-        if let Some(detected) = keyframes.get(&clip_index) {
-            let new = match_detections(detected, &tracked, &mut tracks, settings);
+        if let Some(detected) = self.keyframes.get(&clip_index) {
+            let state = &mut self.state;
+            let new = match_detections(detected, &tracked, &mut state.tracks, &self.settings);
             // Retired on what the tracker saw, before the new tracks join.
-            retire(&mut session, &mut tracks, &tracked, settings.retire_after);
-            if !new.is_empty() {
-                let mut prompts = Vec::with_capacity(new.len());
-                let mut started = BTreeMap::new();
-                for object in new {
-                    let track = Track {
-                        class: object.class.clone(),
-                        score: object.score,
-                        misses: 0,
-                    };
-                    tracks.insert(next_id, track.clone());
-                    started.insert(next_id, track);
-                    prompts.push((next_id, VideoPrompt::Mask(object.mask.decode())));
-                    next_id += 1;
-                }
-                let added = session.add_objects(model, position, &prompts, &mut at)?;
+            retire(
+                &mut self.session,
+                &mut state.tracks,
+                &tracked,
+                self.settings.retire_after,
+            );
+            let started = state.start(new);
+            if !started.is_empty() {
+                let added = self
+                    .session
+                    .add_objects(model, position, &started, &mut at)?;
                 tracked
                     .objects
-                    .extend(frame_output(&added, original)?.objects);
+                    .extend(frame_output(&added, self.original)?.objects);
                 let fill = Backfill {
                     position,
-                    frames: settings.backfill,
-                    original,
+                    frames: self.settings.backfill,
+                    original: self.original,
                 };
-                fill.run(model, &mut out, &prompts, &started, &mut at)?;
+                let earlier = fill.run(model, &started, &mut at)?;
+                self.state.carry_back(position, earlier);
             }
         }
-        out.push(FrameTracks {
+        let [height, width] = self.original;
+        let objects = tracked_objects(&tracked, &self.state.tracks);
+        self.state.open.push_back(FrameTracks {
             frame: clip_index,
-            width: first.width,
-            height: first.height,
-            objects: tracked_objects(&tracked, &tracks),
+            width: width as u32,
+            height: height as u32,
+            objects,
         });
-        progress(clip_index);
+        self.state.position += 1;
+        Ok(self.finished())
     }
-    Ok(TrackOutput::propagated(out))
+
+    /// The open frames no later keyframe can reach any more.
+    fn finished(&mut self) -> Vec<FrameTracks> {
+        let keep = if self.is_done() {
+            0
+        } else {
+            self.settings.backfill
+        };
+        let n = self.state.open.len().saturating_sub(keep);
+        self.state.open.drain(..n).collect()
+    }
+
+    /// The tracker as bytes, between steps (see [`VideoSession::save`]).
+    pub fn save(&self) -> Result<Vec<u8>, Sam2Error> {
+        let state =
+            serde_json::to_string(&self.state).map_err(|e| Sam2Error::Snapshot(e.to_string()))?;
+        self.session.save(&state)
+    }
+
+    /// A tracker [`save`](Self::save)d by a run over the same `frames`,
+    /// `masks` and `settings`; its tensors on `model`'s device. It goes on
+    /// exactly as the saved one would have.
+    pub fn load(
+        bytes: &[u8],
+        model: &Sam2VideoModel,
+        frames: Vec<usize>,
+        masks: &SegmentOutput,
+        settings: TrackSettings,
+    ) -> Result<Self, Sam2Error> {
+        let mut tracker = Tracker::new(frames, masks, settings);
+        let (session, state) = VideoSession::load(bytes, model.device())?;
+        let state: TrackerState =
+            serde_json::from_str(&state).map_err(|e| Sam2Error::Snapshot(e.to_string()))?;
+        let (saved, now) = (session.original(), tracker.original);
+        let frames = tracker.frames.len();
+        if state.position > frames || session.num_frames() != Some(frames) || saved != now {
+            return Err(Sam2Error::Snapshot(format!(
+                "saved at frame {} of {:?} frames of {}×{}; this run has {frames} frames of {}×{}",
+                state.position,
+                session.num_frames(),
+                saved[1],
+                saved[0],
+                now[1],
+                now[0],
+            )));
+        }
+        tracker.session = session;
+        tracker.state = state;
+        Ok(tracker)
+    }
+}
+
+impl TrackerState {
+    /// New tracks for the detections left over, with their prompts.
+    fn start(&mut self, new: Vec<&MaskedObject>) -> Started {
+        new.into_iter()
+            .map(|object| {
+                let id = self.next_id;
+                self.next_id += 1;
+                let track = Track {
+                    class: object.class.clone(),
+                    score: object.score,
+                    misses: 0,
+                };
+                self.tracks.insert(id, track);
+                (id, VideoPrompt::Mask(object.mask.decode()))
+            })
+            .collect()
+    }
+
+    /// Adds the new tracks carried backward from the keyframe at `position`
+    /// to the open frames they reached.
+    fn carry_back(&mut self, position: usize, earlier: Vec<PropagatedFrame>) {
+        let first_open = position - self.open.len();
+        for frame in earlier {
+            if let Some(open) = frame
+                .frame
+                .checked_sub(first_open)
+                .and_then(|i| self.open.get_mut(i))
+            {
+                open.objects.extend(tracked_objects(&frame, &self.tracks));
+            }
+        }
+    }
 }
 
 /// Matches a keyframe's detections to the tracked masks; updates the matched
@@ -359,27 +511,26 @@ struct Backfill {
 
 impl Backfill {
     /// Runs the new tracks backward over the frames before the keyframe in a
-    /// session of their own (the main session's memories stay forward ones),
-    /// adding them to those frames' outputs where they are present.
+    /// session of their own (the main session's memories stay forward ones):
+    /// their outputs on those frames, by position.
     fn run(
         &self,
         model: &Sam2VideoModel,
-        out: &mut [FrameTracks],
         prompts: &[(u32, VideoPrompt)],
-        tracks: &BTreeMap<u32, Track>,
         source: &mut FrameSource,
-    ) -> Result<(), Sam2Error> {
+    ) -> Result<Vec<PropagatedFrame>, Sam2Error> {
         if self.frames == 0 || self.position == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut session = VideoSession::new(self.original, Some(self.position + 1));
         session.add_prompts(model, self.position, prompts, source)?;
-        for earlier in (self.position.saturating_sub(self.frames)..self.position).rev() {
-            let result = session.track_frame(model, earlier, true, source)?;
-            let frame = frame_output(&result, self.original)?;
-            out[earlier].objects.extend(tracked_objects(&frame, tracks));
-        }
-        Ok(())
+        (self.position.saturating_sub(self.frames)..self.position)
+            .rev()
+            .map(|earlier| {
+                let result = session.track_frame(model, earlier, true, source)?;
+                frame_output(&result, self.original)
+            })
+            .collect()
     }
 }
 

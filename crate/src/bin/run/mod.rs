@@ -26,7 +26,7 @@ use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
-use autolabel::pipeline::propagate::track_detections;
+use autolabel::pipeline::propagate::Tracker;
 use autolabel::pipeline::run::{
     EvaluateInputs, StageTime, evaluate_run, run_report, stage_timings,
 };
@@ -34,8 +34,8 @@ use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
 use autolabel::pipeline::track::{TrackSettings, associate};
 use autolabel::pipeline::{
-    Caption, DetectOutput, FrameDetections, FrameMasks, Ontology, Sampling, SegmentOutput,
-    TrackOutput, outputs,
+    Caption, DetectOutput, FrameDetections, FrameMasks, FrameTracks, Ontology, Sampling,
+    SegmentOutput, TrackOutput, outputs,
 };
 use serde::Serialize;
 
@@ -580,20 +580,23 @@ impl Runner<'_> {
                 items: done.items,
             });
         }
-        let start = Instant::now();
-        let (tracks, items) = match &self.settings.tracker {
-            Some(files) => (self.propagate(input, masks, frames, files)?, frames.len()),
+        let (tracks, seconds, items) = match &self.settings.tracker {
+            Some(files) => {
+                let (tracks, seconds) = self.propagate(input, masks, frames, files, &key)?;
+                (tracks, seconds, frames.len())
+            }
             None => {
                 say(
                     self.args,
                     "track: tracks join the keyframes' masks \
                      (give --tracker a SAM 2 video checkpoint to carry masks through every frame)",
                 );
+                let start = Instant::now();
                 let tracks = associate(&masks.value, &self.settings.track);
-                (tracks, masks.value.frames.len())
+                let seconds = start.elapsed().as_secs_f64();
+                (tracks, seconds, masks.value.frames.len())
             }
         };
-        let seconds = start.elapsed().as_secs_f64();
         self.store.save_bytes(
             "tracks.txt",
             &key,
@@ -610,20 +613,26 @@ impl Runner<'_> {
         })
     }
 
-    /// Propagation through every taken frame with SAM 2's video predictor.
+    /// Propagation through every taken frame with SAM 2's video predictor,
+    /// resumed from the tracker saved by a killed run with the same `key`;
+    /// the tracks and the stage's seconds.
     fn propagate(
         &mut self,
         input: &mut Input,
         masks: &Timed<SegmentOutput>,
         frames: &[usize],
         files: &ModelFiles,
-    ) -> Result<TrackOutput> {
+        key: &str,
+    ) -> Result<(TrackOutput, f64)> {
         let dir = Path::new(&files.dir);
         let device = init_device(self.args.device)?;
         let model = Sam2VideoModel::from_dir(dir, &device)
             .map_err(|e| format!("--tracker {}: {e}", dir.display()))?;
-        let mut progress = Progress::new("track", frames.len(), self.args.quiet);
-        let mut last = Instant::now();
+        let mut checkpoint = self.store.checkpoint::<FrameTracks>("tracks.json", key)?;
+        let mut tracker = self.resumed_tracker(&model, masks, frames, key)?;
+        checkpoint.truncate(tracker.finished_frames())?;
+        let mut progress = Progress::new("track", tracker.frames(), self.args.quiet);
+        progress.resume(tracker.position(), checkpoint.seconds());
         let clip = &mut input.clip;
         let mut source = |index: usize| -> std::result::Result<Vec<u8>, Sam2Error> {
             let frame = clip
@@ -631,20 +640,65 @@ impl Runner<'_> {
                 .map_err(|e| Sam2Error::Image(format!("frame {index}: {e}")))?;
             Ok(frame.rgb.into_raw())
         };
-        let mut step = |_frame: usize| {
-            progress.step(last.elapsed().as_secs_f64());
-            last = Instant::now();
-        };
-        let tracks = track_detections(
-            &model,
-            frames,
-            &masks.value,
-            &self.settings.track,
-            &mut source,
-            &mut step,
-        )?;
+        let mut saver = Saver::default();
+        let mut unassigned = 0.0;
+        while !tracker.is_done() {
+            let start = Instant::now();
+            let finished = tracker.step(&model, &mut source)?;
+            let seconds = start.elapsed().as_secs_f64();
+            progress.step(seconds);
+            unassigned += seconds;
+            let share = unassigned / finished.len().max(1) as f64;
+            for frame in finished {
+                checkpoint.push(frame, share)?;
+                unassigned = 0.0;
+            }
+            saver.maybe_save(&tracker, |bytes| {
+                self.store.save_working_state("tracks.json", key, bytes)
+            })?;
+        }
         progress.finish();
-        Ok(tracks)
+        let seconds = checkpoint.seconds();
+        let frames = checkpoint.done.into_iter().map(|(f, _)| f).collect();
+        Ok((TrackOutput::propagated(frames), seconds))
+    }
+
+    /// The tracker a killed run saved under `key`, or a new one.
+    fn resumed_tracker(
+        &self,
+        model: &Sam2VideoModel,
+        masks: &Timed<SegmentOutput>,
+        frames: &[usize],
+        key: &str,
+    ) -> Result<Tracker> {
+        let settings = self.settings.track.clone();
+        let fresh = || Tracker::new(frames.to_vec(), &masks.value, settings.clone());
+        let Some(bytes) = self.store.working_state("tracks.json", key) else {
+            return Ok(fresh());
+        };
+        match Tracker::load(
+            &bytes,
+            model,
+            frames.to_vec(),
+            &masks.value,
+            settings.clone(),
+        ) {
+            Ok(tracker) => {
+                say(
+                    self.args,
+                    &format!(
+                        "track: resuming at frame {} of {}",
+                        tracker.position(),
+                        tracker.frames()
+                    ),
+                );
+                Ok(tracker)
+            }
+            Err(e) => {
+                say(self.args, &format!("track: starting over ({e})"));
+                Ok(fresh())
+            }
+        }
     }
 
     fn stage_timings(
@@ -735,6 +789,33 @@ impl Runner<'_> {
             self.store
                 .save_bytes("propagation.mp4", &key, &video, 0.0, tracks.frames.len())?;
         }
+        Ok(())
+    }
+}
+
+/// When to save the tracker: whenever the work since the last save is ten
+/// times what saving took, so that saving costs at most a tenth of the stage
+/// and a kill loses little (a few MiB a save per object at 1024²).
+#[derive(Default)]
+struct Saver {
+    since: Option<Instant>,
+    cost: f64,
+}
+
+impl Saver {
+    fn maybe_save(
+        &mut self,
+        tracker: &Tracker,
+        save: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if tracker.is_done() || since.elapsed().as_secs_f64() < 10.0 * self.cost {
+            return Ok(());
+        }
+        let start = Instant::now();
+        save(&tracker.save()?)?;
+        self.cost = start.elapsed().as_secs_f64();
+        self.since = Some(Instant::now());
         Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! Layout: `OUTDIR/<file>` is a stage's output; `OUTDIR/.autolabel/<file>.done`
 //! holds its key and measured time, written after the output (a run killed
 //! between the two redoes the stage); `OUTDIR/.autolabel/<stage>.partial`
-//! holds the key, then one JSON line per finished frame.
+//! holds the key, then one JSON line per finished frame; a stage that needs
+//! more than its finished frames to go on (the tracker's memories) keeps that
+//! in `OUTDIR/.autolabel/<file>.saved`, also keyed.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -123,7 +125,29 @@ impl Store {
         };
         write_atomic(&self.state.join(format!("{file}.done")), &pretty(&done)?)?;
         let _ = std::fs::remove_file(self.partial_path(file));
+        let _ = std::fs::remove_file(self.saved_path(file));
         Ok(())
+    }
+
+    fn saved_path(&self, file: &str) -> PathBuf {
+        self.state.join(format!("{file}.saved"))
+    }
+
+    /// Saves a stage's working state (what it needs to go on from where it
+    /// is, beside its checkpoint), atomically, under `key`.
+    pub fn save_working_state(&self, file: &str, key: &str, bytes: &[u8]) -> Result<()> {
+        let mut record = Vec::with_capacity(key.len() + 1 + bytes.len());
+        record.extend_from_slice(key.as_bytes());
+        record.push(b'\n');
+        record.extend_from_slice(bytes);
+        write_atomic(&self.saved_path(file), &record)
+    }
+
+    /// The working state saved for `file` under `key`, if any.
+    pub fn working_state(&self, file: &str, key: &str) -> Option<Vec<u8>> {
+        let record = std::fs::read(self.saved_path(file)).ok()?;
+        let rest = record.strip_prefix(key.as_bytes())?.strip_prefix(b"\n")?;
+        Some(rest.to_vec())
     }
 
     /// Whether `file` exists with a record of `key` (for outputs not read back).
@@ -165,6 +189,7 @@ impl Store {
         let mut checkpoint = Checkpoint {
             file,
             path,
+            key: key.to_string(),
             done: Vec::new(),
         };
         for (value, seconds) in done {
@@ -179,6 +204,7 @@ impl Store {
 pub struct Checkpoint<T> {
     file: File,
     path: PathBuf,
+    key: String,
     /// Frames finished so far, with their seconds.
     pub done: Vec<(T, f64)>,
 }
@@ -196,6 +222,24 @@ impl<T: Serialize> Checkpoint<T> {
         writeln!(self.file, "{line}")
             .and_then(|()| self.file.flush())
             .map_err(|e| format!("{}: {e}", self.path.display()).into())
+    }
+
+    /// Keeps the first `n` finished frames, dropping the rest (frames that a
+    /// resumed stage will redo).
+    pub fn truncate(&mut self, n: usize) -> Result<()> {
+        if n >= self.done.len() {
+            return Ok(());
+        }
+        self.done.truncate(n);
+        let err = |e: std::io::Error| format!("{}: {e}", self.path.display());
+        self.file = File::create(&self.path).map_err(err)?;
+        writeln!(self.file, "{}", self.key).map_err(err)?;
+        let done = std::mem::take(&mut self.done);
+        for (value, seconds) in &done {
+            self.push_serialised(value, *seconds)?;
+        }
+        self.done = done;
+        Ok(())
     }
 
     /// The seconds of every finished frame.

@@ -78,6 +78,9 @@ pub enum Sam2Error {
     Image(String),
     #[error("reading a tensor back from the device: {0}")]
     Readback(String),
+    /// A saved [`VideoSession`] that cannot be read back.
+    #[error("saved tracking session: {0}")]
+    Snapshot(String),
     #[error("predict called before set_image")]
     NoImage,
     /// The model computed NaN or Inf: broken weights or input; never passed

@@ -37,6 +37,8 @@ use crate::labels::Prompt;
 use crate::labels::mask::Mask;
 use crate::models::resample::antialiased_bilinear_resize;
 
+mod snapshot;
+
 /// A prompt for one object on one frame, in original-frame pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoPrompt {
@@ -189,6 +191,16 @@ impl VideoSession {
             pointer: &state.pointer,
             object_score: state.object_score,
         })
+    }
+
+    /// `[height, width]` of the frames.
+    pub fn original(&self) -> [usize; 2] {
+        self.original
+    }
+
+    /// Frames in the clip, when known.
+    pub fn num_frames(&self) -> Option<usize> {
+        self.num_frames
     }
 
     /// Object ids in the order they were first prompted.
