@@ -6,6 +6,9 @@
 // a class's score threshold re-evaluates to what `autolabel eval` gives for
 // it; the COCO download loads in pycocotools and is the CLI's labels.json;
 // Cancel keeps the finished stages and frames, and Run continues from them.
+// tracks.txt is the CLI's; the propagation video encoded in the page (H.264
+// MP4, or VP9 WebM when the browser says it cannot encode H.264) decodes in
+// ffprobe with one frame per labelled frame.
 // Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6)
 // and pipeline-report.png.
 
@@ -15,7 +18,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT, findCli, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
+import { ROOT, findCli, probeVideo, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
 const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
@@ -99,6 +102,22 @@ function assertSameLabels(actual, expected, what) {
   });
 }
 
+/**
+ * The same MOT lines as the CLI's: frame, track id and the unused fields
+ * exactly; boxes to a pixel and scores to 1e-4, as the labels.
+ */
+function assertSameMot(actual, expected) {
+  const rows = (text) => text.trimEnd().split('\n').map((line) => line.split(',').map(Number));
+  const [a, e] = [rows(actual), rows(expected)];
+  assert.equal(a.length, e.length, 'tracks.txt: one line per tracked object');
+  a.forEach((row, i) => {
+    const want = e[i];
+    assert.deepEqual([row[0], row[1], ...row.slice(7)], [want[0], want[1], ...want.slice(7)], `tracks.txt line ${i + 1}`);
+    for (let k = 2; k < 6; k += 1) assert.ok(Math.abs(row[k] - want[k]) <= 1, `tracks.txt line ${i + 1}: ${row} vs ${want}`);
+    assert.ok(Math.abs(row[6] - want[6]) <= 1e-4, `tracks.txt line ${i + 1}: score ${row[6]} vs ${want[6]}`);
+  });
+}
+
 /** The entries of a ZIP: {name: sha256} and its annotations.json (Python's zipfile reads it). */
 function zipContents(path) {
   const script = [
@@ -117,12 +136,48 @@ async function waitPipeline(page, statuses, timeout = RUN_TIMEOUT_MS) {
   return pipelineState(page);
 }
 
-/** Clicks download `name` and returns the file's path. */
-async function download(page, dir, name) {
-  const [file] = await Promise.all([page.waitForEvent('download'), page.locator(`#run-downloads button[data-file="${name}"]`).click()]);
-  const path = join(dir, `page-${name}`);
+/** Clicks download `name` and returns the file's path (`page-` and the name the page gave it). */
+async function download(page, dir, name, timeout = 30_000) {
+  const [file] = await Promise.all([
+    page.waitForEvent('download', { timeout }),
+    page.locator(`#run-downloads button[data-file="${name}"]`).click(),
+  ]);
+  const path = join(dir, `page-${file.suggestedFilename()}`);
   await file.saveAs(path);
   return path;
+}
+
+/** Writes the test ontology into `dir` (returned). */
+function writeOntology(dir) {
+  writeFileSync(join(dir, 'ontology.json'), JSON.stringify(ONTOLOGY));
+  return dir;
+}
+
+/** Opens the small demo scene with the fixture models chosen and the ontology of `dir` loaded. */
+async function openDemoPipeline(session, dir) {
+  const { page } = session;
+  await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+  await waitForFrame(page, 0, 150_000);
+  await waitPipeline(page, ['ready'], 150_000);
+  await page.locator('#pick-ontology').setInputFiles(join(dir, 'ontology.json'));
+  await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+}
+
+/** Downloads the propagation video, checks it with ffprobe against the page's clip and tracks.txt, and says what it was. */
+async function checkVideo(page, dir, mot) {
+  const labelled = new Set(mot.trimEnd().split('\n').map((line) => line.split(',')[0])).size;
+  const path = await download(page, dir, 'video', 120_000);
+  const made = (await pipelineState(page)).video;
+  const probe = probeVideo(path);
+  console.log(`propagation video: ${made.name}, ${made.label}, ${made.frames} frames, ${made.bytes} bytes in ${made.seconds.toFixed(2)} s; ffprobe ${JSON.stringify(probe)}`);
+  assert.equal(probe.frames, labelled, 'one video frame per labelled frame');
+  const { width, height } = await page.evaluate(() => window.__autolabel.clip);
+  assert.deepEqual([probe.width, probe.height], [width, height]);
+  const expected = made.codec === 'avc' ? ['h264', /mp4/, /\.mp4$/] : ['vp9', /webm/, /\.webm$/];
+  assert.equal(probe.codec, expected[0]);
+  assert.match(probe.format, expected[1]);
+  assert.match(path, expected[2]);
+  return made.codec;
 }
 
 describe('the pipeline in the page', () => {
@@ -131,13 +186,8 @@ describe('the pipeline in the page', () => {
   let moved = null; // {cls, threshold}: the class threshold the threshold test set
   const suite = suiteSession(async ({ session, page }) => {
     tmp = await tempDir('autolabel-pipeline-');
-    writeFileSync(join(tmp.dir, 'ontology.json'), JSON.stringify(ONTOLOGY));
-    cliReport = cliRun(tmp.dir, join(tmp.dir, 'cli'));
-    await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
-    await waitForFrame(page, 0, 150_000);
-    await waitPipeline(page, ['ready'], 150_000);
-    await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
-    await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+    cliReport = cliRun(writeOntology(tmp.dir), join(tmp.dir, 'cli'));
+    await openDemoPipeline(session, tmp.dir);
   });
   after(() => tmp?.cleanup());
 
@@ -209,6 +259,16 @@ describe('the pipeline in the page', () => {
     assertSameLabels(zip.coco, cliZip.coco, 'training.zip annotations.json');
     const html = readFileSync(await download(page, tmp.dir, 'report.html'), 'utf8');
     assert.match(html, /id="pr-table"/);
+  });
+
+  it('gives tracks.txt equal to the CLI\'s and a propagation video of the labelled frames', async () => {
+    const { page } = suite;
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    const cliMot = readFileSync(join(tmp.dir, 'cli/tracks.txt'), 'utf8');
+    assertSameMot(mot, cliMot);
+    console.log(`tracks.txt: ${mot.trimEnd().split('\n').length} lines, ${mot === cliMot ? 'byte-identical to' : 'within tolerance of'} the CLI's`);
+    // Debian's Chromium encodes H.264 (the describe below takes it away).
+    assert.equal(await checkVideo(page, tmp.dir, mot), 'avc', 'H.264 in MP4 where the browser has it');
   });
 
   it('re-evaluates a class at a new score threshold as autolabel eval does', async () => {
@@ -300,5 +360,29 @@ describe('the pipeline in the page', () => {
     assert.deepEqual(s.report, before.report, 'the report on screen is kept');
     assert.deepEqual(s.stages, before.stages, 'the finished stages are kept');
     assert.equal(await page.locator('#run-report').isVisible(), true);
+  });
+});
+
+describe('the propagation video in a browser without an H.264 encoder', () => {
+  let tmp;
+  // WebCodecs says no to every H.264 configuration, from before the page loads.
+  const refuseH264 = () => {
+    const ask = VideoEncoder.isConfigSupported.bind(VideoEncoder);
+    VideoEncoder.isConfigSupported = (config) =>
+      config.codec.startsWith('avc') ? Promise.resolve({ supported: false, config }) : ask(config);
+  };
+  const suite = suiteSession(async ({ session }) => {
+    tmp = await tempDir('autolabel-video-');
+    await openDemoPipeline(session, writeOntology(tmp.dir));
+  }, { initScript: refuseH264 });
+  after(() => tmp?.cleanup());
+
+  it('is VP9 in WebM, one frame per labelled frame', async () => {
+    const { page } = suite;
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    assert.equal(await checkVideo(page, tmp.dir, mot), 'vp9');
   });
 });
