@@ -12,6 +12,7 @@
 //   pipelineThresholds {thresholds: {class: t}}       → {report}   (re-evaluated, nothing detected again)
 //   pipelineOntology   {text}                         → ontology   (a file's text, read by the core)
 //   pipelineLabelled   {index}                        → {bitmap} | null  (the frame with its labels drawn)
+//   pipelineMatches    {index}                        → FrameMatches | null (the evaluation's TP/FP/FN of a frame)
 //   pipelineVideoPlan  {}                             → {frames, fps, width, height} (the propagation video's frames)
 //   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, …)
 
@@ -106,6 +107,10 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
     async pipelineOntology({ text }) {
       await wasm();
       return JSON.parse(api().parseOntology(text));
+    },
+
+    async pipelineMatches({ index }) {
+      return open().frameMatches(index) ?? null;
     },
 
     async pipelineVideoPlan() {

@@ -53,7 +53,10 @@ function save(bytes, name, type) {
 }
 
 export class RunPanel {
-  /** `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed)}. */
+  /**
+   * `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed),
+   * evaluationChanged() (they were evaluated again)}.
+   */
   constructor(app) {
     this.app = app;
     this.worker = null;
@@ -258,6 +261,22 @@ export class RunPanel {
     return this.public.stages.some((s) => s.stage === 'track' && s.status === 'done');
   }
 
+  /** Whether the run has an evaluation to colour frames with (evaluate has run). */
+  hasEvaluation() {
+    return this.public.stages.some((s) => s.stage === 'evaluate' && s.status === 'done');
+  }
+
+  /** What the evaluation made of frame `index`'s objects (the core's FrameMatches), or null. */
+  async frameMatches(index) {
+    if (!this.worker || this.public.status === 'running') return null;
+    try {
+      return await this.worker.call('pipelineMatches', { index });
+    } catch (e) {
+      this.app.notify('error', `TP/FP/FN of frame ${index}: ${e.message}`);
+      return null;
+    }
+  }
+
   /** Frame `index` with the run's labels drawn (an ImageBitmap), or null. */
   async labelledFrame(index) {
     if (!this.worker || this.public.status === 'running') return null;
@@ -288,6 +307,7 @@ export class RunPanel {
       this.public.thresholds = thresholds;
       this.renderStages(stages);
       this.showReport(report);
+      this.app.evaluationChanged();
       this.setStatus(
         `Re-evaluated with ${cls} at score ≥ ${value} (no detection ran again). ` +
           'labels.json keeps every label; report.html is remade with these numbers on download.',

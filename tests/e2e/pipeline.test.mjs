@@ -8,7 +8,10 @@
 // Cancel keeps the finished stages and frames, and Run continues from them.
 // tracks.txt is the CLI's; the propagation video encoded in the page (H.264
 // MP4, or VP9 WebM when the browser says it cannot encode H.264) decodes in
-// ffprobe with one frame per labelled frame.
+// ffprobe with one frame per labelled frame. The TP/FP/FN colouring of each
+// keyframe counts what `autolabel eval` counts for that frame's predictions,
+// and the keyframes add up to the report.
+// Screenshot also: pipeline-matches.png (TP/FP/FN on keyframe 6).
 // Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6)
 // and pipeline-report.png.
 
@@ -269,6 +272,34 @@ describe('the pipeline in the page', () => {
     console.log(`tracks.txt: ${mot.trimEnd().split('\n').length} lines, ${mot === cliMot ? 'byte-identical to' : 'within tolerance of'} the CLI's`);
     // Debian's Chromium encodes H.264 (the describe below takes it away).
     assert.equal(await checkVideo(page, tmp.dir, mot), 'avc', 'H.264 in MP4 where the browser has it');
+  });
+
+  it('colours each keyframe TP/FP/FN as the evaluation counted it', async () => {
+    const { page } = suite;
+    const s = await pipelineState(page);
+    const predictions = readJson(join(tmp.dir, 'page-predictions.json'));
+    await page.locator('#show-matches').check();
+    const total = { tp: 0, fp: 0, fn: 0 };
+    for (const frame of s.plan.keyframes) {
+      await page.locator('#slider').fill(String(frame));
+      await page.waitForFunction((f) => window.__autolabel.drawn?.index === f && window.__autolabel.drawn.matches, frame, { timeout: 30_000 });
+      const drawn = await page.evaluate(() => window.__autolabel.drawn.matches);
+      // `autolabel eval` of this frame's predictions alone: its TPs and FPs are this frame's.
+      const path = join(tmp.dir, `predictions-${frame}.json`);
+      writeFileSync(path, JSON.stringify(predictions.filter((p) => p.image_id === frame)));
+      const alone = JSON.parse(
+        autolabel(['eval', '--nuscenes', join(tmp.dir, 'demo'), '--scene', 'scene-demo', '--pred', path,
+          '--config', join(tmp.dir, 'page-eval-config.json')]),
+      ).bbox.overall;
+      console.log(`keyframe ${frame}: drawn ${JSON.stringify(drawn)}; autolabel eval of its predictions: TP ${alone.tp}, FP ${alone.fp}`);
+      assert.deepEqual([drawn.tp, drawn.fp], [alone.tp, alone.fp], `keyframe ${frame}: TP and FP`);
+      for (const k of Object.keys(total)) total[k] += drawn[k];
+      if (frame === 6) await screenshot(page, 'pipeline-matches.png');
+    }
+    const { tp, fp, fn } = s.report.eval.bbox.overall;
+    assert.deepEqual(total, { tp, fp, fn }, 'the keyframes add up to the report');
+    await page.locator('#show-matches').uncheck();
+    await page.waitForFunction(() => window.__autolabel.drawn?.matches === null);
   });
 
   it('re-evaluates a class at a new score threshold as autolabel eval does', async () => {

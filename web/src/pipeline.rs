@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use autolabel::data::classes::ClassMap;
 use autolabel::data::synthetic::SceneConfig;
 use autolabel::eval::EvalConfig;
+use autolabel::eval::frames::FrameMatches;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
 use autolabel::models::sam2::Sam2ImagePredictor;
@@ -554,6 +555,16 @@ impl Pipeline {
             .transpose()
     }
 
+    /// What the evaluation made of each object on frame `index` (TP, FP,
+    /// missed), once evaluate has run on a frame with ground truth.
+    pub fn frame_matches(&self, index: usize) -> Option<&FrameMatches> {
+        self.evaluation
+            .as_ref()?
+            .frames
+            .iter()
+            .find(|f| f.image_id == index as i64)
+    }
+
     /// The report, once analyse has run.
     pub fn report(&self) -> Option<&RunReport> {
         self.report.as_ref()
@@ -815,6 +826,19 @@ mod session {
             }
         }
 
+        /// What the evaluation made of each object on frame `index`:
+        /// `{image_id, predictions: [{class, bbox, score, outcome, gt?, iou?}],
+        /// ground_truth: [{class, bbox, crowd, found_by}], per_class, overall}`
+        /// (boxes `[x, y, w, h]`); `undefined` on a frame without ground truth
+        /// or before evaluate.
+        #[wasm_bindgen(js_name = frameMatches)]
+        pub fn frame_matches(&self, index: usize) -> Result<JsValue, JsError> {
+            match self.inner.frame_matches(index) {
+                Some(frame) => to_js(frame),
+                None => Ok(JsValue::UNDEFINED),
+            }
+        }
+
         /// Warnings of the COCO export.
         #[wasm_bindgen(js_name = exportWarnings)]
         pub fn export_warnings(&self) -> Vec<String> {
@@ -913,6 +937,14 @@ mod tests {
         );
         let plan = p.video_plan().unwrap().unwrap();
         assert_eq!(plan.frames, [0, 6, 12], "the keyframes carry the labels");
+        let overall = &p.report().unwrap().eval.as_ref().unwrap().bbox.overall;
+        let tp: usize = plan
+            .frames
+            .iter()
+            .map(|&f| p.frame_matches(f).unwrap().overall.tp)
+            .sum();
+        assert_eq!(tp, overall.tp, "the keyframes' TPs are the evaluation's");
+        assert!(p.frame_matches(1).is_none(), "frame 1 has no ground truth");
         let report = p.report().unwrap().clone();
         assert!(report.eval.is_some());
         let exports = p.exports().unwrap();
