@@ -10,10 +10,10 @@
 // MP4, or VP9 WebM when the browser says it cannot encode H.264) decodes in
 // ffprobe with one frame per labelled frame. The TP/FP/FN colouring of each
 // keyframe counts what `autolabel eval` counts for that frame's predictions,
-// and the keyframes add up to the report.
-// Screenshot also: pipeline-matches.png (TP/FP/FN on keyframe 6).
-// Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6)
-// and pipeline-report.png.
+// and the keyframes add up to the report. The report's plots draw its numbers.
+// Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6),
+// pipeline-report.png, pipeline-matches.png (TP/FP/FN on keyframe 6) and
+// pipeline-plots.png.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT, findCli, probeVideo, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
+import { ARTIFACTS, ROOT, findCli, probeVideo, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
 const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
@@ -302,6 +302,34 @@ describe('the pipeline in the page', () => {
     await page.waitForFunction(() => window.__autolabel.drawn?.matches === null);
   });
 
+  it('plots the report\'s numbers', async () => {
+    const { page } = suite;
+    const { report } = await pipelineState(page);
+    const plots = await page.evaluate(() =>
+      [...document.querySelectorAll('#run-plots canvas')].map((canvas) => {
+        const chart = window.Chart.getChart(canvas);
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const colours = new Set();
+        for (let p = 0; p < pixels.length; p += 4 * 31) colours.add(pixels.slice(p, p + 4).join());
+        return { id: canvas.id, type: chart.config.type, labels: chart.data.labels, data: chart.data.datasets.map((d) => d.data), colours: colours.size };
+      }),
+    );
+    assert.deepEqual(plots.map((p) => p.id), ['plot-pr', 'plot-distance', 'plot-size', 'plot-confusion']);
+    for (const p of plots) assert.ok(p.colours > 3, `${p.id}: drawn (${p.colours} colours)`);
+    const percent = (x) => (x === null ? null : 100 * x);
+    const rows = report.eval.bbox.per_class;
+    assert.deepEqual(plots[0].labels, rows.map((r) => r.class));
+    assert.deepEqual(plots[0].data, [rows.map((r) => percent(r.precision)), rows.map((r) => percent(r.recall))]);
+    for (const [k, axis] of [[1, 'distance'], [2, 'size']]) {
+      const bins = report.eval.recall_bins.find((b) => b.axis === axis).bins;
+      assert.deepEqual(plots[k].data, [bins.map((b) => percent(b.recall))], axis);
+    }
+    const { rows: gtRows, columns, matrix } = report.eval.confusion;
+    assert.deepEqual(plots[3].data[0].map((c) => [c.y, c.x, c.v]), gtRows.flatMap((r, i) => columns.map((c, j) => [r, c, matrix[i][j]])));
+    await page.locator('#run-plots').scrollIntoViewIfNeeded();
+    await page.locator('#run-plots').screenshot({ path: join(ARTIFACTS, 'pipeline-plots.png') });
+  });
+
   it('re-evaluates a class at a new score threshold as autolabel eval does', async () => {
     const { page } = suite;
     const predictions = readJson(join(tmp.dir, 'page-predictions.json'));
@@ -335,6 +363,8 @@ describe('the pipeline in the page', () => {
     const row = after.bbox.per_class.find((r) => r.class === cls);
     const shownRow = page.locator('#run-pr-table tbody tr', { hasText: cls }).first();
     assert.match(await shownRow.textContent(), new RegExp(`^${cls}${row.gt}${row.predictions}${row.tp}${row.fp}${row.fn}`));
+    const plotted = await page.evaluate(() => window.Chart.getChart('plot-pr').data.datasets[1].data);
+    assert.deepEqual(plotted, after.bbox.per_class.map((r) => (r.recall === null ? null : 100 * r.recall)), 'the P/R plot follows');
   });
 
   it('keeps finished frames and stages on cancel, and continues on Run', async () => {
