@@ -22,13 +22,14 @@ import {
   openDemo,
   openFrameFolder,
 } from './clips.js';
-import { CLASS_COLORS, drawFrame, prepareCanvas } from './draw.js';
+import { CLASS_COLORS, drawFrame, drawMatches, prepareCanvas } from './draw.js';
 import { CancelledError, InputError } from './errors.js';
 import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
 import { Notices } from './notices.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
 import { Detector } from './detect.js';
+import { RunFrames } from './run-frames.js';
 import { RunPanel } from './run-panel.js';
 import { Segmenter } from './segment.js';
 import { FrameStrip } from './strip.js';
@@ -47,11 +48,12 @@ const state = {
   groundTruth: [],
   current: 0,
   displayed: null, // index of the frame whose pixels are on the canvas
-  drawn: null, // {index, boxes, ignored}: the boxes over the displayed frame
+  drawn: null, // {index, boxes, ignored, labels, matches: {tp, fp, fn, ignored} | null}: what is over the displayed frame
   view: null, // {scale, ox, oy}: image → canvas pixels
   showIgnored: true,
   showLabels: true, // the run's labels over the frame
   showGt: true,
+  showMatches: false, // the evaluation's TP/FP/FN on keyframes with ground truth
   timings: { renders: {} },
   renderCount: 0,
   errors: [],
@@ -77,38 +79,37 @@ const runPanel = new RunPanel({
   notify: (kind, message) => notify(kind, message),
   showFrame: (index) => show(index),
   labelsChanged: () => {
-    clearLabelled();
+    clearRunFrames();
+    draw();
+  },
+  evaluationChanged: () => {
+    matches.clear();
     draw();
   },
 });
 
-// Frames with the run's labels drawn by the core (web/run-panel.js), by index.
-const labelled = new Map(); // index → ImageBitmap, or null: the frame has no labels
-const labelledPending = new Set();
+// The run's frames (web/run-panel.js): with their labels drawn by the core,
+// and the evaluation's TP/FP/FN on keyframes with ground truth.
+const redrawIfShown = (index) => {
+  if (index === state.displayed) draw();
+};
+const labelled = new RunFrames({
+  fetch: (index) => runPanel.labelledFrame(index),
+  loaded: redrawIfShown,
+  dispose: (bitmap) => bitmap.close(),
+});
+const matches = new RunFrames({ fetch: (index) => runPanel.frameMatches(index), loaded: redrawIfShown });
 
-function clearLabelled() {
-  for (const bitmap of labelled.values()) bitmap?.close();
+function clearRunFrames() {
   labelled.clear();
-  labelledPending.clear();
+  matches.clear();
 }
 
 /** Frame `index` with the run's labels, or null (none, not yet fetched, or hidden). */
-function labelledBitmap(index) {
-  if (!state.showLabels || !runPanel.hasLabels()) return null;
-  if (labelled.has(index)) return labelled.get(index);
-  if (!labelledPending.has(index)) {
-    labelledPending.add(index);
-    runPanel.labelledFrame(index).then((bitmap) => {
-      if (!labelledPending.delete(index)) {
-        bitmap?.close();
-        return;
-      }
-      labelled.set(index, bitmap);
-      if (index === state.displayed) draw();
-    });
-  }
-  return null;
-}
+const labelledBitmap = (index) => (state.showLabels && runPanel.hasLabels() ? labelled.get(index) : null);
+
+/** The evaluation of frame `index` (web/src/pipeline.rs → frameMatches), or null (none, not yet fetched, or hidden). */
+const frameMatches = (index) => (state.showMatches && runPanel.hasEvaluation() ? matches.get(index) : null);
 
 const detector = new Detector({
   state,
@@ -327,7 +328,7 @@ function showClip(opened, { reopen: reopener, folder: source }) {
   folder = source;
   previous?.close();
   cache.clear();
-  clearLabelled();
+  clearRunFrames();
   failed.clear();
   reported.clear();
   for (const [index, reason] of opened.unavailable ?? []) {
@@ -491,16 +492,21 @@ function draw() {
     state.drawn = state.displayed === null ? null : { index: state.displayed, boxes: 0, ignored: 0 };
     return;
   }
-  const anns = state.showGt ? visibleAnnotations(state.displayed) : [];
+  const evaluated = frameMatches(state.displayed);
+  // The evaluation's colours replace the plain ground-truth boxes on the frames it judged.
+  const anns = state.showGt && !evaluated ? visibleAnnotations(state.displayed) : [];
   const labels = labelledBitmap(state.displayed);
   state.view = drawFrame(canvas, $('stage'), labels ?? bitmap, anns, highlight);
-  detector.drawOverlay(canvas.getContext('2d'), state.view);
-  segmenter.drawOverlay(canvas.getContext('2d'), state.view);
+  const ctx = canvas.getContext('2d');
+  const drawnMatches = evaluated ? drawMatches(ctx, state.view, evaluated) : null;
+  detector.drawOverlay(ctx, state.view);
+  segmenter.drawOverlay(ctx, state.view);
   state.drawn = {
     index: state.displayed,
     boxes: anns.length,
     ignored: anns.filter((a) => a.class === null).length,
     labels: labels !== null,
+    matches: drawnMatches,
   };
   canvas.dataset.frame = String(state.displayed);
   canvas.dataset.boxes = String(anns.length);
@@ -655,7 +661,7 @@ function wireViewer() {
   $('next').addEventListener('click', () => step(1));
   $('prev-key').addEventListener('click', () => stepKeyframe(-1));
   $('next-key').addEventListener('click', () => stepKeyframe(1));
-  for (const [id, key] of [['show-labels', 'showLabels'], ['show-gt', 'showGt']]) {
+  for (const [id, key] of [['show-labels', 'showLabels'], ['show-gt', 'showGt'], ['show-matches', 'showMatches']]) {
     $(id).addEventListener('change', (e) => {
       state[key] = e.target.checked;
       if (clip) draw();

@@ -1,4 +1,5 @@
-// Drawing a frame and its ground-truth boxes on the viewer canvas.
+// Drawing a frame and its ground-truth boxes on the viewer canvas, and the
+// evaluation's verdict on each object of a keyframe (TP/FP/FN).
 
 export const CLASS_COLORS = {
   car: '#4f9dff',
@@ -95,5 +96,67 @@ function drawLabels(ctx, rects, highlight, dpr, { oy, ox, right }) {
     ctx.fillRect(lx, ly, tw, th);
     ctx.fillStyle = ann.class === null ? '#e5e9ef' : '#0b0f14';
     ctx.fillText(label, lx + 4 * dpr, ly + 3 * dpr);
+  }
+}
+
+/** The evaluation's colours: found (TP), false positive (FP), missed (FN), not counted. */
+export const MATCH_COLORS = { tp: '#3ddc97', fp: '#ff4d4f', fn: '#ffa940', ignored: '#a3acb8' };
+
+const PREDICTION_KIND = { true_positive: 'tp', false_positive: 'fp', crowd: 'ignored', below_threshold: 'ignored' };
+
+/**
+ * Draws what the evaluation made of a frame's objects (`frame`: the core's
+ * FrameMatches, boxes [x, y, w, h]) over the image mapped by `view`: true and
+ * false positives, missed ground truth (dashed), predictions it did not count
+ * (crowd, below the score threshold: dotted grey), and a tally of what was
+ * drawn. Returns that tally {tp, fp, fn, ignored}.
+ */
+export function drawMatches(ctx, { scale, ox, oy }, frame) {
+  const dpr = window.devicePixelRatio || 1;
+  const boxes = [
+    ...frame.ground_truth
+      .filter((g) => !g.crowd && g.found_by === null)
+      .map((g) => ({ kind: 'fn', bbox: g.bbox, text: `FN ${g.class}` })),
+    ...frame.predictions.map((p) => {
+      const kind = PREDICTION_KIND[p.outcome];
+      return { kind, bbox: p.bbox, text: `${kind === 'ignored' ? '–' : kind.toUpperCase()} ${p.class} ${p.score.toFixed(2)}` };
+    }),
+  ];
+  const tally = { tp: 0, fp: 0, fn: 0, ignored: 0 };
+  const font = Math.round(11 * dpr);
+  ctx.save();
+  ctx.font = `600 ${font}px ui-sans-serif, system-ui, sans-serif`;
+  ctx.textBaseline = 'top';
+  for (const { kind, bbox, text } of boxes) {
+    tally[kind] += 1;
+    const [x, y, w, h] = [ox + bbox[0] * scale, oy + bbox[1] * scale, bbox[2] * scale, bbox[3] * scale];
+    ctx.strokeStyle = MATCH_COLORS[kind];
+    ctx.lineWidth = 2 * dpr;
+    ctx.setLineDash({ fn: [6 * dpr, 4 * dpr], ignored: [2 * dpr, 3 * dpr] }[kind] ?? []);
+    ctx.strokeRect(x, y, w, h);
+    const tw = ctx.measureText(text).width + 6 * dpr;
+    ctx.fillStyle = MATCH_COLORS[kind];
+    ctx.fillRect(x, y + h, tw, font + 4 * dpr);
+    ctx.fillStyle = '#0b0f14';
+    ctx.fillText(text, x + 3 * dpr, y + h + 2 * dpr);
+  }
+  drawTally(ctx, tally, { ox, oy, font, dpr });
+  ctx.restore();
+  return tally;
+}
+
+/** "TP n · FP n · FN n" in the image's top-left corner, each in its colour. */
+function drawTally(ctx, tally, { ox, oy, font, dpr }) {
+  const parts = ['tp', 'fp', 'fn'].map((k) => [k, `${k.toUpperCase()} ${tally[k]}`]);
+  let x = ox + 6 * dpr;
+  const y = oy + 6 * dpr;
+  ctx.setLineDash([]);
+  for (const [kind, text] of parts) {
+    const w = ctx.measureText(text).width + 10 * dpr;
+    ctx.fillStyle = 'rgba(11, 15, 20, 0.8)';
+    ctx.fillRect(x, y, w, font + 8 * dpr);
+    ctx.fillStyle = MATCH_COLORS[kind];
+    ctx.fillText(text, x + 5 * dpr, y + 4 * dpr);
+    x += w + 4 * dpr;
   }
 }

@@ -12,7 +12,9 @@
 //   pipelineThresholds {thresholds: {class: t}}       → {report}   (re-evaluated, nothing detected again)
 //   pipelineOntology   {text}                         → ontology   (a file's text, read by the core)
 //   pipelineLabelled   {index}                        → {bitmap} | null  (the frame with its labels drawn)
-//   pipelineFile       {name}                         → {bytes}    (labels.json, training.zip, report.html, …)
+//   pipelineMatches    {index}                        → FrameMatches | null (the evaluation's TP/FP/FN of a frame)
+//   pipelineVideoPlan  {}                             → {frames, fps, width, height} (the propagation video's frames)
+//   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, …)
 
 /** Lets the worker read its message queue (a Cancel) between two steps. */
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -105,6 +107,16 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
     async pipelineOntology({ text }) {
       await wasm();
       return JSON.parse(api().parseOntology(text));
+    },
+
+    async pipelineMatches({ index }) {
+      return open().frameMatches(index) ?? null;
+    },
+
+    async pipelineVideoPlan() {
+      const plan = open().videoPlan();
+      if (!plan) throw new Error('no labelled frame yet: run the pipeline through the track stage first');
+      return plan;
     },
 
     async pipelineFile({ name }) {

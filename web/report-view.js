@@ -2,9 +2,12 @@
 // web/src/pipeline.rs → autolabel::pipeline::analyse::RunReport): the verdict,
 // the per-class P/R table with a score threshold per class, the failure modes
 // with their example frames, the ranked failure queue, the cost table with
-// this run's throughput, and the stages' timings. Every number is the core's;
-// this file only lays them out. Moving a threshold asks for a re-evaluation
+// this run's throughput, and the stages' timings, with plots of the P/R
+// table, the recall bins and the confusion matrix (web/report-plots.js).
+// Every number is the core's; this file only lays them out. Moving a threshold asks for a re-evaluation
 // (`onThreshold`), a failure case's frame button shows that frame (`onFrame`).
+
+import { clearPlots, drawPlots, plotsHtml } from './report-plots.js';
 
 const escapeHtml = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -112,6 +115,7 @@ export function renderReport(element, report, thresholds, on) {
     parts.push(`<p id="run-verdict" class="verdict">${escapeHtml(report.eval.verdict.statement)}</p>`);
     parts.push('<h3>Precision and recall per class (IoU ' + report.eval.iou_threshold + ')</h3>');
     parts.push(prTable(report.eval, thresholds));
+    parts.push('<h3>Plots</h3>', plotsHtml());
     parts.push('<h3>Failure modes</h3>', failureModes(report));
     parts.push('<h3>Failure queue (hardest first)</h3>', failureQueue(report.eval));
     parts.push('<h3>Cost</h3>', costTable(report));
@@ -119,7 +123,9 @@ export function renderReport(element, report, thresholds, on) {
     parts.push('<p class="muted">This clip has no ground truth: no evaluation.</p>');
   }
   parts.push('<h3>Stages</h3>', stagesTable(report));
+  clearPlots(element);
   element.innerHTML = parts.join('\n');
+  if (report.eval) drawPlots(element, report.eval);
   for (const input of element.querySelectorAll('input.threshold')) {
     input.addEventListener('change', () => on.threshold(input.dataset.class, input.valueAsNumber));
   }

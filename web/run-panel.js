@@ -5,16 +5,19 @@
 // dropped files), edits the ontology, sets the keyframe stride and the frame
 // limit, shows each stage's progress (frames, rate, time left), cancels
 // between two steps (finished stages and frames are kept: Run continues), and
-// hands the report to web/report-view.js and the files out as downloads.
+// hands the report to web/report-view.js and the files out as downloads —
+// the propagation video encoded in the page by web/video-export.js.
 //
 // Test hook: `window.__autolabel.pipeline` = {status (idle | opening | ready |
 // running | done | cancelled | error), stages, plan, report (report.json
-// parsed), thresholds, error, runs, steps (steps done per stage, all runs)}.
+// parsed), thresholds, error, runs, steps (steps done per stage, all runs),
+// video (the last video made: {name, codec, label, frames, bytes, seconds})}.
 
 import { checkpointOfFiles, loadManifest, seconds } from './checkpoints.js';
 import { ComputeWorker } from './compute.js';
 import { OntologyEditor } from './ontology-editor.js';
 import { renderReport } from './report-view.js';
+import { encodeVideo } from './video-export.js';
 
 const $ = (id) => document.getElementById(id);
 const SLOTS = {
@@ -22,6 +25,7 @@ const SLOTS = {
   segmenter: { network: 'sam2', query: 'runSegmenter', name: 'SAM 2' },
 };
 const DOWNLOADS = {
+  'tracks.txt': 'text/plain',
   'labels.json': 'application/json',
   'training.zip': 'application/zip',
   'report.html': 'text/html',
@@ -39,8 +43,20 @@ function describeStage(s) {
   return parts.join(' · ');
 }
 
+/** Hands `bytes` to the browser as the download `name`. */
+function save(bytes, name, type) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes], { type }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 export class RunPanel {
-  /** `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed)}. */
+  /**
+   * `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed),
+   * evaluationChanged() (they were evaluated again)}.
+   */
   constructor(app) {
     this.app = app;
     this.worker = null;
@@ -48,7 +64,9 @@ export class RunPanel {
     this.models = { detector: [], segmenter: [] };
     this.dropped = { detector: null, segmenter: null }; // {config, weights} files chosen with Files…
     this.loaded = { detector: null, segmenter: null }; // what the worker's session holds
-    this.public = { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, runs: 0, steps: {} };
+    this.public = {
+      status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, runs: 0, steps: {}, video: null,
+    };
     app.state.pipeline = this.public;
     this.ontology = new OntologyEditor($('ontology-rows'), app.notify);
   }
@@ -110,7 +128,7 @@ export class RunPanel {
     this.opening = null;
     this.opened = false;
     this.loaded = { detector: null, segmenter: null };
-    Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null });
+    Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, video: null });
     $('run-report').hidden = true;
     this.renderStages([]);
     this.app.labelsChanged();
@@ -243,6 +261,22 @@ export class RunPanel {
     return this.public.stages.some((s) => s.stage === 'track' && s.status === 'done');
   }
 
+  /** Whether the run has an evaluation to colour frames with (evaluate has run). */
+  hasEvaluation() {
+    return this.public.stages.some((s) => s.stage === 'evaluate' && s.status === 'done');
+  }
+
+  /** What the evaluation made of frame `index`'s objects (the core's FrameMatches), or null. */
+  async frameMatches(index) {
+    if (!this.worker || this.public.status === 'running') return null;
+    try {
+      return await this.worker.call('pipelineMatches', { index });
+    } catch (e) {
+      this.app.notify('error', `TP/FP/FN of frame ${index}: ${e.message}`);
+      return null;
+    }
+  }
+
   /** Frame `index` with the run's labels drawn (an ImageBitmap), or null. */
   async labelledFrame(index) {
     if (!this.worker || this.public.status === 'running') return null;
@@ -273,6 +307,7 @@ export class RunPanel {
       this.public.thresholds = thresholds;
       this.renderStages(stages);
       this.showReport(report);
+      this.app.evaluationChanged();
       this.setStatus(
         `Re-evaluated with ${cls} at score ≥ ${value} (no detection ran again). ` +
           'labels.json keeps every label; report.html is remade with these numbers on download.',
@@ -285,15 +320,39 @@ export class RunPanel {
   async download(name) {
     try {
       if (this.public.stages.some((s) => s.stage === 'export' && s.status !== 'done')) await this.run();
+      if (name === 'video') {
+        await this.downloadVideo();
+        return;
+      }
       const { bytes, warnings } = await this.worker.call('pipelineFile', { name });
       for (const w of warnings) this.app.notify('warning', `${name}: ${w}`);
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob([bytes], { type: DOWNLOADS[name] }));
-      a.download = name;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      save(bytes, name, DOWNLOADS[name]);
     } catch (e) {
-      this.app.notify('error', `${name}: ${e.message}`);
+      this.app.notify('error', `${name === 'video' ? 'propagation video' : name}: ${e.message}`);
+    }
+  }
+
+  /** Encodes the labelled frames the worker draws into the propagation video and saves it. */
+  async downloadVideo() {
+    const button = document.querySelector('#run-downloads button[data-file="video"]');
+    button.disabled = true;
+    try {
+      const t0 = performance.now();
+      const plan = await this.worker.call('pipelineVideoPlan');
+      const frameAt = async (index) => {
+        const drawn = await this.worker.call('pipelineLabelled', { index });
+        if (!drawn) throw new Error(`frame ${index} has no labels to draw`);
+        return drawn.bitmap;
+      };
+      const video = await encodeVideo(plan, frameAt, (done, total) =>
+        this.setStatus(`Encoding the propagation video: frame ${done}/${total}…`),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      this.public.video = { name: video.name, codec: video.codec, label: video.label, frames: video.frames, bytes: video.bytes.byteLength, seconds };
+      this.setStatus(`${video.name}: ${video.frames} frames at ${plan.fps.toFixed(2)} fps, ${video.label}, encoded in ${seconds.toFixed(1)} s.`);
+      save(video.bytes, video.name, video.mime);
+    } finally {
+      this.updateControls();
     }
   }
 

@@ -258,6 +258,35 @@ export const notices = (page) =>
 
 export const screenshot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name) });
 
+/** Fails with how to install it when command-line tool `name` is missing (`.ci/install` installs it). */
+export function requireTool(name, install) {
+  let found = true;
+  try {
+    execFileSync(name, ['-version'], { stdio: 'ignore' });
+  } catch (e) {
+    found = e.code !== 'ENOENT';
+  }
+  assert.ok(found, `${name} is missing: install it with ${install}`);
+}
+
+/**
+ * ffprobe's view of a video file's first video stream: {codec, format,
+ * frames (decoded and counted), width, height}.
+ */
+export function probeVideo(path) {
+  requireTool('ffprobe', 'apt-get install ffmpeg');
+  const out = execFileSync(
+    'ffprobe',
+    ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries',
+      'stream=codec_name,nb_read_frames,width,height:format=format_name', '-of', 'json', path],
+    { encoding: 'utf8' },
+  );
+  const { streams, format } = JSON.parse(out);
+  assert.equal(streams.length, 1, `${path}: one video stream (${out})`);
+  const [s] = streams;
+  return { codec: s.codec_name, format: format.format_name, frames: Number(s.nb_read_frames), width: s.width, height: s.height };
+}
+
 /** A fresh temporary directory, removed by the returned `cleanup`. */
 export async function tempDir(prefix) {
   const dir = await mkdtemp(join(tmpdir(), prefix));

@@ -6,8 +6,14 @@
 // a class's score threshold re-evaluates to what `autolabel eval` gives for
 // it; the COCO download loads in pycocotools and is the CLI's labels.json;
 // Cancel keeps the finished stages and frames, and Run continues from them.
-// Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6)
-// and pipeline-report.png.
+// tracks.txt is the CLI's; the propagation video encoded in the page (H.264
+// MP4, or VP9 WebM when the browser says it cannot encode H.264) decodes in
+// ffprobe with one frame per labelled frame. The TP/FP/FN colouring of each
+// keyframe counts what `autolabel eval` counts for that frame's predictions,
+// and the keyframes add up to the report. The report's plots draw its numbers.
+// Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6),
+// pipeline-report.png, pipeline-matches.png (TP/FP/FN on keyframe 6) and
+// pipeline-plots.png.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +21,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ROOT, findCli, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
+import { ARTIFACTS, ROOT, findCli, probeVideo, screenshot, suiteSession, tempDir, waitForFrame } from './harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
 const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
@@ -99,6 +105,22 @@ function assertSameLabels(actual, expected, what) {
   });
 }
 
+/**
+ * The same MOT lines as the CLI's: frame, track id and the unused fields
+ * exactly; boxes to a pixel and scores to 1e-4, as the labels.
+ */
+function assertSameMot(actual, expected) {
+  const rows = (text) => text.trimEnd().split('\n').map((line) => line.split(',').map(Number));
+  const [a, e] = [rows(actual), rows(expected)];
+  assert.equal(a.length, e.length, 'tracks.txt: one line per tracked object');
+  a.forEach((row, i) => {
+    const want = e[i];
+    assert.deepEqual([row[0], row[1], ...row.slice(7)], [want[0], want[1], ...want.slice(7)], `tracks.txt line ${i + 1}`);
+    for (let k = 2; k < 6; k += 1) assert.ok(Math.abs(row[k] - want[k]) <= 1, `tracks.txt line ${i + 1}: ${row} vs ${want}`);
+    assert.ok(Math.abs(row[6] - want[6]) <= 1e-4, `tracks.txt line ${i + 1}: score ${row[6]} vs ${want[6]}`);
+  });
+}
+
 /** The entries of a ZIP: {name: sha256} and its annotations.json (Python's zipfile reads it). */
 function zipContents(path) {
   const script = [
@@ -117,12 +139,48 @@ async function waitPipeline(page, statuses, timeout = RUN_TIMEOUT_MS) {
   return pipelineState(page);
 }
 
-/** Clicks download `name` and returns the file's path. */
-async function download(page, dir, name) {
-  const [file] = await Promise.all([page.waitForEvent('download'), page.locator(`#run-downloads button[data-file="${name}"]`).click()]);
-  const path = join(dir, `page-${name}`);
+/** Clicks download `name` and returns the file's path (`page-` and the name the page gave it). */
+async function download(page, dir, name, timeout = 30_000) {
+  const [file] = await Promise.all([
+    page.waitForEvent('download', { timeout }),
+    page.locator(`#run-downloads button[data-file="${name}"]`).click(),
+  ]);
+  const path = join(dir, `page-${file.suggestedFilename()}`);
   await file.saveAs(path);
   return path;
+}
+
+/** Writes the test ontology into `dir` (returned). */
+function writeOntology(dir) {
+  writeFileSync(join(dir, 'ontology.json'), JSON.stringify(ONTOLOGY));
+  return dir;
+}
+
+/** Opens the small demo scene with the fixture models chosen and the ontology of `dir` loaded. */
+async function openDemoPipeline(session, dir) {
+  const { page } = session;
+  await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+  await waitForFrame(page, 0, 150_000);
+  await waitPipeline(page, ['ready'], 150_000);
+  await page.locator('#pick-ontology').setInputFiles(join(dir, 'ontology.json'));
+  await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+}
+
+/** Downloads the propagation video, checks it with ffprobe against the page's clip and tracks.txt, and says what it was. */
+async function checkVideo(page, dir, mot) {
+  const labelled = new Set(mot.trimEnd().split('\n').map((line) => line.split(',')[0])).size;
+  const path = await download(page, dir, 'video', 120_000);
+  const made = (await pipelineState(page)).video;
+  const probe = probeVideo(path);
+  console.log(`propagation video: ${made.name}, ${made.label}, ${made.frames} frames, ${made.bytes} bytes in ${made.seconds.toFixed(2)} s; ffprobe ${JSON.stringify(probe)}`);
+  assert.equal(probe.frames, labelled, 'one video frame per labelled frame');
+  const { width, height } = await page.evaluate(() => window.__autolabel.clip);
+  assert.deepEqual([probe.width, probe.height], [width, height]);
+  const expected = made.codec === 'avc' ? ['h264', /mp4/, /\.mp4$/] : ['vp9', /webm/, /\.webm$/];
+  assert.equal(probe.codec, expected[0]);
+  assert.match(probe.format, expected[1]);
+  assert.match(path, expected[2]);
+  return made.codec;
 }
 
 describe('the pipeline in the page', () => {
@@ -131,13 +189,8 @@ describe('the pipeline in the page', () => {
   let moved = null; // {cls, threshold}: the class threshold the threshold test set
   const suite = suiteSession(async ({ session, page }) => {
     tmp = await tempDir('autolabel-pipeline-');
-    writeFileSync(join(tmp.dir, 'ontology.json'), JSON.stringify(ONTOLOGY));
-    cliReport = cliRun(tmp.dir, join(tmp.dir, 'cli'));
-    await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
-    await waitForFrame(page, 0, 150_000);
-    await waitPipeline(page, ['ready'], 150_000);
-    await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
-    await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+    cliReport = cliRun(writeOntology(tmp.dir), join(tmp.dir, 'cli'));
+    await openDemoPipeline(session, tmp.dir);
   });
   after(() => tmp?.cleanup());
 
@@ -211,6 +264,72 @@ describe('the pipeline in the page', () => {
     assert.match(html, /id="pr-table"/);
   });
 
+  it('gives tracks.txt equal to the CLI\'s and a propagation video of the labelled frames', async () => {
+    const { page } = suite;
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    const cliMot = readFileSync(join(tmp.dir, 'cli/tracks.txt'), 'utf8');
+    assertSameMot(mot, cliMot);
+    console.log(`tracks.txt: ${mot.trimEnd().split('\n').length} lines, ${mot === cliMot ? 'byte-identical to' : 'within tolerance of'} the CLI's`);
+    // Debian's Chromium encodes H.264 (the describe below takes it away).
+    assert.equal(await checkVideo(page, tmp.dir, mot), 'avc', 'H.264 in MP4 where the browser has it');
+  });
+
+  it('colours each keyframe TP/FP/FN as the evaluation counted it', async () => {
+    const { page } = suite;
+    const s = await pipelineState(page);
+    const predictions = readJson(join(tmp.dir, 'page-predictions.json'));
+    await page.locator('#show-matches').check();
+    const total = { tp: 0, fp: 0, fn: 0 };
+    for (const frame of s.plan.keyframes) {
+      await page.locator('#slider').fill(String(frame));
+      await page.waitForFunction((f) => window.__autolabel.drawn?.index === f && window.__autolabel.drawn.matches, frame, { timeout: 30_000 });
+      const drawn = await page.evaluate(() => window.__autolabel.drawn.matches);
+      // `autolabel eval` of this frame's predictions alone: its TPs and FPs are this frame's.
+      const path = join(tmp.dir, `predictions-${frame}.json`);
+      writeFileSync(path, JSON.stringify(predictions.filter((p) => p.image_id === frame)));
+      const alone = JSON.parse(
+        autolabel(['eval', '--nuscenes', join(tmp.dir, 'demo'), '--scene', 'scene-demo', '--pred', path,
+          '--config', join(tmp.dir, 'page-eval-config.json')]),
+      ).bbox.overall;
+      console.log(`keyframe ${frame}: drawn ${JSON.stringify(drawn)}; autolabel eval of its predictions: TP ${alone.tp}, FP ${alone.fp}`);
+      assert.deepEqual([drawn.tp, drawn.fp], [alone.tp, alone.fp], `keyframe ${frame}: TP and FP`);
+      for (const k of Object.keys(total)) total[k] += drawn[k];
+      if (frame === 6) await screenshot(page, 'pipeline-matches.png');
+    }
+    const { tp, fp, fn } = s.report.eval.bbox.overall;
+    assert.deepEqual(total, { tp, fp, fn }, 'the keyframes add up to the report');
+    await page.locator('#show-matches').uncheck();
+    await page.waitForFunction(() => window.__autolabel.drawn?.matches === null);
+  });
+
+  it('plots the report\'s numbers', async () => {
+    const { page } = suite;
+    const { report } = await pipelineState(page);
+    const plots = await page.evaluate(() =>
+      [...document.querySelectorAll('#run-plots canvas')].map((canvas) => {
+        const chart = window.Chart.getChart(canvas);
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const colours = new Set();
+        for (let p = 0; p < pixels.length; p += 4 * 31) colours.add(pixels.slice(p, p + 4).join());
+        return { id: canvas.id, type: chart.config.type, labels: chart.data.labels, data: chart.data.datasets.map((d) => d.data), colours: colours.size };
+      }),
+    );
+    assert.deepEqual(plots.map((p) => p.id), ['plot-pr', 'plot-distance', 'plot-size', 'plot-confusion']);
+    for (const p of plots) assert.ok(p.colours > 3, `${p.id}: drawn (${p.colours} colours)`);
+    const percent = (x) => (x === null ? null : 100 * x);
+    const rows = report.eval.bbox.per_class;
+    assert.deepEqual(plots[0].labels, rows.map((r) => r.class));
+    assert.deepEqual(plots[0].data, [rows.map((r) => percent(r.precision)), rows.map((r) => percent(r.recall))]);
+    for (const [k, axis] of [[1, 'distance'], [2, 'size']]) {
+      const bins = report.eval.recall_bins.find((b) => b.axis === axis).bins;
+      assert.deepEqual(plots[k].data, [bins.map((b) => percent(b.recall))], axis);
+    }
+    const { rows: gtRows, columns, matrix } = report.eval.confusion;
+    assert.deepEqual(plots[3].data[0].map((c) => [c.y, c.x, c.v]), gtRows.flatMap((r, i) => columns.map((c, j) => [r, c, matrix[i][j]])));
+    await page.locator('#run-plots').scrollIntoViewIfNeeded();
+    await page.locator('#run-plots').screenshot({ path: join(ARTIFACTS, 'pipeline-plots.png') });
+  });
+
   it('re-evaluates a class at a new score threshold as autolabel eval does', async () => {
     const { page } = suite;
     const predictions = readJson(join(tmp.dir, 'page-predictions.json'));
@@ -244,6 +363,8 @@ describe('the pipeline in the page', () => {
     const row = after.bbox.per_class.find((r) => r.class === cls);
     const shownRow = page.locator('#run-pr-table tbody tr', { hasText: cls }).first();
     assert.match(await shownRow.textContent(), new RegExp(`^${cls}${row.gt}${row.predictions}${row.tp}${row.fp}${row.fn}`));
+    const plotted = await page.evaluate(() => window.Chart.getChart('plot-pr').data.datasets[1].data);
+    assert.deepEqual(plotted, after.bbox.per_class.map((r) => (r.recall === null ? null : 100 * r.recall)), 'the P/R plot follows');
   });
 
   it('keeps finished frames and stages on cancel, and continues on Run', async () => {
@@ -300,5 +421,29 @@ describe('the pipeline in the page', () => {
     assert.deepEqual(s.report, before.report, 'the report on screen is kept');
     assert.deepEqual(s.stages, before.stages, 'the finished stages are kept');
     assert.equal(await page.locator('#run-report').isVisible(), true);
+  });
+});
+
+describe('the propagation video in a browser without an H.264 encoder', () => {
+  let tmp;
+  // WebCodecs says no to every H.264 configuration, from before the page loads.
+  const refuseH264 = () => {
+    const ask = VideoEncoder.isConfigSupported.bind(VideoEncoder);
+    VideoEncoder.isConfigSupported = (config) =>
+      config.codec.startsWith('avc') ? Promise.resolve({ supported: false, config }) : ask(config);
+  };
+  const suite = suiteSession(async ({ session }) => {
+    tmp = await tempDir('autolabel-video-');
+    await openDemoPipeline(session, writeOntology(tmp.dir));
+  }, { initScript: refuseH264 });
+  after(() => tmp?.cleanup());
+
+  it('is VP9 in WebM, one frame per labelled frame', async () => {
+    const { page } = suite;
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    assert.equal(await checkVideo(page, tmp.dir, mot), 'vp9');
   });
 });

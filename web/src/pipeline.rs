@@ -15,12 +15,14 @@ use std::collections::BTreeMap;
 use autolabel::data::classes::ClassMap;
 use autolabel::data::synthetic::SceneConfig;
 use autolabel::eval::EvalConfig;
+use autolabel::eval::frames::FrameMatches;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
 use autolabel::models::sam2::Sam2ImagePredictor;
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
+use autolabel::pipeline::outputs::VideoPlan;
 use autolabel::pipeline::run::{
     EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, stage_timings,
 };
@@ -540,6 +542,29 @@ impl Pipeline {
         Ok(Some(rgb))
     }
 
+    /// `tracks.txt` (MOTChallenge), once track has run.
+    pub fn mot_tracks(&self) -> Option<String> {
+        self.tracks.as_ref().map(outputs::mot_lines)
+    }
+
+    /// The propagation video's frames and rate, once track has run.
+    pub fn video_plan(&self) -> Result<Option<VideoPlan>, String> {
+        self.tracks
+            .as_ref()
+            .map(|t| outputs::video_plan(t, self.input.clip.infos()).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// What the evaluation made of each object on frame `index` (TP, FP,
+    /// missed), once evaluate has run on a frame with ground truth.
+    pub fn frame_matches(&self, index: usize) -> Option<&FrameMatches> {
+        self.evaluation
+            .as_ref()?
+            .frames
+            .iter()
+            .find(|f| f.image_id == index as i64)
+    }
+
     /// The report, once analyse has run.
     pub fn report(&self) -> Option<&RunReport> {
         self.report.as_ref()
@@ -751,12 +776,13 @@ mod session {
         }
 
         /// The bytes of an output file, once its stage has run:
-        /// `predictions.json`, `eval-config.json`, `labels.json`,
-        /// `training.zip`, `report.html`, `report.json`.
+        /// `tracks.txt`, `predictions.json`, `eval-config.json`,
+        /// `labels.json`, `training.zip`, `report.html`, `report.json`.
         pub fn file(&self, name: &str) -> Result<Option<Vec<u8>>, JsError> {
             let evaluation = self.inner.evaluation();
             let exports = self.inner.exports();
             Ok(match name {
+                "tracks.txt" => self.inner.mot_tracks().map(String::into_bytes),
                 "predictions.json" => evaluation.map(|e| e.results.clone()),
                 "eval-config.json" => evaluation
                     .map(|e| serde_json::to_vec_pretty(&e.config))
@@ -788,6 +814,29 @@ mod session {
                     .flat_map(|p| [p[0], p[1], p[2], 255])
                     .collect()
             }))
+        }
+
+        /// `{frames, fps, width, height}` of the propagation video (the
+        /// labelled frames at their own rate), once track has run.
+        #[wasm_bindgen(js_name = videoPlan)]
+        pub fn video_plan(&self) -> Result<JsValue, JsError> {
+            match self.inner.video_plan().map_err(js_error)? {
+                Some(plan) => to_js(&plan),
+                None => Ok(JsValue::UNDEFINED),
+            }
+        }
+
+        /// What the evaluation made of each object on frame `index`:
+        /// `{image_id, predictions: [{class, bbox, score, outcome, gt?, iou?}],
+        /// ground_truth: [{class, bbox, crowd, found_by}], per_class, overall}`
+        /// (boxes `[x, y, w, h]`); `undefined` on a frame without ground truth
+        /// or before evaluate.
+        #[wasm_bindgen(js_name = frameMatches)]
+        pub fn frame_matches(&self, index: usize) -> Result<JsValue, JsError> {
+            match self.inner.frame_matches(index) {
+                Some(frame) => to_js(frame),
+                None => Ok(JsValue::UNDEFINED),
+            }
         }
 
         /// Warnings of the COCO export.
@@ -881,6 +930,21 @@ mod tests {
             ]
         );
         assert!(p.stages().iter().all(|s| s.status == "done"));
+        let mot = p.mot_tracks().unwrap();
+        assert_eq!(
+            mot.lines().count(),
+            p.tracks.as_ref().unwrap().objects().count()
+        );
+        let plan = p.video_plan().unwrap().unwrap();
+        assert_eq!(plan.frames, [0, 6, 12], "the keyframes carry the labels");
+        let overall = &p.report().unwrap().eval.as_ref().unwrap().bbox.overall;
+        let tp: usize = plan
+            .frames
+            .iter()
+            .map(|&f| p.frame_matches(f).unwrap().overall.tp)
+            .sum();
+        assert_eq!(tp, overall.tp, "the keyframes' TPs are the evaluation's");
+        assert!(p.frame_matches(1).is_none(), "frame 1 has no ground truth");
         let report = p.report().unwrap().clone();
         assert!(report.eval.is_some());
         let exports = p.exports().unwrap();

@@ -256,7 +256,7 @@ pub fn evaluate_greedy(
             };
         }
     }
-    let (per_class, overall) = count(gt, dets, &detections, &gt_match);
+    let (per_class, overall) = count(gt, dets, &detections, &gt_match, None);
     GreedyResult {
         iou_kind: kind,
         iou_threshold,
@@ -268,11 +268,27 @@ pub fn evaluate_greedy(
     }
 }
 
+impl GreedyResult {
+    /// The counts of image `image_id` alone (its rows and its total), from
+    /// this matching: over every image they add up to `per_class` and
+    /// `overall`. `gt` and `dets` are the ones this result was made from.
+    pub fn image_counts(
+        &self,
+        gt: &GroundTruth,
+        dets: &[Detection],
+        image_id: i64,
+    ) -> (Vec<ClassCounts>, ClassCounts) {
+        count(gt, dets, &self.detections, &self.gt_match, Some(image_id))
+    }
+}
+
+/// Counts per class and overall, of image `image` only when given.
 fn count(
     gt: &GroundTruth,
     dets: &[Detection],
     outcomes: &[DetOutcome],
     gt_match: &[Option<usize>],
+    image: Option<i64>,
 ) -> (Vec<ClassCounts>, ClassCounts) {
     let mut rows: Vec<ClassCounts> = gt
         .categories
@@ -280,14 +296,18 @@ fn count(
         .map(|c| ClassCounts::new(&c.name, Some(c.id)))
         .collect();
     let row_of = |id: i64| gt.categories.iter().position(|c| c.id == id);
+    let counted = |image_id: i64| image.is_none_or(|i| i == image_id);
     for (g, m) in gt.objects.iter().zip(gt_match) {
+        if !counted(g.image_id) {
+            continue;
+        }
         if let (false, Some(r)) = (g.iscrowd, row_of(g.category_id)) {
             rows[r].gt += 1;
             rows[r].fn_ += usize::from(m.is_none());
         }
     }
     for (d, outcome) in dets.iter().zip(outcomes) {
-        let Some(r) = row_of(d.category_id) else {
+        let Some(r) = row_of(d.category_id).filter(|_| counted(d.image_id)) else {
             continue;
         };
         match outcome {

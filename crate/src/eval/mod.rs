@@ -7,7 +7,8 @@
 //!   (`pycocotools/cocoeval.py`), equal to it to floating-point noise.
 //! - `bins`: recall by distance, box size and visibility; `confusion`: the
 //!   class-confusion matrix.
-//! - `failures`: the ranked queue of cases for human review.
+//! - `failures`: the ranked queue of cases for human review; `frames`: what
+//!   the matching made of each object, frame by frame (the viewer's colours).
 //! - `cost`: $/label automatic versus manual and fleet totals; `verdict`: the
 //!   generated one-line judgement.
 //!
@@ -21,6 +22,7 @@ pub mod confusion;
 pub mod cost;
 pub mod data;
 pub mod failures;
+pub mod frames;
 pub mod matching;
 pub mod metrics;
 pub mod verdict;

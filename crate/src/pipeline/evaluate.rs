@@ -10,8 +10,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::track::TrackOutput;
-use crate::eval::data::GroundTruth;
+use crate::eval::data::{Detection, GroundTruth};
 use crate::eval::failures::FailureKind;
+use crate::eval::frames::{FrameMatches, frame_matches};
 use crate::eval::{EvalConfig, EvalReport, evaluate};
 use crate::export::coco::{CocoError, CocoResult, Segmentation, parse_results_skipping};
 use crate::labels::boxes::xyxy_to_xywh;
@@ -71,8 +72,7 @@ pub fn evaluate_results(
     config: &EvalConfig,
     max_failures_per_kind: usize,
 ) -> Result<(EvalReport, crate::eval::failures::FailureQueue), CocoError> {
-    let frames = frames as i64;
-    let (dets, skipped) = parse_results_skipping(results, gt, &|id| (0..frames).contains(&id))?;
+    let (dets, skipped) = parse_results(gt, results, frames)?;
     let mut report = evaluate(gt, &dets, config);
     if skipped > 0 {
         report.notes.push(format!(
@@ -87,6 +87,29 @@ pub fn evaluate_results(
         *n <= max_failures_per_kind
     });
     Ok((report, whole))
+}
+
+/// What [`evaluate_results`] made of each object on each frame of `gt`
+/// (the viewer's TP/FP/FN), from the same bytes read the same way.
+pub fn results_frame_matches(
+    gt: &GroundTruth,
+    results: &[u8],
+    frames: usize,
+    config: &EvalConfig,
+) -> Result<Vec<FrameMatches>, CocoError> {
+    let (dets, _) = parse_results(gt, results, frames)?;
+    Ok(frame_matches(gt, &dets, config))
+}
+
+/// A results file's detections on frames `0..frames` and how many were on
+/// frames without ground truth.
+fn parse_results(
+    gt: &GroundTruth,
+    results: &[u8],
+    frames: usize,
+) -> Result<(Vec<Detection>, usize), CocoError> {
+    let frames = frames as i64;
+    parse_results_skipping(results, gt, &|id| (0..frames).contains(&id))
 }
 
 #[cfg(test)]
@@ -171,5 +194,10 @@ mod tests {
         let (report, _) = evaluate_results(&gt, &bytes, 7, &EvalConfig::default(), 20).unwrap();
         assert_eq!(report.bbox.overall.tp, 1);
         assert_eq!(report.bbox.overall.fn_, 0);
+        let frames = results_frame_matches(&gt, &bytes, 7, &EvalConfig::default()).unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].image_id, 6);
+        assert_eq!(frames[0].overall, report.bbox.overall);
+        assert_eq!(frames[0].ground_truth[0].found_by, Some(0));
     }
 }

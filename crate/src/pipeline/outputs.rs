@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use image::RgbImage;
+use serde::Serialize;
 
 use super::PipelineError;
 use super::track::{FrameTracks, TrackOutput};
@@ -117,6 +118,44 @@ pub fn draw_tracks(frame: &mut RgbImage, tracks: &FrameTracks) {
     draw(frame, &objects);
 }
 
+/// What the propagation video shows: the labelled frames (clip indices, in
+/// order) at their own rate, and the frame size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoPlan {
+    pub frames: Vec<usize>,
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The propagation video's frames and rate ([`frame_rate`] of the labelled
+/// frames' timestamps); an error when no frame is labelled.
+pub fn video_plan(tracks: &TrackOutput, infos: &[FrameInfo]) -> Result<VideoPlan, PipelineError> {
+    let first = tracks.frames.first().ok_or_else(|| PipelineError::Frame {
+        frame: 0,
+        message: "propagation video: no labelled frame".into(),
+    })?;
+    let timestamps = tracks
+        .frames
+        .iter()
+        .map(|f| {
+            infos
+                .get(f.frame)
+                .map(|i| i.timestamp_us)
+                .ok_or_else(|| PipelineError::Frame {
+                    frame: f.frame,
+                    message: format!("not in the clip ({} frames)", infos.len()),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(VideoPlan {
+        frames: tracks.frames.iter().map(|f| f.frame).collect(),
+        fps: frame_rate(&timestamps),
+        width: first.width,
+        height: first.height,
+    })
+}
+
 /// Frames per second of frames stamped `timestamps_us` (the median step;
 /// 2 fps, nuScenes' keyframe rate, for fewer than two frames or no step).
 pub fn frame_rate(timestamps_us: &[i64]) -> f64 {
@@ -172,16 +211,39 @@ mod tests {
         );
     }
 
-    #[test]
-    fn labels_carry_class_track_and_polygon() {
-        let infos: Vec<FrameInfo> = (0..7)
+    /// Frames `0..n`, stamped every half second.
+    fn infos(n: usize) -> Vec<FrameInfo> {
+        (0..n)
             .map(|index| FrameInfo {
                 index,
-                timestamp_us: 0,
+                timestamp_us: index as i64 * 500_000,
                 name: format!("f{index}.jpg"),
                 is_key_frame: false,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_video_shows_the_labelled_frames_at_their_rate() {
+        let mut t = tracks();
+        let mut second = t.frames[0].clone();
+        second.frame = 10;
+        t.frames.push(second);
+        let plan = video_plan(&t, &infos(11)).unwrap();
+        assert_eq!(plan.frames, [6, 10]);
+        assert_eq!(plan.fps, 0.5, "one step of 4 frames × 0.5 s");
+        assert_eq!((plan.width, plan.height), (20, 10));
+        assert!(
+            video_plan(&t, &infos(7)).is_err(),
+            "frame 10 is not in the clip"
+        );
+        t.frames.clear();
+        assert!(video_plan(&t, &infos(11)).is_err(), "no labelled frame");
+    }
+
+    #[test]
+    fn labels_carry_class_track_and_polygon() {
+        let infos = infos(7);
         let table = vec!["car".to_string(), "bus".to_string()];
         let ds = labels_dataset(&tracks(), &infos, &table).unwrap().dataset;
         assert_eq!(ds.images[0].file_name, "f6.jpg");

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::analyse::{self, RunReport};
 use super::detect::DetectOutput;
 use super::evaluate::{
-    DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, truth_of_frames,
+    DEFAULT_MAX_FAILURES_PER_KIND, evaluate_results, predictions, results_frame_matches,
+    truth_of_frames,
 };
 use super::segment::SegmentOutput;
 use super::track::TrackOutput;
 use crate::eval::data::GroundTruth;
 use crate::eval::failures::FailureQueue;
+use crate::eval::frames::FrameMatches;
 use crate::eval::{EvalConfig, EvalReport};
 use crate::export::coco::CocoError;
 use crate::export::report_html::StageTiming;
@@ -83,6 +85,9 @@ pub struct Evaluation {
     /// The report (failure cases cut per kind) and the whole failure queue,
     /// when the clip has ground truth.
     pub eval: Option<(EvalReport, FailureQueue)>,
+    /// What the evaluation made of each object on each frame with ground
+    /// truth (the viewer's TP/FP/FN); empty without ground truth.
+    pub frames: Vec<FrameMatches>,
     /// Labelled frames per second of model time.
     pub frames_per_s: Option<f64>,
 }
@@ -117,24 +122,27 @@ pub fn evaluate_run(
     if let Some(rate) = frames_per_s {
         config.cost.throughput_frames_per_s = rate;
     }
-    let eval = match inputs.truth {
+    let (eval, frames) = match inputs.truth {
         Some(gt) => {
             let labelled: Vec<usize> = detections.frames.iter().map(|f| f.frame).collect();
             let gt = truth_of_frames(gt, &labelled);
-            Some(evaluate_results(
+            let eval = evaluate_results(
                 &gt,
                 &bytes,
                 inputs.clip_frames,
                 &config,
                 DEFAULT_MAX_FAILURES_PER_KIND,
-            )?)
+            )?;
+            let frames = results_frame_matches(&gt, &bytes, inputs.clip_frames, &config)?;
+            (Some(eval), frames)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     Ok(Evaluation {
         results: bytes,
         config,
         eval,
+        frames,
         frames_per_s,
     })
 }
