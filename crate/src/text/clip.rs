@@ -377,6 +377,7 @@ fn parse_merges(
 
 /// The `pad_token` of a `tokenizer_config.json` (a string or an added-token
 /// object with `content`), `!` where it names none.
+#[cfg(any(feature = "native", test))]
 fn pad_token_of(json: &str) -> Result<String, ClipTokenizerError> {
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| ClipTokenizerError::Config(e.to_string()))?;

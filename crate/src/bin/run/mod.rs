@@ -863,16 +863,8 @@ fn example_crops(input: &mut Input, report: &RunReport) -> Result<Vec<(FailureMo
 /// The labelled frames with their tracks drawn, as an H.264 MP4 at the
 /// labelled frames' own rate.
 fn propagation_video(input: &mut Input, tracks: &TrackOutput, quiet: bool) -> Result<Vec<u8>> {
-    let Some(first) = tracks.frames.first() else {
-        return Err("propagation.mp4: no labelled frame".into());
-    };
-    let timestamps: Vec<i64> = tracks
-        .frames
-        .iter()
-        .filter_map(|f| input.clip.infos().get(f.frame).map(|i| i.timestamp_us))
-        .collect();
-    let fps = outputs::frame_rate(&timestamps);
-    let mut writer = Mp4Writer::new(first.width, first.height, fps)?;
+    let plan = outputs::video_plan(tracks, input.clip.infos())?;
+    let mut writer = Mp4Writer::new(plan.width, plan.height, plan.fps)?;
     let mut progress = Progress::new("video", tracks.frames.len(), quiet);
     for f in &tracks.frames {
         let start = Instant::now();
