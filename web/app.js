@@ -8,7 +8,7 @@
 // groundTruth, current, displayed, drawn, view, timings, renderCount, errors,
 // warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd, pipeline).
 // `?sam2=NAME` / `?gd=NAME` preselect a checkpoint in the SAM 2 / Grounding DINO panel,
-// `?runDetector=NAME` / `?runSegmenter=NAME` in the Run panel.
+// `?runDetector=NAME` / `?runSegmenter=NAME` / `?runTracker=NAME` in the Run panel.
 // `?demo=1` opens the demo scene on load, `?demo=small` a 13-frame 640×360 variant.
 // The performance mark `autolabel-interactive` is set once every control is wired.
 

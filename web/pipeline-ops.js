@@ -5,7 +5,8 @@
 // files. What a step does is the core's; this file only loops and reports.
 //
 //   pipelineOpen       {small}                        → {defaults: {ontology}}   (the demo scene)
-//   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter)
+//   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter | tracker;
+//                                                       source null for the tracker: none, tracks join the keyframes)
 //   pipelineRun        {settings}                     → {status: done | cancelled, plan, stages, report}
 //                      progress: {text, done, total, stage, stages}
 //   pipelineCancel     {}                             → {running}  (the run stops after its current step)
@@ -52,12 +53,19 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
 
     async pipelineModel({ slot, source, name }, progress) {
       const pipeline = open();
+      if (slot === 'tracker' && source === null) {
+        return serial(() => {
+          pipeline.setTracker(undefined, undefined, name);
+          return { source: null };
+        });
+      }
       const { config, weights, report } = await checkpointFiles(source, progress);
       progress({ text: `building the ${slot} (${name})…` });
       return serial(() => {
         const t0 = performance.now();
         if (slot === 'detector') pipeline.setDetector(config, weights, name);
         else if (slot === 'segmenter') pipeline.setSegmenter(config, weights, name);
+        else if (slot === 'tracker') pipeline.setTracker(config, weights, name);
         else throw new Error(`unknown model slot '${slot}'`);
         return { ...report, loadMs: performance.now() - t0 };
       });

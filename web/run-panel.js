@@ -1,8 +1,8 @@
 // The Run panel: the whole pipeline on the clip on screen — detect → segment
 // → track → evaluate → analyse → export — in one pipeline worker that owns the
-// clip and both models (web/pipeline-ops.js over web/src/pipeline.rs). It
-// picks the detector and segmenter checkpoints (models/manifest.json or
-// dropped files), edits the ontology, sets the keyframe stride and the frame
+// clip and the models (web/pipeline-ops.js over web/src/pipeline.rs). It
+// picks the detector, segmenter and (optional) tracker checkpoints
+// (models/manifest.json or dropped files), edits the ontology, sets the keyframe stride and the frame
 // limit, shows each stage's progress (frames, rate, time left), cancels
 // between two steps (finished stages and frames are kept: Run continues), and
 // hands the report to web/report-view.js and the files out as downloads —
@@ -23,7 +23,11 @@ const $ = (id) => document.getElementById(id);
 const SLOTS = {
   detector: { network: 'grounding_dino', query: 'runDetector', name: 'Grounding DINO' },
   segmenter: { network: 'sam2', query: 'runSegmenter', name: 'SAM 2' },
+  // SAM 2's video predictor (the official sam2.1 checkpoints carry it); "none":
+  // tracks join the keyframes' masks and only keyframes are labelled.
+  tracker: { network: 'sam2', query: 'runTracker', name: 'SAM 2 video', optional: true },
 };
+const NO_TRACKER = { key: 'none', name: 'none', source: null };
 const DOWNLOADS = {
   'tracks.txt': 'text/plain',
   'labels.json': 'application/json',
@@ -61,9 +65,9 @@ export class RunPanel {
     this.app = app;
     this.worker = null;
     this.opening = null; // the pipelineOpen promise of the worker
-    this.models = { detector: [], segmenter: [] };
-    this.dropped = { detector: null, segmenter: null }; // {config, weights} files chosen with Files…
-    this.loaded = { detector: null, segmenter: null }; // what the worker's session holds
+    this.models = { detector: [], segmenter: [], tracker: [] };
+    this.dropped = { detector: null, segmenter: null, tracker: null }; // {config, weights} files chosen with Files…
+    this.loaded = { detector: null, segmenter: null, tracker: null }; // what the worker's session holds
     this.public = {
       status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, runs: 0, steps: {}, video: null,
     };
@@ -127,7 +131,7 @@ export class RunPanel {
     this.worker = null;
     this.opening = null;
     this.opened = false;
-    this.loaded = { detector: null, segmenter: null };
+    this.loaded = { detector: null, segmenter: null, tracker: null };
     Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, video: null });
     $('run-report').hidden = true;
     this.renderStages([]);
@@ -177,6 +181,7 @@ export class RunPanel {
   /** The checkpoint chosen for `slot`: {key, name, source} or null. */
   chosen(slot) {
     const value = $(`run-${slot}`).value;
+    if (SLOTS[slot].optional && value === '') return NO_TRACKER;
     if (value === 'files:' && this.dropped[slot]) {
       const files = this.dropped[slot];
       return { key: files.weights, name: files.weights.name, source: { files } };

@@ -13,7 +13,9 @@
 // and the keyframes add up to the report. The report's plots draw its numbers.
 // Screenshots: tests/e2e/artifacts/pipeline-viewer.png (labels over keyframe 6),
 // pipeline-report.png, pipeline-matches.png (TP/FP/FN on keyframe 6) and
-// pipeline-plots.png.
+// pipeline-plots.png. With a tracker chosen, SAM 2's video predictor carries
+// the labels through every frame, one step a frame, to `autolabel run
+// --tracker`'s tracks (pipeline-propagation.png: a frame between keyframes).
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -156,10 +158,10 @@ function writeOntology(dir) {
   return dir;
 }
 
-/** Opens the small demo scene with the fixture models chosen and the ontology of `dir` loaded. */
-async function openDemoPipeline(session, dir) {
+/** Opens the small demo scene with the fixture models chosen (`query`: more, e.g. a tracker) and the ontology of `dir` loaded. */
+async function openDemoPipeline(session, dir, query = '') {
   const { page } = session;
-  await page.goto(session.url('?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+  await page.goto(session.url(`?demo=small&runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture${query}`));
   await waitForFrame(page, 0, 150_000);
   await waitPipeline(page, ['ready'], 150_000);
   await page.locator('#pick-ontology').setInputFiles(join(dir, 'ontology.json'));
@@ -445,5 +447,36 @@ describe('the propagation video in a browser without an H.264 encoder', () => {
     assert.equal(s.error, null);
     const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
     assert.equal(await checkVideo(page, tmp.dir, mot), 'vp9');
+  });
+});
+
+describe('propagation in the page', () => {
+  let tmp;
+  let cliReport;
+  const suite = suiteSession(async ({ session }) => {
+    tmp = await tempDir('autolabel-propagation-');
+    writeOntology(tmp.dir);
+    cliReport = cliRun(tmp.dir, join(tmp.dir, 'cli'), ['--tracker', join(FIXTURES, 'sam2-video-tiny')]);
+    await openDemoPipeline(session, tmp.dir, '&runTracker=sam2-video-tiny-fixture');
+  });
+  after(() => tmp?.cleanup());
+
+  it('tracks every frame, one step a frame, to autolabel run --tracker\'s tracks', async () => {
+    const { page } = suite;
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    const track = s.stages.find((x) => x.stage === 'track');
+    assert.deepEqual([track.status, track.done, track.total], ['done', 13, 13]);
+    assert.equal(s.steps.track, 13, 'one step per frame: progress and cancel between frames');
+    assertClose(timeless(s.report), timeless(cliReport), 'report');
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    assertSameMot(mot, readFileSync(join(tmp.dir, 'cli/tracks.txt'), 'utf8'));
+    const labelled = new Set(mot.trimEnd().split('\n').map((line) => line.split(',')[0]));
+    console.log(`propagation in the page: ${track.seconds.toFixed(2)} s for 13 frames; labels on ${labelled.size} frames`);
+    await page.keyboard.press('Escape');
+    for (let k = 0; k < 3; k += 1) await page.locator('#next').click();
+    await page.waitForFunction(() => window.__autolabel.drawn?.index === 3, null, { timeout: 30_000 });
+    await screenshot(page, 'pipeline-propagation.png');
   });
 });

@@ -1,4 +1,5 @@
-//! The page's pipeline: one clip, the detector and the segmenter, and the
+//! The page's pipeline: one clip, the detector, the segmenter and (if
+//! chosen) the tracker, and the
 //! stages of `autolabel run` — detect → segment → track → evaluate → analyse
 //! → export — advanced one step at a time, so that the worker can report
 //! progress and cancel between steps.
@@ -18,11 +19,12 @@ use autolabel::eval::EvalConfig;
 use autolabel::eval::frames::FrameMatches;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
-use autolabel::models::sam2::Sam2ImagePredictor;
+use autolabel::models::sam2::{Sam2ImagePredictor, Sam2VideoModel};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::outputs::VideoPlan;
+use autolabel::pipeline::propagate::Tracker;
 use autolabel::pipeline::run::{
     EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, stage_timings,
 };
@@ -30,8 +32,8 @@ use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
 use autolabel::pipeline::track::{TrackSettings, associate};
 use autolabel::pipeline::{
-    Caption, DetectOutput, FrameDetections, FrameMasks, Ontology, Sampling, SegmentOutput,
-    TrackOutput, outputs,
+    Caption, DetectOutput, FrameDetections, FrameMasks, FrameTracks, Ontology, Sampling,
+    SegmentOutput, TrackOutput, outputs,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,9 +130,14 @@ pub struct Pipeline {
     device: String,
     detector: Option<Named<DetectorModel>>,
     segmenter: Option<Named<Sam2ImagePredictor>>,
+    /// SAM 2's video predictor; without it tracks join the keyframes' masks.
+    tracker: Option<Named<Sam2VideoModel>>,
     configured: Option<Configured>,
     detect: Frames<FrameDetections>,
     segment: Frames<FrameMasks>,
+    /// Propagation under way, and the frames it has finished.
+    propagation: Option<Tracker>,
+    track: Frames<FrameTracks>,
     tracks: Option<TrackOutput>,
     eval_config: EvalConfig,
     evaluation: Option<Evaluation>,
@@ -173,6 +180,9 @@ impl Pipeline {
             configured: None,
             detect: Frames::default(),
             segment: Frames::default(),
+            tracker: None,
+            propagation: None,
+            track: Frames::default(),
             tracks: None,
             eval_config: EvalConfig::default(),
             evaluation: None,
@@ -197,6 +207,15 @@ impl Pipeline {
             name: name.to_string(),
         });
         self.forget_from(1);
+    }
+
+    /// Sets or clears the tracker: tracks (and all after) are made again.
+    pub fn set_tracker(&mut self, model: Option<Sam2VideoModel>, name: &str) {
+        self.tracker = model.map(|model| Named {
+            model,
+            name: name.to_string(),
+        });
+        self.forget_from(2);
     }
 
     /// Checks `settings` and plans the run. The stages a change affects are
@@ -252,6 +271,8 @@ impl Pipeline {
             self.segment = Frames::default();
         }
         if forget("track") {
+            self.propagation = None;
+            self.track = Frames::default();
             self.tracks = None;
         }
         if forget("evaluate") {
@@ -272,7 +293,7 @@ impl Pipeline {
         let progress = [
             (self.detect.done.len(), keyframes, self.detect.seconds),
             (self.segment.done.len(), keyframes, self.segment.seconds),
-            (usize::from(self.tracks.is_some()), 1, 0.0),
+            self.track_progress(),
             (usize::from(self.evaluation.is_some()), 1, 0.0),
             (usize::from(self.report.is_some()), 1, 0.0),
             (usize::from(self.exports.is_some()), 1, 0.0),
@@ -303,6 +324,20 @@ impl Pipeline {
                 }
             })
             .collect()
+    }
+
+    /// Frames tracked of all, and their seconds (with propagation; one step
+    /// otherwise).
+    fn track_progress(&self) -> (usize, usize, f64) {
+        match (&self.tracker, &self.configured) {
+            (Some(_), Some(c)) if self.tracks.is_none() => (
+                self.track.done.len(),
+                c.plan.frames.len(),
+                self.track.seconds,
+            ),
+            (Some(_), Some(c)) => (c.plan.frames.len(), c.plan.frames.len(), self.track.seconds),
+            _ => (usize::from(self.tracks.is_some()), 1, 0.0),
+        }
     }
 
     fn detect_finished(&self) -> bool {
@@ -337,7 +372,7 @@ impl Pipeline {
         match k {
             0 => self.detect_next()?,
             1 => self.segment_next()?,
-            2 => self.track(),
+            2 => self.track_next()?,
             3 => self.evaluate()?,
             4 => self.analyse(),
             _ => self.export()?,
@@ -406,8 +441,37 @@ impl Pipeline {
         SegmentOutput::new(self.segment.done.clone())
     }
 
-    fn track(&mut self) {
-        self.tracks = Some(associate(&self.segment_output(), &TrackSettings::default()));
+    /// One frame of propagation with a tracker; without one, tracks join
+    /// the keyframes' masks in one step.
+    fn track_next(&mut self) -> Result<(), String> {
+        let Some(tracker) = &self.tracker else {
+            self.tracks = Some(associate(&self.segment_output(), &TrackSettings::default()));
+            return Ok(());
+        };
+        if self.propagation.is_none() {
+            let configured = self.configured.as_ref().ok_or_else(not_configured)?;
+            let frames = configured.plan.frames.clone();
+            let masks = self.segment_output();
+            self.propagation = Some(Tracker::new(frames, &masks, TrackSettings::default()));
+        }
+        let propagation = self.propagation.as_mut().ok_or("track has not started")?;
+        let clip = &mut self.input.clip;
+        let mut source = |index: usize| {
+            clip.frame(index).map(|f| f.rgb.into_raw()).map_err(|e| {
+                autolabel::models::sam2::Sam2Error::Image(format!("frame {index}: {e}"))
+            })
+        };
+        let start = now_seconds();
+        let finished = propagation
+            .step(&tracker.model, &mut source)
+            .map_err(|e| format!("tracker {}: {e}", tracker.name))?;
+        self.track.seconds += now_seconds() - start;
+        self.track.done.extend(finished);
+        if propagation.is_done() {
+            self.tracks = Some(TrackOutput::propagated(self.track.done.clone()));
+            self.propagation = None;
+        }
+        Ok(())
     }
 
     fn timings(&self) -> Vec<StageTiming> {
@@ -419,7 +483,9 @@ impl Pipeline {
             &self.device,
             time(&|| self.detect.done.len(), self.detect.seconds),
             time(&|| self.segment.done.len(), self.segment.seconds),
-            None,
+            self.tracker
+                .is_some()
+                .then(|| time(&|| self.track.done.len(), self.track.seconds)),
         )
     }
 
@@ -498,6 +564,10 @@ impl Pipeline {
             (
                 "segmenter".into(),
                 name(self.segmenter.as_ref().map(|s| s.name.as_str())),
+            ),
+            (
+                "tracker".into(),
+                name(self.tracker.as_ref().map(|t| t.name.as_str())),
             ),
             ("device".into(), self.device.clone()),
             (
@@ -645,7 +715,9 @@ mod session {
 
     use autolabel::data::synthetic::SceneConfig;
     use autolabel::models::device::cpu_device;
-    use autolabel::models::sam2::{Sam2Config, Sam2ImagePredictor, Sam2Model};
+    use autolabel::models::sam2::{
+        Sam2Config, Sam2ImagePredictor, Sam2Model, Sam2VideoConfig, Sam2VideoModel,
+    };
     use autolabel::pipeline::detect::DetectorModel;
     use wasm_bindgen::prelude::*;
 
@@ -726,6 +798,28 @@ mod session {
                 .map_err(|e| js_error(format!("segmenter {name}: model.safetensors: {e}")))?;
             self.inner
                 .set_segmenter(Sam2ImagePredictor::new(model), name);
+            Ok(())
+        }
+
+        /// Loads the tracker (a SAM 2 video checkpoint) like
+        /// [`Self::set_detector`]; with no files, clears it (tracks then join
+        /// the keyframes' masks).
+        #[wasm_bindgen(js_name = setTracker)]
+        pub fn set_tracker(
+            &mut self,
+            config_json: Option<String>,
+            weights: Option<Vec<u8>>,
+            name: &str,
+        ) -> Result<(), JsError> {
+            let (Some(config_json), Some(weights)) = (config_json, weights) else {
+                self.inner.set_tracker(None, name);
+                return Ok(());
+            };
+            let config = Sam2VideoConfig::from_json(&config_json)
+                .map_err(|e| js_error(format!("tracker {name}: config.json: {e}")))?;
+            let model = Sam2VideoModel::from_safetensors(config, &weights, &cpu_device())
+                .map_err(|e| js_error(format!("tracker {name}: model.safetensors: {e}")))?;
+            self.inner.set_tracker(Some(model), name);
             Ok(())
         }
 
@@ -856,7 +950,7 @@ mod tests {
 
     use autolabel::models::BackendKind;
     use autolabel::models::device::init_device;
-    use autolabel::models::sam2::{Sam2Config, Sam2Model};
+    use autolabel::models::sam2::{Sam2Config, Sam2Model, Sam2VideoConfig};
 
     use super::*;
 
@@ -911,6 +1005,43 @@ mod tests {
             max_frames: None,
             training_size: "640".into(),
         }
+    }
+
+    #[test]
+    fn a_tracker_carries_the_labels_through_every_frame_one_step_a_frame() {
+        let mut p = pipeline();
+        let video = fixture("sam2-video-tiny");
+        let read = |f: &str| std::fs::read(video.join(f)).unwrap();
+        let config = Sam2VideoConfig::from_json(&String::from_utf8(read("config.json")).unwrap());
+        let device = init_device(BackendKind::Cpu).unwrap();
+        let model =
+            Sam2VideoModel::from_safetensors(config.unwrap(), &read("model.safetensors"), &device);
+        p.set_tracker(Some(model.unwrap()), "sam2-video");
+        p.configure(settings()).unwrap();
+        let mut order = Vec::new();
+        while let Some(stage) = p.step().unwrap() {
+            order.push(stage);
+        }
+        assert_eq!(order.iter().filter(|&&s| s == "track").count(), 13);
+        let tracks = p.tracks.as_ref().unwrap();
+        assert_eq!(tracks.method, "sam2-propagation");
+        let frames: Vec<usize> = tracks.frames.iter().map(|f| f.frame).collect();
+        assert_eq!(frames, (0..13).collect::<Vec<_>>());
+        let track = p.stages().into_iter().find(|s| s.stage == "track").unwrap();
+        assert_eq!((track.progress.done, track.progress.total), (13, 13));
+        let timed: Vec<&str> = p
+            .report()
+            .unwrap()
+            .stages
+            .iter()
+            .map(|s| s.stage.as_str())
+            .collect();
+        assert_eq!(timed, ["detect", "segment", "track"]);
+
+        p.set_tracker(None, "none");
+        assert!(p.tracks.is_none(), "a changed tracker tracks again");
+        while p.step().unwrap().is_some() {}
+        assert_eq!(p.tracks.as_ref().unwrap().frames.len(), 3, "keyframes only");
     }
 
     #[test]
