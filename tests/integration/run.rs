@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Scratch, repo, run_oracle};
+use crate::support::{Scratch, check_json_files_null_only_where_optional, repo, run_oracle};
 
 pub(crate) fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_autolabel"))
@@ -134,7 +134,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
     check_training_zip(&out.join("training.zip"), frames.len(), &predictions);
-    check_nulls_only_where_optional(&out);
+    check_json_files_null_only_where_optional(&out, NULLABLE);
     let run = json(&out.join("run.json"));
     assert_eq!(
         run["settings"]["detector"]["weights_sha256"]
@@ -224,8 +224,7 @@ fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
 /// Where the run's JSON outputs may hold `null`: the fields that are an
 /// `Option` in Rust — a metric without a denominator (no ground truth or no
 /// predictions of a class), a cost the run could not price, a setting left
-/// at its default. serde_json writes NaN and ±∞ as `null` too, so a `null`
-/// anywhere else is a number that went non-finite.
+/// at its default ([`check_json_files_null_only_where_optional`]).
 const NULLABLE: &[&str] = &[
     "eval-config.json:.cost.labels_per_frame",
     "eval-config.json:.failures.max_per_kind",
@@ -265,38 +264,6 @@ const NULLABLE: &[&str] = &[
     "run.json:.settings.sampling.max_frames",
     "run.json:.settings.tracker",
 ];
-
-/// Every `null` in the run's JSON outputs is at a [`NULLABLE`] path.
-fn check_nulls_only_where_optional(out: &Path) {
-    fn nulls(v: &Value, path: String, found: &mut Vec<String>) {
-        match v {
-            Value::Null => found.push(path),
-            Value::Array(items) => items
-                .iter()
-                .for_each(|x| nulls(x, format!("{path}[]"), found)),
-            Value::Object(fields) => fields
-                .iter()
-                .for_each(|(k, x)| nulls(x, format!("{path}.{k}"), found)),
-            _ => {}
-        }
-    }
-    for entry in std::fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        nulls(&json(&path), String::new(), &mut found);
-        for null in found {
-            let at = format!("{name}:{null}");
-            assert!(
-                NULLABLE.contains(&at.as_str()),
-                "{at} is null: a number that went non-finite, or an optional field missing from NULLABLE"
-            );
-        }
-    }
-}
 
 fn check_labels_in_pycocotools(out: &Path, images: usize) {
     let labels = out.join("labels.json");
