@@ -22,7 +22,8 @@ use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::run::{
-    EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, stage_timings,
+    EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, skipped_frames,
+    stage_timings,
 };
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
@@ -397,6 +398,7 @@ impl Pipeline {
                 .as_ref()
                 .map_or_else(String::new, |c| c.caption.text.clone()),
             frames: self.detect.done.clone(),
+            skipped: Vec::new(),
         }
     }
 
@@ -424,8 +426,9 @@ impl Pipeline {
     fn evaluate(&mut self) -> Result<(), String> {
         let tracks = self.tracks.as_ref().ok_or("track has not run")?;
         let stages = self.timings();
+        let detections = self.detect_output();
         let evaluation = evaluate_run(
-            &self.detect_output(),
+            &detections,
             tracks,
             &EvaluateInputs {
                 truth: self.input.truth.as_ref(),
@@ -433,6 +436,7 @@ impl Pipeline {
                 class_table: &self.classes.classes,
                 config: &self.eval_config,
                 stages: &stages,
+                skipped: &skipped_frames(&detections, &self.segment_output()),
             },
         )
         .map_err(|e| format!("evaluate: {e}"))?;

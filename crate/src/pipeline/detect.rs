@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PipelineError;
 use super::ontology::{Caption, Ontology};
+use super::skipped::SkippedFrame;
 use crate::data::frame::Frame;
 use crate::labels::boxes::{self, area};
 use crate::labels::{Box2, PhraseHit};
@@ -160,6 +161,9 @@ pub struct DetectOutput {
     /// The caption the detector read.
     pub caption: String,
     pub frames: Vec<FrameDetections>,
+    /// Detection frames that did not decode, in order (none in `frames`).
+    #[serde(default)]
+    pub skipped: Vec<SkippedFrame>,
 }
 
 /// A detector ready for a run: the model and the encoded caption.
