@@ -12,7 +12,6 @@
 
 use std::time::Instant;
 
-use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::owlv2::{DetectOptions, Detector};
 
@@ -22,7 +21,7 @@ use autolabel::models::owlv2::{DetectOptions, Detector};
 static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
 
 mod support;
-use support::{median, peak_rss_mib};
+use support::{BenchArgs, peak_rss_mib, test_rgb, timed};
 
 /// The benchmark's queries (`tests/parity/owlv2_bench.py` uses the same).
 const QUERIES: [&str; 7] = [
@@ -38,56 +37,28 @@ const QUERIES: [&str; 7] = [
 const SIDE: usize = 960;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let usage = "usage: owlv2_bench --model DIR [--iters N] [--device cpu|wgpu]";
-    let dir = std::path::PathBuf::from(value("--model").ok_or(usage)?);
-    let iters: usize = value("--iters")
-        .map(|v| v.parse())
-        .transpose()?
-        .unwrap_or(3)
-        .max(1);
-    let kind: BackendKind = value("--device").unwrap_or_else(|| "cpu".into()).parse()?;
-
-    let device = init_device(kind)?;
+    let args = BenchArgs::parse("owlv2_bench")?;
+    let device = init_device(args.kind)?;
     let start = Instant::now();
-    let detector = Detector::from_dir(&dir, &device)?;
+    let detector = Detector::from_dir(&args.dir, &device)?;
     let load_s = start.elapsed().as_secs_f64();
 
-    let rgb: Vec<u8> = (0..SIDE * SIDE * 3)
-        .map(|i| ((i * 2654435761) >> 13) as u8)
-        .collect();
-    let detect = || detector.detect(&rgb, SIDE, SIDE, &QUERIES, DetectOptions::default());
-
-    // Warm-up (untimed): first-call costs such as shader compilation on wgpu.
-    let start = Instant::now();
-    let found = detect()?.detections.len();
-    let warm_up_s = start.elapsed().as_secs_f64();
-    let mut runs = Vec::new();
-    for _ in 0..iters {
-        let start = Instant::now();
-        detect()?; // reads the outputs back: the device has finished
-        runs.push(start.elapsed().as_secs_f64());
-    }
+    let rgb = test_rgb(SIDE, SIDE);
+    // Each run reads the outputs back: the device has finished.
+    let (first, times) = timed(args.iters, || {
+        detector.detect(&rgb, SIDE, SIDE, &QUERIES, DetectOptions::default())
+    })?;
     println!(
         "{}",
         serde_json::json!({
-            "backend": match kind {
-                BackendKind::Cpu => "burn flex (CPU)",
-                BackendKind::Wgpu => "burn wgpu",
-            },
+            "backend": args.backend(),
             "input": [SIDE, SIDE],
             "queries": QUERIES,
             "load_s": load_s,
-            "warm_up_s": warm_up_s,
-            "detect_s": median(runs.clone()),
-            "detect_runs_s": runs,
-            "detections": found,
+            "warm_up_s": times.warm_up_s,
+            "detect_s": times.median_s(),
+            "detect_runs_s": times.runs_s,
+            "detections": first.detections.len(),
             "peak_rss_mib": peak_rss_mib(),
         })
     );

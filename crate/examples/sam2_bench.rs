@@ -8,7 +8,6 @@
 
 use std::time::Instant;
 
-use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model};
 
@@ -18,28 +17,13 @@ use autolabel::models::sam2::{Prompt, Sam2Config, Sam2ImagePredictor, Sam2Model}
 static ALLOCATOR: autolabel::huge_pages::HugePages = autolabel::huge_pages::HugePages;
 
 mod support;
-use support::{median, peak_rss_mib};
+use support::{BenchArgs, peak_rss_mib, test_rgb, timed};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let dir = std::path::PathBuf::from(
-        value("--model").ok_or("usage: sam2_bench --model DIR [--iters N]")?,
-    );
-    let iters: usize = value("--iters")
-        .map(|v| v.parse())
-        .transpose()?
-        .unwrap_or(3)
-        .max(1);
-
-    let kind: BackendKind = value("--device").unwrap_or_else(|| "cpu".into()).parse()?;
-    let device = init_device(kind)?;
+    let args = BenchArgs::parse("sam2_bench")?;
+    let device = init_device(args.kind)?;
     let start = Instant::now();
+    let dir = &args.dir;
     let config = Sam2Config::from_json(&std::fs::read_to_string(dir.join("config.json"))?)?;
     let weights = std::fs::read(dir.join("model.safetensors"))?;
     let model = Sam2Model::from_safetensors(config, &weights, &device)?;
@@ -48,21 +32,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let size = model.config().image_size();
     let (w, h) = (size, size);
-    let rgb: Vec<u8> = (0..w * h * 3)
-        .map(|i| ((i * 2654435761) >> 13) as u8)
-        .collect();
+    let rgb = test_rgb(w, h);
     let mut predictor = Sam2ImagePredictor::new(model);
 
-    // Warm-up (untimed): first-call costs such as shader compilation on wgpu.
-    predictor.set_image(&rgb, w, h)?;
-    device.sync()?;
-    let mut encoder = Vec::new();
-    for _ in 0..iters {
-        let start = Instant::now();
+    let ((), encoder) = timed(args.iters, || -> Result<(), Box<dyn std::error::Error>> {
         predictor.set_image(&rgb, w, h)?;
         device.sync()?; // the GPU queues work lazily: wait for it
-        encoder.push(start.elapsed().as_secs_f64());
-    }
+        Ok(())
+    })?;
     let boxes = |n: usize| -> Vec<Prompt> {
         (0..n)
             .map(|i| {
@@ -76,32 +53,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect()
     };
-    let decode = |n: usize| -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+    let decode = |n: usize| {
         let prompts = boxes(n);
-        predictor.predict(&prompts, false)?;
-        let mut times = Vec::new();
-        for _ in 0..iters {
-            let start = Instant::now();
-            predictor.predict(&prompts, false)?;
-            times.push(start.elapsed().as_secs_f64());
-        }
-        Ok(times)
+        timed(args.iters, || predictor.predict(&prompts, false)).map(|(_, t)| t)
     };
     let decoder_1 = decode(1)?;
     let decoder_16 = decode(16)?;
     println!(
         "{}",
         serde_json::json!({
-            "backend": match kind {
-                BackendKind::Cpu => "burn flex (CPU)",
-                BackendKind::Wgpu => "burn wgpu",
-            },
+            "backend": args.backend(),
             "input": size,
             "load_s": load_s,
-            "encoder_s": median(encoder.clone()),
-            "encoder_runs_s": encoder,
-            "decoder_1_box_s": median(decoder_1),
-            "decoder_16_boxes_s": median(decoder_16),
+            "encoder_warm_up_s": encoder.warm_up_s,
+            "encoder_s": encoder.median_s(),
+            "encoder_runs_s": encoder.runs_s,
+            "decoder_1_box_s": decoder_1.median_s(),
+            "decoder_16_boxes_s": decoder_16.median_s(),
             "peak_rss_mib": peak_rss_mib(),
         })
     );

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::run::{cli, demo_dataset, fixture, json, ok, stderr};
-use crate::support::{Scratch, run_oracle};
+use crate::support::{
+    Scratch, check_json_files_null_only_where_optional, check_nulls_only_where_optional, run_oracle,
+};
 
 /// The demo scene's ground truth as a COCO dataset (`file_name`s relative to
 /// the dataset root).
@@ -110,6 +112,11 @@ fn without_masks(v: &Value) -> Value {
     v
 }
 
+/// Where `autolabel masks`'s JSON (its report on stdout, the dataset it
+/// writes) may hold `null`: the fields that are an `Option` in Rust
+/// ([`check_nulls_only_where_optional`]).
+const MASKS_NULLABLE: &[&str] = &[];
+
 #[test]
 fn masks_for_coco_boxes_keep_every_field_and_equal_segment() {
     let scratch = Scratch::new("masks-coco");
@@ -127,6 +134,8 @@ fn masks_for_coco_boxes_keep_every_field_and_equal_segment() {
         "autolabel masks",
     );
     let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    check_nulls_only_where_optional("stdout", &report, MASKS_NULLABLE);
+    check_nulls_only_where_optional("with-masks.json", &json(&out), MASKS_NULLABLE);
     let skipped: Vec<(i64, &str)> = report["skipped"]
         .as_array()
         .unwrap()
@@ -210,6 +219,7 @@ fn masks_for_coco_boxes_keep_every_field_and_equal_segment() {
         "autolabel masks --segmentation rle",
     );
     let rle = json(&rle_out);
+    check_nulls_only_where_optional("with-rle.json", &rle, MASKS_NULLABLE);
     for a in rle["annotations"].as_array().unwrap() {
         if let Some(want) = expected.get(&a["id"].to_string()) {
             assert_eq!(
@@ -279,8 +289,16 @@ fn batch(images: &Path, ontology: &Path, size: &str, segment: bool, out: &Path) 
     if segment {
         c.arg("--segmenter").arg(fixture("sam2-tiny"));
     }
-    serde_json::from_slice(&ok(c.output().unwrap(), "autolabel batch").stdout).unwrap()
+    let report =
+        serde_json::from_slice(&ok(c.output().unwrap(), "autolabel batch").stdout).unwrap();
+    check_nulls_only_where_optional("stdout", &report, BATCH_NULLABLE);
+    report
 }
+
+/// Where `autolabel batch`'s JSON (its report on stdout, the files of its
+/// ZIP) may hold `null`: the fields that are an `Option` in Rust
+/// ([`check_nulls_only_where_optional`]).
+const BATCH_NULLABLE: &[&str] = &[];
 
 /// The ZIP unpacked into `dir`; its file names.
 fn unzip(zip_path: &Path, dir: &Path) -> Vec<String> {
@@ -318,6 +336,7 @@ fn batch_labels_a_folder_into_a_resized_training_zip() {
 
     let small = scratch.0.join("small");
     let names = unzip(&small_zip, &small);
+    check_json_files_null_only_where_optional(&small, BATCH_NULLABLE);
     for prefix in ["images/", "preview/"] {
         let jpgs = names
             .iter()
@@ -442,8 +461,10 @@ fn batch_with_annealing_records_pass_and_threshold() {
     let report: Value =
         serde_json::from_slice(&ok(c.output().unwrap(), "batch --anneal").stdout).unwrap();
     assert_eq!(report["labelled"], 3, "{report}");
+    check_nulls_only_where_optional("stdout", &report, BATCH_NULLABLE);
     let dir = scratch.0.join("annealed");
     unzip(&zip_path, &dir);
+    check_json_files_null_only_where_optional(&dir, BATCH_NULLABLE);
     let coco = json(&dir.join("coco_export.json"));
     let thresholds = [0.5, 0.4, 0.3];
     let mut pass_of: BTreeMap<(i64, i64), u64> = BTreeMap::new();

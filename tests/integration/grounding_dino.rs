@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use autolabel::labels::DetectorText;
 use autolabel::models::BackendKind;
 use autolabel::models::burn::tensor::{Device, Tensor};
 use autolabel::models::checkpoint::read_all_f32;
@@ -636,7 +637,11 @@ fn grounding_dino_detector_takes_non_ascii_prompts() {
     let report = d
         .detect(&rgb(40, 30), 40, 30, "Café; 東京", keep_all())
         .expect("detect");
-    assert_eq!(report.prompt, "café . 東京 .");
+    let caption = DetectorText::Caption {
+        prompt: "café . 東京 .".into(),
+        phrases: vec!["café".into(), "東京".into()],
+    };
+    assert_eq!(report.text, caption);
     assert_eq!(report.detections.len(), d.model().config().num_queries);
     for det in &report.detections {
         assert_eq!(det.label, "cafe. 東 京. [SEP]");
@@ -676,6 +681,7 @@ fn grounding_dino_detector_refuses_bad_images_and_options() {
     let d = detector();
     let input_error = |r: Result<_, GroundingDinoError>| match r {
         Err(GroundingDinoError::Input(m)) => m,
+        Err(GroundingDinoError::Options(e)) => e.to_string(),
         other => panic!("expected an input error, got {other:?}"),
     };
     let m = input_error(d.detect(&rgb(3000, 1), 3000, 1, "car", keep_all()));

@@ -172,6 +172,22 @@ fn poisoned_sam2(dir: &Path, key: &str, poison: impl Fn(&mut [f32])) {
     std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
 }
 
+/// `autolabel segment` with the checkpoint in `dir` (a damaged copy of the
+/// fixture's) on a frame written there, one box.
+fn segment_with_checkpoint_in(dir: &Path) -> Output {
+    let image = write(dir, "frame.png", &encoded(64, 48, image::ImageFormat::Png));
+    let model = dir.display().to_string();
+    autolabel(&[
+        "segment",
+        "--model",
+        &model,
+        "--image",
+        &image,
+        "--box",
+        "1,1,30,30",
+    ])
+}
+
 #[test]
 fn a_checkpoint_with_nan_weights_is_refused_naming_the_key() {
     let scratch = Scratch::new("nan-checkpoint");
@@ -185,21 +201,7 @@ fn a_checkpoint_with_nan_weights_is_refused_naming_the_key() {
         "{err}"
     );
 
-    let image = write(
-        &scratch.0,
-        "frame.png",
-        &encoded(64, 48, image::ImageFormat::Png),
-    );
-    let model = scratch.0.display().to_string();
-    let out = autolabel(&[
-        "segment",
-        "--model",
-        &model,
-        "--image",
-        &image,
-        "--box",
-        "1,1,30,30",
-    ]);
+    let out = segment_with_checkpoint_in(&scratch.0);
     assert_fails_naming(&out, &["model.safetensors", key, "NaN"]);
     assert!(out.stdout.is_empty(), "no JSON for a refused model");
 }
@@ -315,21 +317,7 @@ fn weights_that_overflow_give_an_error_not_null_scores() {
         "mask_decoder.iou_prediction_head.proj_in.weight",
         |v| v.iter_mut().for_each(|x| *x = x.signum() * 3e38),
     );
-    let image = write(
-        &scratch.0,
-        "frame.png",
-        &encoded(64, 48, image::ImageFormat::Png),
-    );
-    let model = scratch.0.display().to_string();
-    let out = autolabel(&[
-        "segment",
-        "--model",
-        &model,
-        "--image",
-        &image,
-        "--box",
-        "1,1,30,30",
-    ]);
+    let out = segment_with_checkpoint_in(&scratch.0);
     assert_fails_naming(&out, &["IoU scores", "NaN or Inf"]);
     assert!(out.stdout.is_empty(), "no JSON with null scores");
 }

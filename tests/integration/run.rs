@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Scratch, repo, run_oracle};
+use crate::support::{Scratch, check_json_files_null_only_where_optional, repo, run_oracle};
 
 pub(crate) fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_autolabel"))
@@ -142,7 +142,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     check_video(&out.join("propagation.mp4"), frames.len());
     check_report_html(&out.join("report.html"));
     check_training_zip(&out.join("training.zip"), frames.len(), &predictions);
-    check_nulls_only_where_optional(&out);
+    check_json_files_null_only_where_optional(&out, NULLABLE);
     let run = json(&out.join("run.json"));
     assert_eq!(
         run["settings"]["detector"]["weights_sha256"]
@@ -202,6 +202,112 @@ fn a_run_with_a_tracker_carries_masks_through_every_frame() {
     check_video(&out.join("propagation.mp4"), 13);
 }
 
+/// A frame folder with `count` small JPEG frames `0000.jpg`…; frame `cut`
+/// truncated to half its bytes.
+fn frame_folder(dir: &Path, count: u32, cut: u32) -> PathBuf {
+    let folder = dir.join("frames");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..count {
+        let img = image::RgbImage::from_fn(160, 96, |x, y| {
+            let inside = (40 + 10 * i..100 + 10 * i).contains(&x) && (30..80).contains(&y);
+            image::Rgb(if inside {
+                [200, 30, 30]
+            } else {
+                [90, (y * 2) as u8, 120]
+            })
+        });
+        let mut jpeg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+        let mut bytes = jpeg.into_inner();
+        if i == cut {
+            bytes.truncate(bytes.len() / 2);
+        }
+        std::fs::write(folder.join(format!("{i:04}.jpg")), bytes).unwrap();
+    }
+    folder
+}
+
+/// A truncated JPEG in a frame folder is a skipped frame: reported on stderr
+/// (one line), in `detections.json`, `report.json` and `report.html`, with
+/// its file named, and labelled nowhere; the run goes on and succeeds.
+#[test]
+fn a_frame_that_does_not_decode_is_skipped_and_reported() {
+    let scratch = Scratch::new("run-skipped-frame");
+    let folder = frame_folder(&scratch.0, 4, 2);
+    let ontology = write_ontology(&scratch.0);
+    let out = scratch.0.join("out");
+    let run = cli()
+        .args(["run", "--quiet", "--every", "1", "--clip"])
+        .arg(&folder)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--segmenter")
+        .arg(fixture("sam2-tiny"))
+        .arg("--ontology")
+        .arg(&ontology)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let run = ok(run, "autolabel run with a truncated frame");
+    assert_eq!(run.status.code(), Some(0));
+    let err = stderr(&run);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("detect: skipped frame 2: ") && lines[0].contains("0002.jpg"),
+        "{err}"
+    );
+
+    let detections = json(&out.join("detections.json"));
+    let frames: Vec<u64> = detections["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(frames, [0, 1, 3]);
+    let skipped = &detections["skipped"];
+    assert_eq!(skipped.as_array().unwrap().len(), 1, "{skipped}");
+    assert_eq!(skipped[0]["frame"], 2);
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("0002.jpg") && reason.contains("decode"),
+        "{reason}"
+    );
+
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["skipped_frames"], *skipped);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("frame 2 skipped"),
+        "report.html names the skip"
+    );
+
+    let labels = json(&out.join("labels.json"));
+    let images: Vec<i64> = labels["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        images,
+        [0, 1, 3],
+        "labels.json has no entry for the skipped frame"
+    );
+    let predictions = json(&out.join("predictions.json"));
+    assert!(
+        predictions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["image_id"] != 2),
+        "{predictions}"
+    );
+    check_json_files_null_only_where_optional(&out, NULLABLE);
+}
+
 fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
     let eval = ok(
         cli()
@@ -232,11 +338,11 @@ fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
 /// Where the run's JSON outputs may hold `null`: the fields that are an
 /// `Option` in Rust — a metric without a denominator (no ground truth or no
 /// predictions of a class), a cost the run could not price, a setting left
-/// at its default. serde_json writes NaN and ±∞ as `null` too, so a `null`
-/// anywhere else is a number that went non-finite.
+/// at its default ([`check_json_files_null_only_where_optional`]).
 const NULLABLE: &[&str] = &[
     "eval-config.json:.cost.labels_per_frame",
     "eval-config.json:.failures.max_per_kind",
+    "report.json:.eval",
     "report.json:.eval.bbox.overall.category_id",
     "report.json:.eval.bbox.per_class[].ap",
     "report.json:.eval.bbox.per_class[].ap50",
@@ -273,38 +379,6 @@ const NULLABLE: &[&str] = &[
     "run.json:.settings.sampling.max_frames",
     "run.json:.settings.tracker",
 ];
-
-/// Every `null` in the run's JSON outputs is at a [`NULLABLE`] path.
-fn check_nulls_only_where_optional(out: &Path) {
-    fn nulls(v: &Value, path: String, found: &mut Vec<String>) {
-        match v {
-            Value::Null => found.push(path),
-            Value::Array(items) => items
-                .iter()
-                .for_each(|x| nulls(x, format!("{path}[]"), found)),
-            Value::Object(fields) => fields
-                .iter()
-                .for_each(|(k, x)| nulls(x, format!("{path}.{k}"), found)),
-            _ => {}
-        }
-    }
-    for entry in std::fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        nulls(&json(&path), String::new(), &mut found);
-        for null in found {
-            let at = format!("{name}:{null}");
-            assert!(
-                NULLABLE.contains(&at.as_str()),
-                "{at} is null: a number that went non-finite, or an optional field missing from NULLABLE"
-            );
-        }
-    }
-}
 
 fn check_labels_in_pycocotools(out: &Path, images: usize) {
     let labels = out.join("labels.json");

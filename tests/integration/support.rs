@@ -29,6 +29,54 @@ impl Drop for Scratch {
     }
 }
 
+/// Asserts that every `null` in the JSON `value` of the output `name` sits at
+/// a path `nullable` lists as `name:.field[].field` (`[]`: any element): the
+/// fields that are an `Option` in Rust. serde_json writes NaN and ±∞ as
+/// `null` too, so a `null` anywhere else is a number that went non-finite.
+pub fn check_nulls_only_where_optional(name: &str, value: &serde_json::Value, nullable: &[&str]) {
+    fn nulls(v: &serde_json::Value, path: String, found: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Null => found.push(path),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .for_each(|x| nulls(x, format!("{path}[]"), found)),
+            serde_json::Value::Object(fields) => fields
+                .iter()
+                .for_each(|(k, x)| nulls(x, format!("{path}.{k}"), found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    nulls(value, String::new(), &mut found);
+    for null in found {
+        let at = format!("{name}:{null}");
+        assert!(
+            nullable.contains(&at.as_str()),
+            "{at} is null: a number that went non-finite, or an optional field missing from the nullable list"
+        );
+    }
+}
+
+/// [`check_nulls_only_where_optional`] for every `.json` file under `dir`,
+/// each named by its path relative to `dir`.
+pub fn check_json_files_null_only_where_optional(dir: &Path, nullable: &[&str]) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read an output folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&path).expect("read a JSON output");
+                let value = serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+                let name = path.strip_prefix(dir).expect("under dir").to_string_lossy();
+                check_nulls_only_where_optional(&name, &value, nullable);
+            }
+        }
+    }
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

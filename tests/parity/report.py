@@ -1,4 +1,4 @@
-"""What the OWLv2 parity and benchmark scripts share: writing a Markdown section between
+"""What the parity and benchmark scripts share: writing a Markdown section between
 two markers, and running an `#[ignore]`d Rust report test for its JSON lines."""
 
 import json

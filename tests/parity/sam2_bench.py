@@ -18,35 +18,16 @@ so both see the same conditions.
 Paper: Ravi et al., "SAM 2", 2024.
 """
 
-import argparse
-import json
-import os
-import re
-import subprocess
 import sys
-import time
 
-import numpy as np
 import torch
 from transformers import Sam2ImageProcessor, Sam2Model, Sam2Processor
 
-from bench_rounds import median_rounds
+from bench_rounds import alternate_rounds, arguments, median_time, rust_example, test_image, torch_machine
+from report import write_section
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 ENCODER_GFLOP = 293.0  # torch FLOP counter, hiera-tiny image encoder at 1024² (REFERENCES.md)
-BEGIN = "<!-- sam2-bench:begin -->"
-END = "<!-- sam2-bench:end -->"
-
-
-def median_time(fn, iters):
-    fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+MARKERS = ("<!-- sam2-bench:begin -->", "<!-- sam2-bench:end -->")
 
 
 def boxes(n, size):
@@ -60,7 +41,7 @@ def pytorch(work, iters):
     processor = Sam2Processor(
         image_processor=Sam2ImageProcessor(size={"height": size, "width": size}), target_size=size
     )
-    image = (np.arange(size * size * 3, dtype=np.uint64) * 2654435761 >> 13).astype(np.uint8).reshape(size, size, 3)
+    image = test_image(size, size)
     inputs = processor(images=image, return_tensors="pt")
     out = {}
     with torch.no_grad():
@@ -76,47 +57,19 @@ def pytorch(work, iters):
                 processor.post_process_masks(o.pred_masks, prompt["original_sizes"])
 
             out[key] = median_time(decode, iters)
-        a = torch.randn(2048, 2048)
-        gemm = median_time(lambda: a @ a, max(iters, 5))
-        out["gemm_2048_gflops"] = 2 * 2048**3 / gemm / 1e9
-    out["threads"] = torch.get_num_threads()
-    out["torch"] = torch.__version__
-    return out
-
-
-def rust(work, iters, device):
-    env = dict(os.environ)
-    env.setdefault("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/autolabel/target"))
-    run = subprocess.run(
-        ["cargo", "run", "-q", "--release", "-p", "autolabel", "--example", "sam2_bench", "--",
-         "--model", work, "--iters", str(iters), "--device", device],
-        cwd=REPO, env=env, capture_output=True, text=True,
-    )
-    if run.returncode != 0:
-        sys.stderr.write(run.stdout + run.stderr)
-        error = (run.stderr.strip().splitlines() or ["no output"])[-1]
-        cause = re.search(r"can't allocate buffer of size: \d+", error)
-        return {"error": cause.group(0) if cause else error}
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return {**out, **torch_machine(iters)}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", default=os.path.expanduser("~/.cache/autolabel/sam2-full"))
-    parser.add_argument("--iters", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=1, help="alternate PyTorch and the CPU port this many times")
-    parser.add_argument("--wgpu-iters", type=int, default=1, help="runs on wgpu (lavapipe is slow); 0 skips wgpu")
-    parser.add_argument("--write", help="Markdown file whose marked section receives the table")
-    args = parser.parse_args()
-
-    torch_rounds, flex_rounds = [], []
-    for _ in range(args.rounds):
-        torch_rounds.append(pytorch(args.work, args.iters))
-        flex_rounds.append(rust(args.work, args.iters, "cpu"))
-        if "error" in flex_rounds[-1]:
-            sys.exit(f"the Rust benchmark failed on the CPU: {flex_rounds[-1]['error']}")
-    torch_numbers, flex = median_rounds(torch_rounds), median_rounds(flex_rounds)
-    wgpu = rust(args.work, args.wgpu_iters, "wgpu") if args.wgpu_iters > 0 else {"skipped": True}
+    args = arguments(__doc__, "sam2-full", wgpu_iters=1)
+    torch_numbers, flex, _ = alternate_rounds(
+        args.rounds,
+        lambda: pytorch(args.work, args.iters),
+        lambda: rust_example("sam2_bench", args.work, "cpu", args.iters),
+    )
+    if "error" in flex:
+        sys.exit(f"the Rust benchmark failed on the CPU: {flex['error']}")
+    wgpu = rust_example("sam2_bench", args.work, "wgpu", args.wgpu_iters) if args.wgpu_iters > 0 else {"skipped": True}
     peak = torch_numbers["gemm_2048_gflops"]
     rows = [
         ("image encoder, 1024²", "encoder_s"),
@@ -148,14 +101,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.write:
-        with open(args.write) as f:
-            text = f.read()
-        if BEGIN not in text or END not in text:
-            sys.exit(f"{args.write} lacks the {BEGIN} … {END} markers")
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        with open(args.write, "w") as f:
-            f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+        write_section(args.write, *MARKERS, table)
 
 
 if __name__ == "__main__":

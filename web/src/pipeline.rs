@@ -26,7 +26,8 @@ use autolabel::pipeline::input::Input;
 use autolabel::pipeline::outputs::VideoPlan;
 use autolabel::pipeline::propagate::Tracker;
 use autolabel::pipeline::run::{
-    EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, stage_timings,
+    EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, skipped_frames,
+    stage_timings,
 };
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
@@ -434,6 +435,7 @@ impl Pipeline {
                 .as_ref()
                 .map_or_else(String::new, |c| c.caption.text.clone()),
             frames: self.detect.done.clone(),
+            skipped: Vec::new(),
         }
     }
 
@@ -492,8 +494,9 @@ impl Pipeline {
     fn evaluate(&mut self) -> Result<(), String> {
         let tracks = self.tracks.as_ref().ok_or("track has not run")?;
         let stages = self.timings();
+        let detections = self.detect_output();
         let evaluation = evaluate_run(
-            &self.detect_output(),
+            &detections,
             tracks,
             &EvaluateInputs {
                 truth: self.input.truth.as_ref(),
@@ -501,6 +504,7 @@ impl Pipeline {
                 class_table: &self.classes.classes,
                 config: &self.eval_config,
                 stages: &stages,
+                skipped: &skipped_frames(&detections, &self.segment_output()),
             },
         )
         .map_err(|e| format!("evaluate: {e}"))?;

@@ -59,6 +59,26 @@ pub enum ClipError {
     Video(#[from] super::video::VideoError),
 }
 
+impl ClipError {
+    /// Whether the error is one frame's own — its file missing or
+    /// unreadable, its bytes not decoding completely (a truncated or corrupt
+    /// JPEG/PNG, an H.264 sample that fails or lies past the end of a cut
+    /// MP4) — so that a run can skip that frame and go on. Anything else (a
+    /// frame index past the clip, a broken dataset table, an unreadable MP4
+    /// index or file) concerns the whole clip.
+    pub fn is_bad_frame(&self) -> bool {
+        match self {
+            ClipError::Read(_) | ClipError::Decode { .. } => true,
+            #[cfg(feature = "native")]
+            ClipError::Video(
+                super::video::VideoError::Decode { .. }
+                | super::video::VideoError::Truncated { .. },
+            ) => true,
+            _ => false,
+        }
+    }
+}
+
 enum Frames {
     /// Encoded images read from a source by path.
     Files {

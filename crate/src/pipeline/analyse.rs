@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::skipped::SkippedFrame;
 use super::track::TrackOutput;
 use crate::eval::EvalReport;
 use crate::eval::failures::{FailureCase, FailureKind, FailureQueue};
@@ -99,6 +100,9 @@ pub struct RunReport {
     /// the throughput the cost table uses.
     pub frames_per_s: Option<f64>,
     pub stages: Vec<StageTiming>,
+    /// Frames left out because they did not decode, by frame.
+    #[serde(default)]
+    pub skipped_frames: Vec<SkippedFrame>,
 }
 
 /// Objects per class over the whole run.
@@ -142,11 +146,17 @@ pub fn report_view<'a>(
         })
         .collect();
     let mut notes: Vec<String> = report
-        .failure_modes
+        .skipped_frames
         .iter()
-        .filter(|f| f.example.is_none())
-        .map(|f| format!("{}: none found in this run", f.mode.title()))
+        .map(|s| format!("frame {} skipped, not labelled: {}", s.frame, s.reason))
         .collect();
+    notes.extend(
+        report
+            .failure_modes
+            .iter()
+            .filter(|f| f.example.is_none())
+            .map(|f| format!("{}: none found in this run", f.mode.title())),
+    );
     notes.push(format!(
         "{} box(es) were prompted with points because another detection covers them (occlusion-aware prompting)",
         report.boxes_with_points

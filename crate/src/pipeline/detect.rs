@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use super::PipelineError;
 use super::ontology::{Caption, Ontology};
+use super::skipped::SkippedFrame;
 use crate::data::frame::Frame;
-use crate::labels::Box2;
 use crate::labels::boxes::{self, area};
-use crate::models::grounding_dino::postprocess::PhraseHit;
+use crate::labels::{Box2, PhraseHit};
 use crate::models::grounding_dino::{self, GroundingDinoError};
-use crate::models::owlv2::{self, PatchHit};
+use crate::models::owlv2;
 use crate::text::EncodedPrompt;
 
 /// The open-vocabulary detector of the stage (boxed: the models are large).
@@ -161,6 +161,9 @@ pub struct DetectOutput {
     /// The caption the detector read.
     pub caption: String,
     pub frames: Vec<FrameDetections>,
+    /// Detection frames that did not decode, in order (none in `frames`).
+    #[serde(default)]
+    pub skipped: Vec<SkippedFrame>,
 }
 
 /// A detector ready for a run: the model and the encoded caption.
@@ -201,32 +204,23 @@ impl<'a> FrameDetector<'a> {
         let (width, height) = frame.rgb.dimensions();
         let (rgb, w, h) = (frame.rgb.as_raw(), width as usize, height as usize);
         let threshold = self.ontology.min_box_threshold();
-        let found = match &self.encoded {
-            Encoded::Caption(d, encoded) => {
-                let hits = d.detect_phrases(rgb, w, h, encoded, threshold)?;
-                classify(
-                    &hits,
-                    Scoring::BoxAndText,
-                    &self.caption,
-                    self.ontology,
-                    [width, height],
-                )
-            }
-            Encoded::Queries(d, queries) => {
-                let hits: Vec<PhraseHit> = d
-                    .detect_queries(rgb, w, h, queries, threshold)?
-                    .into_iter()
-                    .map(phrase_hit)
-                    .collect();
-                classify(
-                    &hits,
-                    Scoring::BoxOnly,
-                    &self.caption,
-                    self.ontology,
-                    [width, height],
-                )
-            }
+        let (hits, scoring) = match &self.encoded {
+            Encoded::Caption(d, encoded) => (
+                d.detect_phrases(rgb, w, h, encoded, threshold)?,
+                Scoring::BoxAndText,
+            ),
+            Encoded::Queries(d, queries) => (
+                d.detect_queries(rgb, w, h, queries, threshold)?,
+                Scoring::BoxOnly,
+            ),
         };
+        let found = classify(
+            &hits,
+            scoring,
+            &self.caption,
+            self.ontology,
+            [width, height],
+        );
         let detections = match self.settings.nms_iou {
             Some(iou) => nms_per_class(found, iou),
             None => found,
@@ -255,16 +249,6 @@ fn encode_caption(
         ))));
     }
     Ok(encoded)
-}
-
-/// An OWLv2 patch as a hit of its queries (one per caption phrase): its
-/// score is its best query's probability.
-fn phrase_hit(hit: PatchHit) -> PhraseHit {
-    PhraseHit {
-        score: hit.query_probs.iter().copied().fold(0.0, f32::max),
-        box_xyxy: hit.box_xyxy,
-        phrase_probs: hit.query_probs,
-    }
 }
 
 /// Which of a class's thresholds a hit must pass.

@@ -14,6 +14,9 @@
 //! [`segment::segment_frame`]) so that a caller can checkpoint, show progress
 //! and keep memory flat in the clip's length.
 //!
+//! A frame that does not decode is skipped and reported, not the end of a
+//! run ([`skipped`]).
+//!
 //! Frame `i` is the clip's `i`-th frame ([`crate::data::clip::Clip`]; for a
 //! nuScenes scene its position in the camera chain, sweeps counted), the
 //! `image_id` of every output and of `autolabel eval`.
@@ -31,12 +34,14 @@ pub mod propagate;
 pub mod run;
 pub mod sampling;
 pub mod segment;
+pub mod skipped;
 pub mod track;
 
 pub use detect::{DetectOutput, Detected, FrameDetections};
 pub use ontology::{Caption, Ontology, OntologyError};
 pub use sampling::{Sampled, Sampling, SamplingError};
 pub use segment::{FrameMasks, MaskedObject, SegmentOutput};
+pub use skipped::SkippedFrame;
 pub use track::{FrameTracks, TrackOutput, TrackedObject};
 
 use crate::data::clip::ClipError;

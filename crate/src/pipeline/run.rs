@@ -14,6 +14,7 @@ use super::evaluate::{
     truth_of_frames,
 };
 use super::segment::SegmentOutput;
+use super::skipped::SkippedFrame;
 use super::track::TrackOutput;
 use crate::eval::data::GroundTruth;
 use crate::eval::failures::FailureQueue;
@@ -103,10 +104,28 @@ pub struct EvaluateInputs<'a> {
     pub config: &'a EvalConfig,
     /// The model stages' timings (the throughput of the cost table).
     pub stages: &'a [StageTiming],
+    /// Frames a stage skipped ([`skipped_frames`]): their ground truth is
+    /// left out, neither a miss nor a hit.
+    pub skipped: &'a [SkippedFrame],
+}
+
+/// The frames the detect and segment stages skipped, by frame (a frame
+/// skipped twice keeps its first reason).
+pub fn skipped_frames(detections: &DetectOutput, masks: &SegmentOutput) -> Vec<SkippedFrame> {
+    let mut skipped: Vec<SkippedFrame> = detections
+        .skipped
+        .iter()
+        .chain(&masks.skipped)
+        .cloned()
+        .collect();
+    skipped.sort_by_key(|s| s.frame);
+    skipped.dedup_by_key(|s| s.frame);
+    skipped
 }
 
 /// Serialises the predictions and evaluates them against the labelled
-/// frames' ground truth, exactly as `autolabel eval --pred` would.
+/// frames' ground truth (the detection frames, less the skipped ones),
+/// exactly as `autolabel eval --pred` would.
 pub fn evaluate_run(
     detections: &DetectOutput,
     tracks: &TrackOutput,
@@ -124,7 +143,12 @@ pub fn evaluate_run(
     }
     let (eval, frames) = match inputs.truth {
         Some(gt) => {
-            let labelled: Vec<usize> = detections.frames.iter().map(|f| f.frame).collect();
+            let labelled: Vec<usize> = detections
+                .frames
+                .iter()
+                .map(|f| f.frame)
+                .filter(|&f| inputs.skipped.iter().all(|s| s.frame != f))
+                .collect();
             let gt = truth_of_frames(gt, &labelled);
             let eval = evaluate_results(
                 &gt,
@@ -173,12 +197,93 @@ pub fn run_report(
         failure_modes,
         frames_per_s: evaluation.frames_per_s,
         stages,
+        skipped_frames: skipped_frames(detections, masks),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::data::{Category, GtObject, Image};
+    use crate::pipeline::detect::FrameDetections;
+
+    /// One car on each of frames 0, 1 and 2.
+    fn truth() -> GroundTruth {
+        GroundTruth {
+            images: (0..3)
+                .map(|id| Image {
+                    id,
+                    file_name: format!("{id}.jpg"),
+                    width: 20,
+                    height: 10,
+                })
+                .collect(),
+            categories: vec![Category {
+                id: 1,
+                name: "car".into(),
+            }],
+            objects: (0..3)
+                .map(|id| GtObject {
+                    id,
+                    image_id: id,
+                    category_id: 1,
+                    bbox: [1.0, 1.0, 5.0, 5.0],
+                    area: 25.0,
+                    iscrowd: false,
+                    mask: None,
+                    distance_m: None,
+                    visibility: None,
+                    source: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_skipped_frames_ground_truth_is_left_out() {
+        let detections = DetectOutput {
+            caption: "car .".into(),
+            frames: (0..3)
+                .map(|frame| FrameDetections {
+                    frame,
+                    width: 20,
+                    height: 10,
+                    detections: Vec::new(),
+                })
+                .collect(),
+            skipped: Vec::new(),
+        };
+        let tracks = TrackOutput {
+            method: "keyframe-association".into(),
+            frames: Vec::new(),
+            tracks: Vec::new(),
+        };
+        let truth = truth();
+        let skip = SkippedFrame {
+            frame: 1,
+            reason: "1.jpg: cannot decode image".into(),
+        };
+        let masks = SegmentOutput::new(Vec::new()).with_skipped(vec![skip.clone()]);
+        let evaluated = |skipped: &[SkippedFrame]| {
+            let inputs = EvaluateInputs {
+                truth: Some(&truth),
+                clip_frames: 3,
+                class_table: &["car".to_string()],
+                config: &EvalConfig::default(),
+                stages: &[],
+                skipped,
+            };
+            let (report, _) = evaluate_run(&detections, &tracks, &inputs)
+                .unwrap()
+                .eval
+                .unwrap();
+            (report.images, report.ground_truth)
+        };
+        assert_eq!(evaluated(&[]), (3, 3));
+        let skipped = skipped_frames(&detections, &masks);
+        assert_eq!(skipped, [skip]);
+        assert_eq!(evaluated(&skipped), (2, 2), "neither a miss nor a hit");
+    }
 
     #[test]
     fn progress_has_a_rate_and_time_left() {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PipelineError;
 use super::detect::{Detected, FrameDetections};
+use super::skipped::SkippedFrame;
 use crate::data::frame::Frame;
 use crate::labels::boxes::{area, intersection};
 use crate::labels::prompt::{BACKGROUND, OBJECT};
@@ -72,6 +73,10 @@ pub struct SegmentOutput {
     pub frames: Vec<FrameMasks>,
     /// How many boxes were given points (occlusion-aware prompts).
     pub boxes_with_points: usize,
+    /// Frames with detections that did not decode here, in order (none in
+    /// `frames`).
+    #[serde(default)]
+    pub skipped: Vec<SkippedFrame>,
 }
 
 impl SegmentOutput {
@@ -85,7 +90,13 @@ impl SegmentOutput {
         SegmentOutput {
             frames,
             boxes_with_points,
+            skipped: Vec::new(),
         }
+    }
+
+    /// The same output with the frames this stage skipped.
+    pub fn with_skipped(self, skipped: Vec<SkippedFrame>) -> Self {
+        SegmentOutput { skipped, ..self }
     }
 }
 

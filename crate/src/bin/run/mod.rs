@@ -28,14 +28,15 @@ use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::propagate::Tracker;
 use autolabel::pipeline::run::{
-    EvaluateInputs, StageTime, evaluate_run, run_report, stage_timings,
+    EvaluateInputs, StageTime, evaluate_run, run_report, skipped_frames, stage_timings,
 };
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
+use autolabel::pipeline::skipped::{FrameOutcome, frame_or_skip, split_outcomes};
 use autolabel::pipeline::track::{TrackSettings, associate};
 use autolabel::pipeline::{
     Caption, DetectOutput, FrameDetections, FrameMasks, FrameTracks, Ontology, Sampling,
-    SegmentOutput, TrackOutput, outputs,
+    SegmentOutput, SkippedFrame, TrackOutput, outputs,
 };
 use serde::Serialize;
 
@@ -298,7 +299,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     let detections = runner.detect(&mut input, &caption, &keyframes)?;
     let masks = runner.segment(&mut input, &detections)?;
-    let frames: Vec<usize> = sampled.iter().map(|s| s.index).collect();
+    // Frames that did not decode for detect or segment are not tracked either.
+    let skipped = skipped_frames(&detections.value, &masks.value);
+    let frames: Vec<usize> = sampled
+        .iter()
+        .map(|s| s.index)
+        .filter(|i| !skipped.iter().any(|s| s.frame == *i))
+        .collect();
     let tracks = runner.track(&mut input, &masks, &frames)?;
     let report = runner.report(
         &mut input,
@@ -461,7 +468,7 @@ impl Runner<'_> {
         }
         let mut checkpoint = self
             .store
-            .checkpoint::<FrameDetections>("detections.json", &key)?;
+            .checkpoint::<FrameOutcome<FrameDetections>>("detections.json", &key)?;
         let mut progress = Progress::new("detect", keyframes.len(), self.args.quiet);
         progress.resume(checkpoint.done.len(), checkpoint.seconds());
         let remaining = &keyframes[checkpoint.done.len().min(keyframes.len())..];
@@ -476,19 +483,23 @@ impl Runner<'_> {
             )
             .map_err(|e| format!("--detector {}: {e}", args.detector))?;
             for &index in remaining {
-                let frame = input.clip.frame(index)?;
                 let start = Instant::now();
-                let found = runner.detect(&frame)?;
+                let outcome = match frame_or_skip(&mut input.clip, index)? {
+                    Ok(frame) => FrameOutcome::Done(runner.detect(&frame)?),
+                    Err(skip) => skipped(&progress, "detect", skip),
+                };
                 let seconds = start.elapsed().as_secs_f64();
-                checkpoint.push(found, seconds)?;
+                checkpoint.push(outcome, seconds)?;
                 progress.step(seconds);
             }
         }
         progress.finish();
         let seconds = checkpoint.seconds();
+        let (frames, skipped) = split_outcomes(checkpoint.done.into_iter().map(|(f, _)| f));
         let output = DetectOutput {
             caption: caption.text.clone(),
-            frames: checkpoint.done.into_iter().map(|(f, _)| f).collect(),
+            frames,
+            skipped,
         };
         self.store
             .save_json("detections.json", &key, &output, seconds, keyframes.len())?;
@@ -525,21 +536,28 @@ impl Runner<'_> {
             });
         }
         let frames = &detections.value.frames;
-        let mut checkpoint = self.store.checkpoint::<FrameMasks>("masks.json", &key)?;
+        let mut checkpoint = self
+            .store
+            .checkpoint::<FrameOutcome<FrameMasks>>("masks.json", &key)?;
         let mut progress = Progress::new("segment", frames.len(), self.args.quiet);
         progress.resume(checkpoint.done.len(), checkpoint.seconds());
         let settings = self.settings.segment.clone();
         for dets in &frames[checkpoint.done.len().min(frames.len())..] {
-            let frame = input.clip.frame(dets.frame)?;
             let start = Instant::now();
-            let masks = segment_frame(self.segmenter()?, &frame, dets, &settings)?;
+            let outcome = match frame_or_skip(&mut input.clip, dets.frame)? {
+                Ok(frame) => {
+                    FrameOutcome::Done(segment_frame(self.segmenter()?, &frame, dets, &settings)?)
+                }
+                Err(skip) => skipped(&progress, "segment", skip),
+            };
             let seconds = start.elapsed().as_secs_f64();
-            checkpoint.push(masks, seconds)?;
+            checkpoint.push(outcome, seconds)?;
             progress.step(seconds);
         }
         progress.finish();
         let seconds = checkpoint.seconds();
-        let output = SegmentOutput::new(checkpoint.done.into_iter().map(|(f, _)| f).collect());
+        let (masks, skipped) = split_outcomes(checkpoint.done.into_iter().map(|(f, _)| f));
+        let output = SegmentOutput::new(masks).with_skipped(skipped);
         say(
             self.args,
             &format!(
@@ -739,6 +757,7 @@ impl Runner<'_> {
                 class_table: &classes.classes,
                 config: &self.settings.eval,
                 stages: &stages,
+                skipped: &skipped_frames(&detections.value, &masks.value),
             },
         )?;
         store::write_atomic(&self.store.path("predictions.json"), &evaluation.results)?;
@@ -818,6 +837,15 @@ impl Saver {
         self.since = Some(Instant::now());
         Ok(())
     }
+}
+
+/// A frame `stage` skips, said on its own line of stderr (`--quiet` too).
+fn skipped<T>(progress: &Progress, stage: &str, skip: SkippedFrame) -> FrameOutcome<T> {
+    progress.line(&format!(
+        "{stage}: skipped frame {}: {}",
+        skip.frame, skip.reason
+    ));
+    FrameOutcome::Skipped(skip)
 }
 
 fn pretty<T: Serialize>(value: &T) -> Result<Vec<u8>> {

@@ -44,6 +44,16 @@ impl Progress {
         self.draw();
     }
 
+    /// A line of its own above the progress line; shown with `--quiet` too.
+    pub fn line(&self, text: &str) {
+        if self.quiet {
+            eprintln!("{text}");
+        } else {
+            eprintln!("\r{text:<72}");
+            self.draw();
+        }
+    }
+
     pub fn finish(&self) {
         if !self.quiet {
             eprintln!();

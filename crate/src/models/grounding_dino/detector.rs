@@ -18,11 +18,14 @@
 //! 0 px (e.g. 1×3000) is refused with an error naming both sizes.
 
 use burn::tensor::Tensor;
-use serde::Serialize;
 
-use super::postprocess::{Detection, PhraseHit, Thresholds, nms_per_label};
+use super::postprocess::{Detection, Thresholds, nms_per_label};
 use super::preprocess::{self, ResizeTarget};
 use super::{GroundingDino, GroundingDinoConfig, GroundingDinoError, Prompt};
+use crate::labels::detection::{
+    DetectionReport, DetectorText, LabelledBox, OptionError, PhraseHit, check_nms_iou,
+    check_threshold,
+};
 use crate::text::{BertTokenizer, EncodedPrompt};
 
 /// The box threshold of transformers' documented usage (the post-processor's
@@ -55,48 +58,11 @@ impl Default for DetectOptions {
 
 impl DetectOptions {
     /// Refuses thresholds outside `[0, 1]` and an IoU outside `(0, 1]`.
-    pub fn validate(&self) -> Result<(), GroundingDinoError> {
-        let t = self.thresholds;
-        for (name, v) in [
-            ("box threshold", t.box_threshold),
-            ("text threshold", t.text_threshold),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(GroundingDinoError::Input(format!(
-                    "{name} {v}: must be a probability in [0, 1]"
-                )));
-            }
-        }
-        match self.nms_iou {
-            Some(iou) if !(iou > 0.0 && iou <= 1.0) => Err(GroundingDinoError::Input(format!(
-                "NMS IoU {iou}: must be in (0, 1]"
-            ))),
-            _ => Ok(()),
-        }
+    pub fn validate(&self) -> Result<(), OptionError> {
+        check_threshold("box threshold", self.thresholds.box_threshold)?;
+        check_threshold("text threshold", self.thresholds.text_threshold)?;
+        check_nms_iou(self.nms_iou)
     }
-}
-
-/// One detection with its decoded label.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LabelledBox {
-    /// `[x0, y0, x1, y1]` in original-image pixels.
-    #[serde(rename = "box")]
-    pub box_xyxy: [f32; 4],
-    pub score: f32,
-    /// The prompt's tokens above the text threshold, decoded as
-    /// `tokenizer.decode` does (e.g. `"car"`, `"traffic light"`, `"cat [SEP]"`).
-    pub label: String,
-}
-
-/// What `autolabel detect` prints for one image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DetectionReport {
-    /// The normalised caption the model read, `"car . truck ."`.
-    pub prompt: String,
-    pub phrases: Vec<String>,
-    pub width: usize,
-    pub height: usize,
-    pub detections: Vec<LabelledBox>,
 }
 
 /// Where the tokenizer's vocabulary came from.
@@ -321,8 +287,10 @@ impl Detector {
             })
             .collect();
         DetectionReport {
-            prompt: encoded.prompt.text,
-            phrases: encoded.prompt.phrases,
+            text: DetectorText::Caption {
+                prompt: encoded.prompt.text,
+                phrases: encoded.prompt.phrases,
+            },
             width,
             height,
             detections,
@@ -370,7 +338,11 @@ mod tests {
         let want = from_dir
             .detect(&rgb, width, height, prompt, options)
             .unwrap();
-        assert_eq!(got.prompt, "a cat . a remote control .");
+        assert!(
+            matches!(&got.text, DetectorText::Caption { prompt, .. } if prompt == "a cat . a remote control ."),
+            "{:?}",
+            got.text
+        );
         assert!(!got.detections.is_empty());
         assert_eq!(got, want);
     }

@@ -41,7 +41,7 @@ use crate::models::kernels::on_pool;
 
 pub use crate::models::checkpoint::WeightProblems;
 pub use config::GroundingDinoConfig;
-pub use detector::{DetectOptions, DetectionReport, Detector, LabelledBox, VocabSource};
+pub use detector::{DetectOptions, Detector, VocabSource};
 pub use postprocess::{Detection, Thresholds};
 
 use crate::models::checkpoint::Loader;
@@ -77,6 +77,9 @@ pub enum GroundingDinoError {
     },
     #[error("input: {0}")]
     Input(String),
+    /// A threshold or NMS IoU out of its range.
+    #[error("input: {0}")]
+    Options(#[from] crate::labels::detection::OptionError),
     #[error(transparent)]
     Prompt(#[from] crate::text::PromptError),
     #[error("tokenizer: {0}")]
@@ -604,7 +607,7 @@ impl GroundingDino {
         phrase_tokens: &[std::ops::Range<usize>],
         original_hw: [usize; 2],
         box_threshold: f32,
-    ) -> Result<Vec<postprocess::PhraseHit>, GroundingDinoError> {
+    ) -> Result<Vec<crate::labels::PhraseHit>, GroundingDinoError> {
         let data = self
             .prediction(pixels, prompt)?
             .try_execute()

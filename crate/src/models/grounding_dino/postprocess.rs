@@ -16,6 +16,7 @@
 //! threshold); it is the usual greedy non-maximum suppression, an option of
 //! `autolabel detect`.
 
+use crate::labels::PhraseHit;
 use crate::labels::boxes::greedy_nms;
 pub use crate::labels::boxes::iou_f32 as iou;
 
@@ -105,22 +106,10 @@ fn to_xyxy(b: &[f32], w: f32, h: f32) -> [f32; 4] {
     ]
 }
 
-/// A query above the box threshold with each phrase's probability: what a
-/// caller with per-class thresholds needs (the pipeline's ontology) instead
-/// of the tokens above one text threshold.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhraseHit {
-    /// Best token probability of the query (the reference's score).
-    pub score: f32,
-    /// `[x0, y0, x1, y1]` in original-image pixels.
-    pub box_xyxy: [f32; 4],
-    /// Per phrase, the highest probability of its tokens.
-    pub phrase_probs: Vec<f32>,
-}
-
-/// The queries whose best token probability exceeds `box_threshold`, with
-/// the probability of each phrase (`phrase_tokens`: token ranges into the
-/// prompt's ids). Queries keep their order.
+/// The queries whose best token probability exceeds `box_threshold`, each a
+/// [`PhraseHit`] with the probability of each phrase (`phrase_tokens`: token
+/// ranges into the prompt's ids), for callers with per-class thresholds such
+/// as the pipeline's ontology. Queries keep their order.
 pub fn phrase_hits(
     out: RawOutputs,
     phrase_tokens: &[std::ops::Range<usize>],

@@ -12,12 +12,15 @@
 //! above the threshold).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use serde::Serialize;
 
-use super::postprocess::{self, Detection, PatchHit};
+use super::postprocess::{self, Detection};
 use super::preprocess::ProcessorConfig;
 use super::{HostOutputs, Owlv2, Owlv2Config, Owlv2Error};
 use crate::labels::boxes::{greedy_nms, iou_f32};
+use crate::labels::detection::{
+    DetectionReport, DetectorText, LabelledBox, OptionError, PhraseHit, check_nms_iou,
+    check_threshold,
+};
 use crate::text::clip::ClipTokenizer;
 
 /// The score threshold of `post_process_object_detection` and of the
@@ -47,41 +50,10 @@ impl Default for DetectOptions {
 
 impl DetectOptions {
     /// Refuses a threshold outside `[0, 1]` and an IoU outside `(0, 1]`.
-    pub fn validate(&self) -> Result<(), Owlv2Error> {
-        if !(0.0..=1.0).contains(&self.threshold) {
-            return Err(Owlv2Error::Input(format!(
-                "threshold {}: must be a probability in [0, 1]",
-                self.threshold
-            )));
-        }
-        match self.nms_iou {
-            Some(iou) if !(iou > 0.0 && iou <= 1.0) => Err(Owlv2Error::Input(format!(
-                "NMS IoU {iou}: must be in (0, 1]"
-            ))),
-            _ => Ok(()),
-        }
+    pub fn validate(&self) -> Result<(), OptionError> {
+        check_threshold("threshold", self.threshold)?;
+        check_nms_iou(self.nms_iou)
     }
-}
-
-/// One detection with its query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LabelledBox {
-    /// `[x0, y0, x1, y1]` in original-image pixels.
-    #[serde(rename = "box")]
-    pub box_xyxy: [f32; 4],
-    pub score: f32,
-    /// The query that found it.
-    pub label: String,
-}
-
-/// What `autolabel detect` prints for one image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DetectionReport {
-    /// The queries as given.
-    pub queries: Vec<String>,
-    pub width: usize,
-    pub height: usize,
-    pub detections: Vec<LabelledBox>,
 }
 
 /// OWLv2 with its tokenizer and image processor settings.
@@ -283,7 +255,7 @@ impl Detector {
         height: usize,
         encoded: &[Vec<i64>],
         threshold: f32,
-    ) -> Result<Vec<PatchHit>, Owlv2Error> {
+    ) -> Result<Vec<PhraseHit>, Owlv2Error> {
         let pixels = self.pixels(rgb, width, height)?;
         let raw = self.model.raw(pixels, encoded)?;
         Ok(postprocess::patch_hits(
@@ -330,7 +302,7 @@ fn labelled<S: AsRef<str>>(
         })
         .collect();
     DetectionReport {
-        queries,
+        text: DetectorText::Queries(queries),
         width,
         height,
         detections,

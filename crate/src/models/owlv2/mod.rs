@@ -37,8 +37,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 
 pub use crate::models::checkpoint::WeightProblems;
 pub use config::{Owlv2Config, Owlv2TextConfig, Owlv2VisionConfig};
-pub use detector::{DetectOptions, Detector, LabelledBox};
-pub use postprocess::{Detection, PatchHit};
+pub use detector::{DetectOptions, Detector};
+pub use postprocess::Detection;
 pub use text::TextOutput;
 
 use crate::models::checkpoint::Loader;
@@ -72,6 +72,9 @@ pub enum Owlv2Error {
     },
     #[error("input: {0}")]
     Input(String),
+    /// A threshold or NMS IoU out of its range.
+    #[error("input: {0}")]
+    Options(#[from] crate::labels::detection::OptionError),
     #[error("queries: {0}")]
     Queries(#[from] crate::text::clip::QueryError),
     #[error("tokenizer: {0}")]

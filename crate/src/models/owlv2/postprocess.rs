@@ -12,6 +12,7 @@
 //! `post_process_image_guided_detection`). Runs on host values, after the
 //! caller's (possibly async) readback.
 
+use crate::labels::PhraseHit;
 use crate::labels::boxes::iou_f32;
 
 /// One detected object.
@@ -32,15 +33,6 @@ pub struct RawOutputs<'a> {
     pub logits: &'a [f32],
     pub boxes: &'a [f32],
     pub queries: usize,
-}
-
-/// One patch's box with the probability of every query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchHit {
-    /// `[x0, y0, x1, y1]` in original-image pixels.
-    pub box_xyxy: [f32; 4],
-    /// Sigmoid of each query's logit, `[Q]`.
-    pub query_probs: Vec<f32>,
 }
 
 pub(crate) fn sigmoid(x: f32) -> f32 {
@@ -87,16 +79,20 @@ pub fn detections(out: RawOutputs, threshold: f32, [height, width]: [usize; 2]) 
 }
 
 /// Every patch whose best query probability exceeds `threshold`, with all
-/// its query probabilities: for callers with their own per-query thresholds.
-pub fn patch_hits(out: RawOutputs, threshold: f32, [height, width]: [usize; 2]) -> Vec<PatchHit> {
+/// its query probabilities (`phrase_probs`, one per query; its score the
+/// best of them): for callers with their own per-query thresholds.
+pub fn patch_hits(out: RawOutputs, threshold: f32, [height, width]: [usize; 2]) -> Vec<PhraseHit> {
     let side = height.max(width) as f32;
     out.logits
         .chunks_exact(out.queries.max(1))
         .zip(out.boxes.chunks_exact(4))
-        .filter(|(row, _)| sigmoid(best(row).1) > threshold)
-        .map(|(row, b)| PatchHit {
-            box_xyxy: corners(b, side),
-            query_probs: row.iter().map(|&v| sigmoid(v)).collect(),
+        .filter_map(|(row, b)| {
+            let score = sigmoid(best(row).1);
+            (score > threshold).then(|| PhraseHit {
+                score,
+                box_xyxy: corners(b, side),
+                phrase_probs: row.iter().map(|&v| sigmoid(v)).collect(),
+            })
         })
         .collect()
 }
@@ -177,6 +173,7 @@ mod tests {
         assert_eq!(all[1].box_xyxy[2], (0.95 + 0.15) * 200.0); // past the image
         let hits = patch_hits(out, 0.5, [100, 200]);
         assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].query_probs, vec![0.5, sigmoid(2.0)]);
+        assert_eq!(hits[0].phrase_probs, vec![0.5, sigmoid(2.0)]);
+        assert_eq!(hits[0].score, sigmoid(2.0));
     }
 }
