@@ -503,18 +503,8 @@ fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
     );
 
     let killed = scratch.0.join("killed");
-    let mut child = run_command(&dataset, &ontology, &killed).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while checkpoint_lines(&killed) < 3 {
-        assert!(Instant::now() < deadline, "segmentation never started");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let child = run_command(&dataset, &ontology, &killed).spawn().unwrap();
+    kill_when(child, "segmentation", || checkpoint_lines(&killed) >= 3);
     assert!(
         !killed.join("masks.json").exists(),
         "killed during segmentation"
@@ -523,8 +513,28 @@ fn a_run_killed_during_segmentation_resumes_to_identical_outputs() {
         run_command(&dataset, &ontology, &killed).output().unwrap(),
         "the resumed run",
     );
+    assert_same_outputs(&whole, &killed);
+}
+
+/// SIGKILLs `child` once `ready` holds (failing if it ends first).
+fn kill_when(mut child: std::process::Child, stage: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{stage} never got going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed during {stage}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The outputs a resumed run must reproduce byte for byte.
+fn assert_same_outputs(whole: &Path, resumed: &Path) {
     for file in DETERMINISTIC {
-        let (a, b) = (whole.join(file), killed.join(file));
+        let (a, b) = (whole.join(file), resumed.join(file));
         assert!(
             std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
             "{file} differs after the resume"
@@ -553,19 +563,11 @@ fn a_run_killed_during_tracking_resumes_from_its_saved_tracker_to_identical_outp
     ok(tracked(&whole).output().unwrap(), "the uninterrupted run");
 
     let killed = scratch.0.join("killed");
-    let mut child = tracked(&killed).spawn().unwrap();
     let saved = killed.join(".autolabel/tracks.json.saved");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !(saved.is_file() && tracked_frames(&killed) >= 2) {
-        assert!(Instant::now() < deadline, "tracking never got going");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let child = tracked(&killed).spawn().unwrap();
+    kill_when(child, "tracking", || {
+        saved.is_file() && tracked_frames(&killed) >= 2
+    });
     assert!(
         !killed.join("tracks.json").exists(),
         "killed during tracking"
@@ -581,13 +583,7 @@ fn a_run_killed_during_tracking_resumes_from_its_saved_tracker_to_identical_outp
         !saved.exists(),
         "the saved tracker is removed with the stage done"
     );
-    for file in DETERMINISTIC {
-        let (a, b) = (whole.join(file), killed.join(file));
-        assert!(
-            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
-            "{file} differs after the resume"
-        );
-    }
+    assert_same_outputs(&whole, &killed);
 }
 
 pub(crate) fn stderr(out: &Output) -> String {

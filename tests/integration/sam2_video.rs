@@ -376,32 +376,37 @@ fn outputs(result: &FrameResult) -> BTreeMap<u32, (Vec<f32>, f32)> {
         .collect()
 }
 
+/// A box prompt.
+fn boxed(b: [f64; 4]) -> VideoPrompt {
+    VideoPrompt::Points(Prompt {
+        bbox: Some(b),
+        points: vec![],
+    })
+}
+
+/// A session with object 1 prompted by a box on frame 0 and tracked to frame 3.
+fn object_1_to_frame_3(model: &Sam2VideoModel, source: &mut FrameSource) -> VideoSession {
+    let mut session = VideoSession::new([96, 160], Some(14));
+    session
+        .add_prompt(model, 0, 1, &boxed([40.0, 20.0, 90.0, 60.0]), source)
+        .expect("prompt");
+    for frame in 1..=3 {
+        session
+            .track_frame(model, frame, false, source)
+            .expect("frame");
+    }
+    session
+}
+
 #[test]
 fn add_objects_runs_only_the_new_objects_and_tracks_as_add_prompts_does() {
     let model = model_with(config());
     let mut source = frame_rgb;
     let source: &mut FrameSource = &mut source;
-    let boxed = |b: [f64; 4]| {
-        VideoPrompt::Points(Prompt {
-            bbox: Some(b),
-            points: vec![],
-        })
-    };
     let new = [(2, boxed([100.0, 40.0, 150.0, 80.0]))];
     // Both sessions track object 1 to frame 3, where object 2 starts.
     let mut sessions: Vec<VideoSession> = (0..2)
-        .map(|_| {
-            let mut session = VideoSession::new([96, 160], Some(14));
-            session
-                .add_prompt(&model, 0, 1, &boxed([40.0, 20.0, 90.0, 60.0]), source)
-                .expect("prompt");
-            for frame in 1..=3 {
-                session
-                    .track_frame(&model, frame, false, source)
-                    .expect("frame");
-            }
-            session
-        })
+        .map(|_| object_1_to_frame_3(&model, source))
         .collect();
     let all = sessions[0]
         .add_prompts(&model, 3, &new, source)
@@ -430,21 +435,7 @@ fn a_saved_session_goes_on_exactly_as_the_one_it_was_saved_from() {
     let model = model_with(config());
     let mut source = frame_rgb;
     let source: &mut FrameSource = &mut source;
-    let boxed = |b: [f64; 4]| {
-        VideoPrompt::Points(Prompt {
-            bbox: Some(b),
-            points: vec![],
-        })
-    };
-    let mut session = VideoSession::new([96, 160], Some(14));
-    session
-        .add_prompt(&model, 0, 1, &boxed([40.0, 20.0, 90.0, 60.0]), source)
-        .expect("prompt");
-    for frame in 1..=3 {
-        session
-            .track_frame(&model, frame, false, source)
-            .expect("frame");
-    }
+    let mut session = object_1_to_frame_3(&model, source);
     session
         .add_objects(&model, 3, &[(2, boxed([100.0, 40.0, 150.0, 80.0]))], source)
         .expect("add_objects");
