@@ -20,11 +20,11 @@ use autolabel::eval::frames::FrameMatches;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2VideoModel};
-use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
+use autolabel::pipeline::analyse::{self, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::outputs::VideoPlan;
-use autolabel::pipeline::propagate::Tracker;
+use autolabel::pipeline::propagate::{Tracker, clip_source};
 use autolabel::pipeline::run::{
     EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, skipped_frames,
     stage_timings,
@@ -457,12 +457,7 @@ impl Pipeline {
             self.propagation = Some(Tracker::new(frames, &masks, TrackSettings::default()));
         }
         let propagation = self.propagation.as_mut().ok_or("track has not started")?;
-        let clip = &mut self.input.clip;
-        let mut source = |index: usize| {
-            clip.frame(index).map(|f| f.rgb.into_raw()).map_err(|e| {
-                autolabel::models::sam2::Sam2Error::Image(format!("frame {index}: {e}"))
-            })
-        };
+        let mut source = clip_source(&mut self.input.clip);
         let start = now_seconds();
         let finished = propagation
             .step(&tracker.model, &mut source)
@@ -545,7 +540,8 @@ impl Pipeline {
         let mut labels_json =
             serde_json::to_vec_pretty(&labels.dataset).map_err(|e| format!("labels.json: {e}"))?;
         labels_json.push(b'\n');
-        let examples = example_crops(&mut self.input, report)?;
+        let examples =
+            analyse::example_crops(&mut self.input.clip, report).map_err(|e| e.to_string())?;
         let rows = self.settings_rows(configured);
         let report_html = render(&analyse::report_view(report, rows, examples));
         self.exports = Some(Exports {
@@ -688,26 +684,6 @@ impl Pipeline {
             .as_ref()
             .ok_or_else(|| "analyse did not run".to_string())
     }
-}
-
-/// Each failure mode's example as a JPEG crop of its frame.
-fn example_crops(
-    input: &mut Input,
-    report: &RunReport,
-) -> Result<Vec<(FailureMode, Vec<u8>)>, String> {
-    let mut crops = Vec::new();
-    for finding in &report.failure_modes {
-        let Some(case) = &finding.example else {
-            continue;
-        };
-        let frame = usize::try_from(case.image_id)
-            .map_err(|_| format!("failure example on image {}", case.image_id))
-            .and_then(|i| input.clip.frame(i).map_err(|e| e.to_string()))?;
-        if let Some(jpeg) = analyse::example_jpeg(&frame.rgb, case).map_err(|e| e.to_string())? {
-            crops.push((finding.mode, jpeg));
-        }
-    }
-    Ok(crops)
 }
 
 #[cfg(target_arch = "wasm32")]

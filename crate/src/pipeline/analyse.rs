@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::PipelineError;
 use super::skipped::SkippedFrame;
 use super::track::TrackOutput;
+use crate::data::clip::Clip;
 use crate::eval::EvalReport;
 use crate::eval::failures::{FailureCase, FailureKind, FailureQueue};
 use crate::export::report_html::{FailureExample, ReportView, StageTiming};
@@ -223,6 +225,30 @@ pub fn example_crop(frame: &RgbImage, case: &FailureCase) -> Option<RgbImage> {
         }
     }
     Some(upscale(crop, 320))
+}
+
+/// Each failure mode's example as a JPEG crop of its frame of `clip` (the
+/// report's pictures; modes without an example are left out).
+pub fn example_crops(
+    clip: &mut Clip,
+    report: &RunReport,
+) -> Result<Vec<(FailureMode, Vec<u8>)>, PipelineError> {
+    let mut crops = Vec::new();
+    for finding in &report.failure_modes {
+        let Some(case) = &finding.example else {
+            continue;
+        };
+        let image = |message: String| PipelineError::Image {
+            image_id: case.image_id,
+            message,
+        };
+        let index = usize::try_from(case.image_id).map_err(|e| image(e.to_string()))?;
+        let frame = clip.frame(index)?;
+        if let Some(jpeg) = example_jpeg(&frame.rgb, case).map_err(|e| image(e.to_string()))? {
+            crops.push((finding.mode, jpeg));
+        }
+    }
+    Ok(crops)
 }
 
 /// [`example_crop`] as a JPEG.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::segment::{FrameMasks, MaskedObject, SegmentOutput};
 use super::track::{FrameTracks, TrackSettings, TrackedObject, hungarian};
+use crate::data::clip::Clip;
 use crate::labels::mask::Mask;
 use crate::labels::{Box2, Prompt, Rle};
 use crate::models::sam2::processing::{MASK_THRESHOLD, upscale_masks};
@@ -139,6 +140,16 @@ pub fn propagate(
     Ok(Propagation {
         frames: reached.into_values().collect(),
     })
+}
+
+/// A clip as a [`Tracker`]'s frame source: frame `index`'s RGB, or an error
+/// naming the frame.
+pub fn clip_source(clip: &mut Clip) -> impl FnMut(usize) -> Result<Vec<u8>, Sam2Error> + '_ {
+    move |index| {
+        clip.frame(index)
+            .map(|frame| frame.rgb.into_raw())
+            .map_err(|e| Sam2Error::Image(format!("frame {index}: {e}")))
+    }
 }
 
 /// A frame's low-resolution logits → masks at the frame's size.

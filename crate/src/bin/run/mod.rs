@@ -21,12 +21,12 @@ use autolabel::export::report_html::render;
 use autolabel::export::video_out::Mp4Writer;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
-use autolabel::models::sam2::{Sam2Error, Sam2VideoModel};
+use autolabel::models::sam2::Sam2VideoModel;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
-use autolabel::pipeline::propagate::Tracker;
+use autolabel::pipeline::propagate::{Tracker, clip_source};
 use autolabel::pipeline::run::{
     EvaluateInputs, StageTime, evaluate_run, run_report, skipped_frames, stage_timings,
 };
@@ -651,13 +651,7 @@ impl Runner<'_> {
         checkpoint.truncate(tracker.finished_frames())?;
         let mut progress = Progress::new("track", tracker.frames(), self.args.quiet);
         progress.resume(tracker.position(), checkpoint.seconds());
-        let clip = &mut input.clip;
-        let mut source = |index: usize| -> std::result::Result<Vec<u8>, Sam2Error> {
-            let frame = clip
-                .frame(index)
-                .map_err(|e| Sam2Error::Image(format!("frame {index}: {e}")))?;
-            Ok(frame.rgb.into_raw())
-        };
+        let mut source = clip_source(&mut input.clip);
         let mut saver = Saver::default();
         let mut unassigned = 0.0;
         while !tracker.is_done() {
@@ -775,7 +769,7 @@ impl Runner<'_> {
             stages,
         );
         store::write_atomic(&self.store.path("report.json"), &pretty(&report)?)?;
-        let examples = example_crops(input, &report)?;
+        let examples = analyse::example_crops(&mut input.clip, &report)?;
         let html = report_html(&report, self.settings, examples);
         store::write_atomic(&self.store.path("report.html"), html.as_bytes())?;
         Ok(report)
@@ -870,22 +864,6 @@ fn write_run_json(store: &Store, settings: &Settings, report: &RunReport) -> Res
         frames_per_s: report.frames_per_s,
     };
     store::write_atomic(&store.path("run.json"), &pretty(&record)?)
-}
-
-/// Each failure mode's example as a JPEG crop of its frame.
-fn example_crops(input: &mut Input, report: &RunReport) -> Result<Vec<(FailureMode, Vec<u8>)>> {
-    let mut crops = Vec::new();
-    for finding in &report.failure_modes {
-        let Some(case) = &finding.example else {
-            continue;
-        };
-        let index = usize::try_from(case.image_id)?;
-        let frame = input.clip.frame(index)?;
-        if let Some(jpeg) = analyse::example_jpeg(&frame.rgb, case)? {
-            crops.push((finding.mode, jpeg));
-        }
-    }
-    Ok(crops)
 }
 
 /// The labelled frames with their tracks drawn, as an H.264 MP4 at the
