@@ -3,10 +3,10 @@
 //! score threshold) and every ground-truth object's (found or missed), with
 //! the frame's counts — the TP/FP/FN colouring of a keyframe in the viewer.
 //!
-//! Nothing is matched again here: it is the box matching of [`super::evaluate`]
-//! (`metrics::evaluate_greedy` at the configured IoU and score thresholds),
-//! cut by frame, so a frame's counts are its share of the evaluation's and
-//! the frames' counts add up to it.
+//! It is the box matching of [`super::evaluate`] — the same function
+//! (`metrics::evaluate_greedy`) on the same inputs at the configured IoU and
+//! score thresholds, run once more and cut by frame — so a frame's counts are
+//! its share of the evaluation's and the frames' counts add up to it.
 
 use serde::Serialize;
 
