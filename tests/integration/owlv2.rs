@@ -751,7 +751,10 @@ fn owlv2_pipeline_detect_stage_reads_the_ontology_phrases_as_queries() {
     };
     let names = ["cat".to_string(), "light".to_string()];
     let caption = ontology.caption(&names).expect("a caption");
-    let settings = DetectSettings { nms_iou: None };
+    let settings = DetectSettings {
+        nms_iou: None,
+        ..DetectSettings::default()
+    };
     let stage = FrameDetector::new(&detector, &ontology, caption, settings).expect("queries fit");
     let [h, w] = image_hw(&r);
     let rgb: Vec<u8> = get(&r, "image_rgb").1.iter().map(|&v| v as u8).collect();

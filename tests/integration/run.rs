@@ -308,6 +308,146 @@ fn a_frame_that_does_not_decode_is_skipped_and_reported() {
     check_json_files_null_only_where_optional(&out, NULLABLE);
 }
 
+/// Noun chunks (JSONL) as the run's classes, detected by iterative confidence
+/// annealing: every detection records the pass and threshold that found it,
+/// each keyframe what its passes asked for, the run still evaluates, and the
+/// annealing settings are part of the detect stage's resume key.
+#[test]
+fn a_run_with_noun_chunks_and_annealing_records_each_labels_pass() {
+    let scratch = Scratch::new("run-anneal");
+    let dataset = demo_dataset(&scratch.0, 13);
+    let chunks = scratch.0.join("chunks.jsonl");
+    std::fs::write(
+        &chunks,
+        concat!(
+            "{\"noun_chunks\": [\"car\", \"truck\"], \"class\": \"car\"}\n",
+            "{\"noun_chunk\": \"person\", \"class\": \"pedestrian\"}\n",
+            "\"bus\"\n",
+        ),
+    )
+    .unwrap();
+    let anneal = scratch.0.join("anneal.json");
+    let write_anneal = |floor: f64| {
+        let settings = serde_json::json!({"start": 0.5, "floor": floor, "max_iterations": 3,
+            "scheduler": {"kind": "stepwise", "step": 0.1}});
+        std::fs::write(&anneal, settings.to_string()).unwrap();
+    };
+    write_anneal(0.3);
+    let out = scratch.0.join("out");
+    let command = || {
+        let mut c = cli();
+        c.args(["run", "--scene", "scene-demo", "--nuscenes"])
+            .arg(&dataset)
+            .arg("--detector")
+            .arg(fixture("grounding-dino-tiny"))
+            .arg("--segmenter")
+            .arg(fixture("sam2-tiny"))
+            .arg("--noun-chunks")
+            .arg(&chunks)
+            .arg("--anneal")
+            .arg(&anneal)
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    let run = ok(command().output().unwrap(), "autolabel run --anneal");
+    let err = stderr(&run);
+    assert!(
+        err.contains("caption: \"car . truck . person . bus .\"")
+            && err.contains("annealing: passes at box thresholds 0.50, 0.40, 0.30"),
+        "{err}"
+    );
+
+    let detections = json(&out.join("detections.json"));
+    let thresholds = [0.5, 0.4, 0.3];
+    let mut passes_seen = std::collections::BTreeSet::new();
+    for frame in detections["frames"].as_array().unwrap() {
+        let passes = frame["passes"].as_array().unwrap();
+        assert_eq!(
+            passes[0]["classes"],
+            serde_json::json!(["car", "pedestrian", "bus"]),
+            "{frame}"
+        );
+        for d in frame["detections"].as_array().unwrap() {
+            let pass = d["anneal"]["pass"].as_u64().unwrap() as usize;
+            let threshold = d["anneal"]["threshold"].as_f64().unwrap();
+            assert!((threshold - thresholds[pass]).abs() < 1e-12, "{d}");
+            assert!(d["score"].as_f64().unwrap() > threshold, "{d}");
+            let class = &d["class"];
+            let asked = passes[pass]["classes"].as_array().unwrap();
+            assert!(asked.contains(class), "pass {pass} did not ask for {class}");
+            passes_seen.insert(pass);
+        }
+    }
+    assert!(
+        passes_seen.len() >= 2,
+        "the fixture finds labels in more than one pass: {passes_seen:?}"
+    );
+    let report = json(&out.join("report.json"));
+    check_eval_reproduces(&dataset, &out, &report);
+    check_json_files_null_only_where_optional(&out, NULLABLE);
+    let settings = &json(&out.join("run.json"))["settings"];
+    assert_eq!(settings["detect"]["anneal"]["floor"], 0.3);
+
+    write_anneal(0.4);
+    let again = ok(command().output().unwrap(), "autolabel run, new floor");
+    let err = stderr(&again);
+    assert!(
+        !err.contains("detect: reusing"),
+        "new annealing settings detect again: {err}"
+    );
+    let detections = json(&out.join("detections.json"));
+    for frame in detections["frames"].as_array().unwrap() {
+        assert!(frame["passes"].as_array().unwrap().len() <= 2, "{frame}");
+    }
+}
+
+/// A frame between two keyframes that does not decode is left out of
+/// propagation, reported (stderr, `tracks.json`, `report.json`), and the run
+/// succeeds with every other frame tracked.
+#[test]
+fn a_bad_frame_between_keyframes_is_skipped_by_the_tracker() {
+    let scratch = Scratch::new("run-track-skip");
+    let folder = frame_folder(&scratch.0, 5, 1);
+    let ontology = write_ontology(&scratch.0);
+    let out = scratch.0.join("out");
+    let run = cli()
+        .args(["run", "--every", "3", "--clip"])
+        .arg(&folder)
+        .arg("--detector")
+        .arg(fixture("grounding-dino-tiny"))
+        .arg("--segmenter")
+        .arg(fixture("sam2-tiny"))
+        .arg("--tracker")
+        .arg(fixture("sam2-video-tiny"))
+        .arg("--ontology")
+        .arg(&ontology)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let run = ok(run, "autolabel run --tracker with a truncated frame");
+    let err = stderr(&run);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("track: skipped frame 1: ") && lines[0].contains("0001.jpg"),
+        "{err}"
+    );
+    let tracks = json(&out.join("tracks.json"));
+    let frames: Vec<u64> = tracks["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(frames, [0, 2, 3, 4]);
+    assert_eq!(tracks["skipped"][0]["frame"], 1, "{tracks}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["skipped_frames"], tracks["skipped"]);
+    check_json_files_null_only_where_optional(&out, NULLABLE);
+}
+
 fn check_eval_reproduces(dataset: &Path, out: &Path, report: &Value) {
     let eval = ok(
         cli()
@@ -696,6 +836,7 @@ fn occlusion_aware_prompts_change_the_mask_on_the_demo_scene() {
                     .unwrap_or("?")
                     .to_string(),
                 phrase: String::new(),
+                anneal: None,
             })
             .collect();
         let with_points = prompts(&detections, &SegmentSettings::default())
@@ -711,6 +852,7 @@ fn occlusion_aware_prompts_change_the_mask_on_the_demo_scene() {
         width,
         height,
         detections,
+        passes: Vec::new(),
     };
     let model = Sam2Model::from_dir(
         &fixture("sam2-tiny"),

@@ -2,9 +2,12 @@
 //!
 //! Thin by design: every value comes from the core crate (`autolabel`); this
 //! crate only owns data between calls and converts to what JS wants (plain
-//! objects, RGBA pixels). Image files are decoded by the browser, so no pixels
-//! of a dropped file ever enter the wasm heap. It compiles natively too, so the
-//! native halves (`build`, `open`, `scene_clip`, …) are tested with `cargo test`.
+//! objects, RGBA pixels). A dropped image file is decoded by the core's
+//! decoder ([`decode_image_file`]), completely or not at all, and the error
+//! names the file and why (the browser's decoder names neither, and may show
+//! a cut JPEG's missing rows as grey). It compiles natively too, so the
+//! native halves (`build`, `open`, `scene_clip`, …) are tested with `cargo
+//! test`.
 //!
 //! Every clip reaches JS in one shape, [`ClipView`]:
 //! `{name, width, height, frames: [FrameInfo], groundTruth: [KeyframeGt]}`, where
@@ -12,7 +15,8 @@
 //! truth is matched to its frame by `image == name`.
 
 use autolabel::data::classes::ClassMap;
-use autolabel::data::clip::{Clip, FrameInfo};
+use autolabel::data::clip::{Clip, ClipError, FrameInfo};
+use autolabel::data::image_file::decode_rgb;
 use autolabel::data::nuscenes::tables::TABLE_NAMES;
 use autolabel::data::nuscenes::{
     DEFAULT_CHANNEL, DataSource, KeyframeGt, MemorySource, NuScenes, ReadError,
@@ -21,6 +25,8 @@ use autolabel::data::synthetic::{SceneConfig, SyntheticScene};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+pub mod batch;
+pub mod checkpoint;
 pub mod grounding_dino;
 pub mod pipeline;
 pub mod pixels;
@@ -346,6 +352,41 @@ pub fn folder_frames_js(
     to_js(&frames)
 }
 
+// ---------------------------------------------------------------- image files
+
+/// A JPG/PNG file decoded by the core (`autolabel::data::image_file`), as
+/// RGBA (`width × height × 4`, opaque); a truncated or corrupt file is an
+/// error naming `name`, worded as the core's clips word it.
+pub fn decode_image_file(name: &str, bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), String> {
+    let rgb = decode_rgb(bytes).map_err(|e| {
+        ClipError::Decode {
+            location: name.to_string(),
+            message: e.to_string(),
+        }
+        .to_string()
+    })?;
+    let (width, height) = rgb.dimensions();
+    let rgba = rgb
+        .into_raw()
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    Ok((width, height, rgba))
+}
+
+/// `decode_image_file` for JS: `{width, height, rgba: Uint8Array}`.
+#[wasm_bindgen(js_name = decodeImageFile)]
+pub fn decode_image_file_js(name: &str, bytes: &[u8]) -> Result<JsValue, JsError> {
+    let (width, height, rgba) = decode_image_file(name, bytes).map_err(|e| JsError::new(&e))?;
+    let out = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| js_sys::Reflect::set(&out, &key.into(), &value);
+    set("width", width.into())
+        .and_then(|_| set("height", height.into()))
+        .and_then(|_| set("rgba", js_sys::Uint8Array::from(rgba.as_slice()).into()))
+        .map_err(|_| JsError::new("decodeImageFile: no object"))?;
+    Ok(out.into())
+}
+
 // -------------------------------------------------------------------- helpers
 
 /// Calls a JS `progress(done, total)`; its exceptions are ignored (progress is advisory).
@@ -423,6 +464,28 @@ mod tests {
             .expect("a missing table fails the load");
         assert!(err.contains("'sample_data'"), "{err}");
         assert!(err.contains("v1.0-mini/sample_data.json"), "{err}");
+    }
+
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let rgb = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 5) as u8, 90])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        rgb.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn image_files_decode_completely_or_name_the_file() {
+        let bytes = jpeg(32, 24);
+        let (w, h, rgba) = decode_image_file("a.jpg", &bytes).expect("a whole JPEG decodes");
+        assert_eq!((w, h, rgba.len()), (32, 24, 32 * 24 * 4));
+        assert!(rgba.chunks_exact(4).all(|p| p[3] == 255));
+        let err = decode_image_file("frame_2.jpg", &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(
+            err.starts_with("frame_2.jpg: cannot decode image: JPEG is truncated"),
+            "{err}"
+        );
     }
 
     #[test]

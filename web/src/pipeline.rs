@@ -21,10 +21,11 @@ use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2VideoModel};
 use autolabel::pipeline::analyse::{self, RunReport};
+use autolabel::pipeline::anneal::AnnealSettings;
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::outputs::VideoPlan;
-use autolabel::pipeline::propagate::{Tracker, clip_source};
+use autolabel::pipeline::propagate::{Tracker, clip_source, frames_to_track};
 use autolabel::pipeline::run::{
     EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, skipped_frames,
     stage_timings,
@@ -34,7 +35,7 @@ use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
 use autolabel::pipeline::track::{TrackSettings, associate};
 use autolabel::pipeline::{
     Caption, DetectOutput, FrameDetections, FrameMasks, FrameTracks, Ontology, Sampling,
-    SegmentOutput, TrackOutput, outputs,
+    SegmentOutput, SkippedFrame, TrackOutput, outputs,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,9 @@ pub struct RunSettings {
     /// Longest side (or `WIDTHxHEIGHT`) of the training ZIP's images.
     #[serde(default = "default_training_size")]
     pub training_size: String,
+    /// Iterative confidence annealing instead of one detection pass.
+    #[serde(default)]
+    pub anneal: Option<AnnealSettings>,
 }
 
 fn default_training_size() -> String {
@@ -137,13 +141,20 @@ pub struct Pipeline {
     detect: Frames<FrameDetections>,
     segment: Frames<FrameMasks>,
     /// Propagation under way, and the frames it has finished.
-    propagation: Option<Tracker>,
+    propagation: Option<Propagation>,
     track: Frames<FrameTracks>,
     tracks: Option<TrackOutput>,
     eval_config: EvalConfig,
     evaluation: Option<Evaluation>,
     report: Option<RunReport>,
     exports: Option<Exports>,
+}
+
+/// Propagation under way: the tracker, and the frames left out of it
+/// because they do not decode.
+struct Propagation {
+    tracker: Tracker,
+    skipped: Vec<SkippedFrame>,
 }
 
 fn not_configured() -> String {
@@ -237,6 +248,9 @@ impl Pipeline {
             .map_err(|e| format!("{}: {e}", self.input.description))?;
         let training_size = TrainingSize::parse(&settings.training_size)
             .map_err(|e| format!("training size '{}': {e}", settings.training_size))?;
+        if let Some(anneal) = &settings.anneal {
+            anneal.check().map_err(|e| format!("annealing: {e}"))?;
+        }
         let plan = Plan {
             caption: caption.text.clone(),
             frames: sampled.iter().map(|s| s.index).collect(),
@@ -244,6 +258,7 @@ impl Pipeline {
         };
         if let Some(old) = &self.configured {
             let same_detection = old.settings.ontology == settings.ontology
+                && old.settings.anneal == settings.anneal
                 && old.settings.every == settings.every
                 && old.settings.max_frames == settings.max_frames;
             if !same_detection {
@@ -386,14 +401,17 @@ impl Pipeline {
         let detector = self
             .detector
             .as_ref()
-            .ok_or("no detector: choose a Grounding DINO checkpoint in the Run panel")?;
+            .ok_or("no detector: choose a Grounding DINO or OWLv2 checkpoint in the Run panel")?;
         let index = configured.plan.keyframes[self.detect.done.len()];
         let frame = self.input.clip.frame(index).map_err(|e| e.to_string())?;
         let runner = FrameDetector::new(
             &detector.model,
             &configured.settings.ontology,
             configured.caption.clone(),
-            DetectSettings::default(),
+            DetectSettings {
+                anneal: configured.settings.anneal,
+                ..DetectSettings::default()
+            },
         )
         .map_err(|e| format!("detector {}: {e}", detector.name))?;
         // Model time only, as `autolabel run` measures it.
@@ -452,20 +470,25 @@ impl Pipeline {
         };
         if self.propagation.is_none() {
             let configured = self.configured.as_ref().ok_or_else(not_configured)?;
-            let frames = configured.plan.frames.clone();
+            let (frames, skipped) =
+                frames_to_track(&mut self.input.clip, &configured.plan.frames, &[])
+                    .map_err(|e| format!("track: {e}"))?;
             let masks = self.segment_output();
-            self.propagation = Some(Tracker::new(frames, &masks, TrackSettings::default()));
+            let tracker = Tracker::new(frames, &masks, TrackSettings::default());
+            self.propagation = Some(Propagation { tracker, skipped });
         }
         let propagation = self.propagation.as_mut().ok_or("track has not started")?;
         let mut source = clip_source(&mut self.input.clip);
         let start = now_seconds();
         let finished = propagation
+            .tracker
             .step(&tracker.model, &mut source)
             .map_err(|e| format!("tracker {}: {e}", tracker.name))?;
         self.track.seconds += now_seconds() - start;
         self.track.done.extend(finished);
-        if propagation.is_done() {
-            self.tracks = Some(TrackOutput::propagated(self.track.done.clone()));
+        if propagation.tracker.is_done() {
+            let skipped = std::mem::take(&mut propagation.skipped);
+            self.tracks = Some(TrackOutput::propagated(self.track.done.clone(), skipped));
             self.propagation = None;
         }
         Ok(())
@@ -499,7 +522,11 @@ impl Pipeline {
                 class_table: &self.classes.classes,
                 config: &self.eval_config,
                 stages: &stages,
-                skipped: &skipped_frames(&detections, &self.segment_output()),
+                skipped: &skipped_frames(&[
+                    &detections.skipped,
+                    &self.segment_output().skipped,
+                    &tracks.skipped,
+                ]),
             },
         )
         .map_err(|e| format!("evaluate: {e}"))?;
@@ -695,14 +722,11 @@ mod session {
 
     use autolabel::data::synthetic::SceneConfig;
     use autolabel::models::device::cpu_device;
-    use autolabel::models::sam2::{
-        Sam2Config, Sam2ImagePredictor, Sam2Model, Sam2VideoConfig, Sam2VideoModel,
-    };
-    use autolabel::pipeline::detect::DetectorModel;
+    use autolabel::models::sam2::{Sam2VideoConfig, Sam2VideoModel};
     use wasm_bindgen::prelude::*;
 
     use super::{Pipeline, RunSettings};
-    use crate::to_js;
+    use crate::{checkpoint, to_js};
 
     fn js_error(e: impl std::fmt::Display) -> JsError {
         JsError::new(&e.to_string())
@@ -715,11 +739,12 @@ mod session {
     }
 
     /// An ontology file's text read as the CLI reads `--ontology` (defaults
-    /// filled in, unknown fields refused), returned as JSON.
+    /// filled in, unknown fields refused) or, a `.jsonl` `name`,
+    /// `--noun-chunks`; returned as JSON.
     #[wasm_bindgen(js_name = parseOntology)]
-    pub fn parse_ontology(text: &str) -> Result<String, JsError> {
-        let ontology: autolabel::pipeline::Ontology =
-            serde_json::from_str(text).map_err(|e| js_error(format!("not an ontology: {e}")))?;
+    pub fn parse_ontology(text: &str, name: &str) -> Result<String, JsError> {
+        let ontology =
+            autolabel::pipeline::Ontology::from_file_text(name, text).map_err(js_error)?;
         serde_json::to_string(&ontology).map_err(js_error)
     }
 
@@ -749,8 +774,9 @@ mod session {
                 .map_err(js_error)
         }
 
-        /// Loads the detector from `config.json` text and `model.safetensors`
-        /// bytes; `name` is what the report calls it.
+        /// Loads the detector (Grounding DINO or OWLv2, as its `config.json`
+        /// says) from `config.json` text and `model.safetensors` bytes; `name`
+        /// is what the report calls it.
         #[wasm_bindgen(js_name = setDetector)]
         pub fn set_detector(
             &mut self,
@@ -758,8 +784,7 @@ mod session {
             weights: Vec<u8>,
             name: &str,
         ) -> Result<(), JsError> {
-            let detector = DetectorModel::from_bytes(config_json, &weights, &cpu_device())
-                .map_err(|e| js_error(format!("detector {name}: {e}")))?;
+            let detector = checkpoint::detector(config_json, &weights, name).map_err(js_error)?;
             self.inner.set_detector(detector, name);
             Ok(())
         }
@@ -772,12 +797,8 @@ mod session {
             weights: Vec<u8>,
             name: &str,
         ) -> Result<(), JsError> {
-            let config = Sam2Config::from_json(config_json)
-                .map_err(|e| js_error(format!("segmenter {name}: config.json: {e}")))?;
-            let model = Sam2Model::from_safetensors(config, &weights, &cpu_device())
-                .map_err(|e| js_error(format!("segmenter {name}: model.safetensors: {e}")))?;
-            self.inner
-                .set_segmenter(Sam2ImagePredictor::new(model), name);
+            let segmenter = checkpoint::segmenter(config_json, &weights, name).map_err(js_error)?;
+            self.inner.set_segmenter(segmenter, name);
             Ok(())
         }
 
@@ -803,7 +824,7 @@ mod session {
             Ok(())
         }
 
-        /// Checks `{ontology, every, max_frames, training_size}` and returns
+        /// Checks `{ontology, every, max_frames, training_size, anneal}` and returns
         /// the plan `{caption, frames, keyframes}`.
         pub fn configure(&mut self, settings: JsValue) -> Result<JsValue, JsError> {
             let settings: RunSettings = serde_wasm_bindgen::from_value(settings)
@@ -984,6 +1005,7 @@ mod tests {
             every: None,
             max_frames: None,
             training_size: "640".into(),
+            anneal: None,
         }
     }
 
@@ -1096,5 +1118,38 @@ mod tests {
         let mut empty = settings();
         empty.ontology.classes[0].phrases.clear();
         assert!(p.configure(empty).unwrap_err().starts_with("ontology: "));
+    }
+
+    #[test]
+    fn annealing_in_the_page_detects_again_and_marks_each_labels_pass() {
+        let mut p = pipeline();
+        p.configure(settings()).unwrap();
+        p.step().unwrap();
+        let annealed = RunSettings {
+            anneal: Some(AnnealSettings {
+                start: 0.5,
+                floor: 0.3,
+                ..AnnealSettings::default()
+            }),
+            ..settings()
+        };
+        p.configure(annealed.clone()).unwrap();
+        assert_eq!(p.stages()[0].progress.done, 0, "new settings detect again");
+        p.step().unwrap();
+        let frame = &p.detect.done[0];
+        assert!(!frame.passes.is_empty());
+        assert!(frame.detections.iter().all(|d| d.anneal.is_some()));
+        let bad = RunSettings {
+            anneal: Some(AnnealSettings {
+                start: 0.3,
+                floor: 0.5,
+                ..AnnealSettings::default()
+            }),
+            ..settings()
+        };
+        assert_eq!(
+            p.configure(bad).unwrap_err(),
+            "annealing: the floor 0.5 is above the start threshold 0.3"
+        );
     }
 }

@@ -22,6 +22,7 @@ use output::{write_file, write_json};
 
 mod batch;
 mod detect;
+mod detect_options;
 mod masks;
 mod model_arg;
 mod output;

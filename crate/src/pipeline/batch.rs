@@ -11,15 +11,20 @@
 //! - the same labels for YOLO (`labels/`, `labels-seg/`, `data.yaml`) and
 //!   Pascal VOC (`Annotations/`, `ImageSets/Main/train.txt`).
 //!
-//! Detection is one pass with the ontology's thresholds, or iterative
-//! confidence annealing ([`Detection::Annealed`]). Labels are found on the image at its own size and then rescaled exactly as
+//! Detection is the detect stage's ([`FrameDetector`]): one pass with the
+//! ontology's thresholds or, with
+//! [`DetectSettings::anneal`](super::detect::DetectSettings::anneal), iterative
+//! confidence annealing, each annotation then recording `anneal_pass` and
+//! `anneal_threshold`. Labels are found on the image at its own size and then rescaled exactly as
 //! `export::archive` rescales a dataset, so the ZIP's boxes are the unresized
 //! run's boxes times `new size / old size`. An image that cannot be decoded is
 //! reported in `report.json` and skipped; the batch goes on.
 //!
 //! The caller gives the images as a [`Clip`] of files (so "image i" means the
 //! same file everywhere) and gets the ZIP's bytes: the CLI writes them to a
-//! file, the page offers them as a download.
+//! file ([`run_batch`]), the page offers them as a download. The page steps a
+//! [`Batch`] one image at a time, to show each image's preview as it is made
+//! and to stop between images.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,10 +35,8 @@ use serde::{Deserialize, Serialize};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
-use super::Ontology;
 use super::PipelineError;
-use super::anneal::{AnnealSettings, OntologyPasses, anneal};
-use super::detect::{DetectSettings, DetectorModel, FrameDetections, FrameDetector};
+use super::detect::FrameDetector;
 use super::segment::{SegmentSettings, segment_frame};
 use crate::data::clip::Clip;
 use crate::data::frame::Frame;
@@ -95,23 +98,9 @@ pub struct BatchOutput {
     pub report: BatchReport,
 }
 
-/// How a batch detects.
-pub enum Detection<'a, 'd> {
-    /// One pass, each class at its ontology thresholds.
-    Once(&'a FrameDetector<'d>),
-    /// Iterative confidence annealing (`pipeline::anneal`) over the
-    /// ontology's classes; each annotation records `anneal_pass` and
-    /// `anneal_threshold`.
-    Annealed {
-        detector: &'a DetectorModel,
-        ontology: &'a Ontology,
-        settings: AnnealSettings,
-    },
-}
-
 /// The models of a batch: the detection, and the segmenter when masks are wanted.
 pub struct BatchModels<'a, 'd> {
-    pub detection: Detection<'a, 'd>,
+    pub detector: &'a FrameDetector<'d>,
     pub segmenter: Option<&'a mut Sam2ImagePredictor>,
 }
 
@@ -124,95 +113,230 @@ struct Labelled {
     warnings: Vec<String>,
 }
 
+/// One image of a batch, once labelled or skipped (what the page lists).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchImage {
+    /// Its position in the clip (natural name order).
+    pub index: usize,
+    /// The image's name in the folder.
+    pub file: String,
+    /// Its name under `images/` and `preview/` in the ZIP.
+    pub name: String,
+    /// Objects labelled on it (0 when skipped).
+    pub objects: usize,
+    /// Why it was skipped (it did not decode); `None` when labelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What one [`Batch::step`] did: the image, and its preview (`preview/NAME`'s
+/// JPEG bytes) when it was labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStep {
+    pub image: BatchImage,
+    pub preview: Option<Vec<u8>>,
+}
+
+/// A batch under way, one image a [`Batch::step`], so that a caller can show
+/// progress and stop between images (the page); [`run_batch`] runs one to the
+/// end. The ZIP is written as the images are labelled.
+pub struct Batch {
+    /// Each image's name inside the ZIP.
+    names: Vec<String>,
+    classes: Vec<String>,
+    settings: BatchSettings,
+    masks: bool,
+    zip: ZipOut,
+    dataset: CocoDataset,
+    failed: Vec<BatchFailure>,
+    warnings: Vec<String>,
+    next: usize,
+}
+
+impl Batch {
+    /// A batch over every image of `clip`, its labels of `classes`; `masks`:
+    /// whether a segmenter is given (the report says so).
+    pub fn new(clip: &Clip, classes: &[String], settings: BatchSettings, masks: bool) -> Self {
+        let listed: Vec<CocoImage> = clip
+            .infos()
+            .iter()
+            .map(|info| CocoImage {
+                id: info.index as i64,
+                file_name: info.name.clone(),
+                width: 0,
+                height: 0,
+                extra: serde_json::Map::new(),
+            })
+            .collect();
+        Batch {
+            names: zip_names(&listed),
+            classes: classes.to_vec(),
+            settings,
+            masks,
+            zip: ZipOut::new(),
+            dataset: CocoDataset {
+                info: Some(serde_json::json!({"description": "autolabel batch export"})),
+                licenses: Vec::new(),
+                images: Vec::new(),
+                annotations: Vec::new(),
+                categories: categories(classes),
+            },
+            failed: Vec::new(),
+            warnings: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Images handled so far (labelled or skipped).
+    pub fn done(&self) -> usize {
+        self.next
+    }
+
+    /// Images in the batch.
+    pub fn total(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether every image is handled: [`Batch::finish`] is next.
+    pub fn is_done(&self) -> bool {
+        self.next == self.names.len()
+    }
+
+    /// Labels the next image of `clip` (the clip `new` was given) into the
+    /// ZIP, or records why it cannot be decoded; `None` when every image is
+    /// handled. A model's failure is the batch's error.
+    pub fn step(
+        &mut self,
+        clip: &mut Clip,
+        models: &mut BatchModels<'_, '_>,
+    ) -> Result<Option<BatchStep>, PipelineError> {
+        let index = self.next;
+        let Some(name) = self.names.get(index).cloned() else {
+            return Ok(None);
+        };
+        let file = clip
+            .infos()
+            .get(index)
+            .map_or_else(|| name.clone(), |info| info.name.clone());
+        let step = match clip.frame(index) {
+            Ok(frame) => self.label(&frame, models, file, name)?,
+            Err(e) => {
+                let error = e.to_string();
+                self.failed.push(BatchFailure {
+                    file: file.clone(),
+                    error: error.clone(),
+                });
+                BatchStep {
+                    image: BatchImage {
+                        index,
+                        file,
+                        name,
+                        objects: 0,
+                        error: Some(error),
+                    },
+                    preview: None,
+                }
+            }
+        };
+        self.next += 1;
+        Ok(Some(step))
+    }
+
+    /// Labels one decoded image and writes its files.
+    fn label(
+        &mut self,
+        frame: &Frame,
+        models: &mut BatchModels<'_, '_>,
+        file: String,
+        name: String,
+    ) -> Result<BatchStep, PipelineError> {
+        let segmenter = models.segmenter.as_deref_mut();
+        let settings = &self.settings;
+        let labelled = label_image(frame, models.detector, segmenter, &self.classes, settings)?;
+        let resized_rgb = add_image(&mut self.zip, &frame.rgb, &labelled, &name, settings)?;
+        let preview = add_preview(
+            &mut self.zip,
+            resized_rgb,
+            &labelled,
+            &self.classes,
+            &name,
+            settings,
+        )?;
+        let objects = labelled.resized.annotations.len();
+        append(&mut self.dataset, labelled.resized, &name);
+        self.warnings.extend(labelled.warnings);
+        Ok(BatchStep {
+            image: BatchImage {
+                index: frame.index,
+                file,
+                name,
+                objects,
+                error: None,
+            },
+            preview: Some(preview),
+        })
+    }
+
+    /// Writes `coco_export.json`, the YOLO/VOC files, `report.json` and the
+    /// gallery, and closes the ZIP. Images not yet handled are left out
+    /// (the report counts only those handled).
+    pub fn finish(self) -> Result<BatchOutput, PipelineError> {
+        let Batch {
+            classes,
+            masks,
+            mut zip,
+            dataset,
+            failed,
+            warnings,
+            next,
+            ..
+        } = self;
+        let report = report(&dataset, &classes, next, masks, failed, warnings);
+        zip.add("coco_export.json", &to_json(&dataset)?, true)?;
+        for (name, text) in label_files(&dataset) {
+            zip.add(&name, text.as_bytes(), true)?;
+        }
+        zip.add("report.json", &to_json(&report)?, true)?;
+        zip.add(
+            "preview/index.html",
+            gallery(&dataset, &report).as_bytes(),
+            true,
+        )?;
+        Ok(BatchOutput {
+            zip: zip.finish()?,
+            dataset,
+            report,
+        })
+    }
+}
+
 /// Labels every image of `clip` into the training ZIP; `progress(done, total)`
 /// after each image.
 pub fn run_batch(
     clip: &mut Clip,
-    models: BatchModels<'_, '_>,
+    mut models: BatchModels<'_, '_>,
     classes: &[String],
     settings: &BatchSettings,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<BatchOutput, PipelineError> {
-    let BatchModels {
-        detection,
-        mut segmenter,
-    } = models;
-    let listed: Vec<CocoImage> = clip
-        .infos()
-        .iter()
-        .map(|info| CocoImage {
-            id: info.index as i64,
-            file_name: info.name.clone(),
-            width: 0,
-            height: 0,
-            extra: serde_json::Map::new(),
-        })
-        .collect();
-    let names = zip_names(&listed);
-    let mut zip = ZipOut::new();
-    let mut dataset = CocoDataset {
-        info: Some(serde_json::json!({"description": "autolabel batch export"})),
-        licenses: Vec::new(),
-        images: Vec::new(),
-        annotations: Vec::new(),
-        categories: categories(classes),
-    };
-    let mut failed = Vec::new();
-    let mut warnings = Vec::new();
-    let total = clip.len();
-    for (index, name) in names.iter().enumerate() {
-        let file = clip.infos()[index].name.clone();
-        match clip.frame(index) {
-            Ok(frame) => {
-                let segmenter = segmenter.as_deref_mut();
-                let labelled = label_image(&frame, &detection, segmenter, classes, settings)?;
-                let resized_rgb = add_image(&mut zip, &frame.rgb, &labelled, name, settings)?;
-                add_preview(&mut zip, resized_rgb, &labelled, classes, name, settings)?;
-                append(&mut dataset, labelled.resized, name);
-                warnings.extend(labelled.warnings);
-            }
-            Err(e) => failed.push(BatchFailure {
-                file,
-                error: e.to_string(),
-            }),
-        }
-        progress(index + 1, total);
+    let masks = models.segmenter.is_some();
+    let mut batch = Batch::new(clip, classes, settings.clone(), masks);
+    while batch.step(clip, &mut models)?.is_some() {
+        progress(batch.done(), batch.total());
     }
-    let report = report(
-        &dataset,
-        classes,
-        total,
-        segmenter.is_some(),
-        failed,
-        warnings,
-    );
-    zip.add("coco_export.json", &to_json(&dataset)?, true)?;
-    for (name, text) in label_files(&dataset) {
-        zip.add(&name, text.as_bytes(), true)?;
-    }
-    zip.add("report.json", &to_json(&report)?, true)?;
-    zip.add(
-        "preview/index.html",
-        gallery(&dataset, &report).as_bytes(),
-        true,
-    )?;
-    Ok(BatchOutput {
-        zip: zip.finish()?,
-        dataset,
-        report,
-    })
+    batch.finish()
 }
 
 /// Detects (and segments) one image; its labels as a one-image COCO dataset
 /// rescaled to the training size.
 fn label_image(
     frame: &Frame,
-    detection: &Detection<'_, '_>,
+    detector: &FrameDetector<'_>,
     segmenter: Option<&mut Sam2ImagePredictor>,
     classes: &[String],
     settings: &BatchSettings,
 ) -> Result<Labelled, PipelineError> {
-    let (detections, passes) = detect(frame, detection, classes)?;
+    let detections = detector.detect(frame)?;
     let masks: Vec<Option<Mask>> = match segmenter {
         Some(predictor) => segment_frame(predictor, frame, &detections, &settings.segment)?
             .objects
@@ -242,58 +366,20 @@ fn label_image(
     };
     let exported = build_dataset(&[one], classes, settings.segmentation)?;
     let mut resized = rescale_dataset(&exported.dataset, settings.size)?;
-    for (a, (pass, threshold)) in resized.annotations.iter_mut().zip(passes) {
-        a.extra
-            .insert("anneal_pass".into(), serde_json::json!(pass));
-        a.extra
-            .insert("anneal_threshold".into(), serde_json::json!(threshold));
+    let marks = detections.detections.iter().map(|d| d.anneal);
+    for (a, mark) in resized.annotations.iter_mut().zip(marks) {
+        if let Some(mark) = mark {
+            a.extra
+                .insert("anneal_pass".into(), serde_json::json!(mark.pass));
+            a.extra
+                .insert("anneal_threshold".into(), serde_json::json!(mark.threshold));
+        }
     }
     Ok(Labelled {
         resized,
         masks,
         warnings: exported.warnings,
     })
-}
-
-/// One image's detections, and with annealing each one's pass and threshold.
-fn detect(
-    frame: &Frame,
-    detection: &Detection<'_, '_>,
-    classes: &[String],
-) -> Result<(FrameDetections, Vec<(usize, f64)>), PipelineError> {
-    match detection {
-        Detection::Once(detector) => Ok((detector.detect(frame)?, Vec::new())),
-        Detection::Annealed {
-            detector,
-            ontology,
-            settings,
-        } => {
-            let mut passes = OntologyPasses {
-                detector,
-                ontology,
-                frame,
-                settings: DetectSettings::default(),
-            };
-            let annealed = anneal(&mut passes, classes, settings)?;
-            let (width, height) = frame.rgb.dimensions();
-            let found = FrameDetections {
-                frame: frame.index,
-                width,
-                height,
-                detections: annealed
-                    .labels
-                    .iter()
-                    .map(|l| l.detection.clone())
-                    .collect(),
-            };
-            let passes = annealed
-                .labels
-                .iter()
-                .map(|l| (l.pass, l.threshold))
-                .collect();
-            Ok((found, passes))
-        }
-    }
 }
 
 /// Writes the resized image under `images/`; returns it.
@@ -325,7 +411,7 @@ fn resized_size(labelled: &Labelled) -> (u32, u32) {
 }
 
 /// Writes the resized image with its labels drawn (mask tint, box, class and
-/// the object's number in the image) under `preview/`.
+/// the object's number in the image) under `preview/`; returns its JPEG bytes.
 fn add_preview(
     zip: &mut ZipOut,
     mut rgb: RgbImage,
@@ -333,7 +419,7 @@ fn add_preview(
     classes: &[String],
     name: &str,
     settings: &BatchSettings,
-) -> Result<(), PipelineError> {
+) -> Result<Vec<u8>, PipelineError> {
     let (w, h) = rgb.dimensions();
     let masks: Vec<Option<Mask>> = labelled
         .masks
@@ -357,7 +443,7 @@ fn add_preview(
     let jpeg = jpeg_bytes(&rgb, settings.jpeg_quality)
         .map_err(|e| ArchiveError::Zip(format!("preview of {name}: {e}")))?;
     zip.add(&format!("preview/{name}"), &jpeg, false)?;
-    Ok(())
+    Ok(jpeg)
 }
 
 /// The class of COCO category `id` (1 + its position in `classes`).

@@ -172,6 +172,7 @@ mod tests {
                 }],
             }],
             tracks: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 

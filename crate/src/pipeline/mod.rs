@@ -22,7 +22,6 @@
 //! `image_id` of every output and of `autolabel eval`.
 
 pub mod analyse;
-pub mod anneal;
 pub mod batch;
 pub mod detect;
 pub mod evaluate;
@@ -37,6 +36,7 @@ pub mod segment;
 pub mod skipped;
 pub mod track;
 
+pub use detect::anneal;
 pub use detect::{DetectOutput, Detected, FrameDetections};
 pub use ontology::{Caption, Ontology, OntologyError};
 pub use sampling::{Sampled, Sampling, SamplingError};

@@ -19,6 +19,18 @@
 //! holds a separator (`"car, truck"`) would be read by the detector as two
 //! phrases, so it is split into two phrases of the same class, and the
 //! normalised caption is what the run prints and records.
+//!
+//! Free-form noun chunks (TAO Auto-Label's `noun_chunk_path`) make an ontology
+//! too ([`Ontology::from_noun_chunks`]): a JSONL file, one line a chunk
+//! (`"man pushing a stroller"`) or an object naming chunks and, optionally,
+//! the class they stand for:
+//! ```text
+//! "traffic cone"
+//! {"noun_chunks": ["person", "man with an umbrella"], "class": "pedestrian"}
+//! {"noun_chunk": "delivery van", "class": "car"}
+//! ```
+//! A chunk without a class is a class of its own, named after the chunk (fine
+//! for a batch; a run evaluated against a class table needs the `class`).
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +93,10 @@ pub enum OntologyError {
         which: &'static str,
         value: f32,
     },
+    #[error("line {line}: {message}")]
+    NounChunks { line: usize, message: String },
+    #[error("not an ontology: {0}")]
+    Json(String),
 }
 
 /// A phrase of the caption and the class it stands for.
@@ -176,6 +192,51 @@ impl Ontology {
         Ok(())
     }
 
+    /// An ontology file's text, as `--ontology` reads a JSON file or
+    /// `--noun-chunks` a `.jsonl` one (by `name`, the file's name): what the
+    /// page's "Load…" reads.
+    pub fn from_file_text(name: &str, text: &str) -> Result<Self, OntologyError> {
+        if name.to_ascii_lowercase().ends_with(".jsonl") {
+            return Ontology::from_noun_chunks(text);
+        }
+        serde_json::from_str(text).map_err(|e| OntologyError::Json(e.to_string()))
+    }
+
+    /// The ontology of a noun-chunk JSONL file (see the module docs): one
+    /// class per `class` named or per chunk without one, in the order first
+    /// seen, each with the default thresholds; a chunk listed twice counts
+    /// once.
+    pub fn from_noun_chunks(jsonl: &str) -> Result<Self, OntologyError> {
+        let mut classes: Vec<OntologyClass> = Vec::new();
+        for (k, text) in jsonl.lines().enumerate() {
+            if text.trim().is_empty() {
+                continue;
+            }
+            let bad = |message: String| OntologyError::NounChunks {
+                line: k + 1,
+                message,
+            };
+            let (chunks, class) = chunk_line(text).map_err(bad)?;
+            for chunk in chunks {
+                let name = class.clone().unwrap_or_else(|| chunk.clone());
+                match classes.iter_mut().find(|c| c.name == name) {
+                    Some(c) if !c.phrases.contains(&chunk) => c.phrases.push(chunk),
+                    Some(_) => {}
+                    None => classes.push(OntologyClass {
+                        name,
+                        phrases: vec![chunk],
+                        box_threshold: DEFAULT_BOX_THRESHOLD,
+                        text_threshold: DEFAULT_TEXT_THRESHOLD,
+                    }),
+                }
+            }
+        }
+        if classes.is_empty() {
+            return Err(OntologyError::NoClasses);
+        }
+        Ok(Ontology { classes })
+    }
+
     /// The lowest box threshold of any class: what the detector keeps before
     /// each class applies its own.
     pub fn min_box_threshold(&self) -> f32 {
@@ -184,6 +245,55 @@ impl Ontology {
             .map(|c| c.box_threshold)
             .fold(1.0, f32::min)
     }
+}
+
+/// One line of a noun-chunk file: its chunks and the class they name, if any.
+fn chunk_line(text: &str) -> Result<(Vec<String>, Option<String>), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let object = match value {
+        serde_json::Value::String(chunk) => return Ok((vec![nonempty(chunk)?], None)),
+        serde_json::Value::Object(object) => object,
+        _ => return Err("want a string or an object with \"noun_chunks\"".into()),
+    };
+    let mut chunks = Vec::new();
+    let mut class = None;
+    for (key, value) in object {
+        let string = |v: serde_json::Value| match v {
+            serde_json::Value::String(s) => nonempty(s),
+            other => Err(format!("\"{key}\": {other} is not a string")),
+        };
+        match key.as_str() {
+            "noun_chunk" => chunks.push(string(value)?),
+            "noun_chunks" => match value {
+                serde_json::Value::Array(list) => {
+                    for v in list {
+                        chunks.push(string(v)?);
+                    }
+                }
+                other => return Err(format!("\"noun_chunks\": {other} is not a list")),
+            },
+            "class" => class = Some(string(value)?),
+            _ => {
+                return Err(format!(
+                    "unknown key \"{key}\": want \"noun_chunks\", \"noun_chunk\" or \"class\""
+                ));
+            }
+        }
+    }
+    if chunks.is_empty() {
+        return Err("no \"noun_chunks\" on the line".into());
+    }
+    Ok((chunks, class))
+}
+
+/// A chunk or class name, trimmed; refused when empty.
+fn nonempty(text: String) -> Result<String, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("an empty noun chunk or class".into());
+    }
+    Ok(trimmed.to_string())
 }
 
 /// A class's phrases, normalised, those holding a separator split.
@@ -268,6 +378,77 @@ mod tests {
             Ontology { classes: vec![] }.caption(&table()),
             Err(OntologyError::NoClasses)
         );
+    }
+
+    #[test]
+    fn noun_chunks_become_classes_or_phrases_of_a_named_class() {
+        let jsonl = r#"
+"traffic cone"
+{"noun_chunks": ["person", "man with an umbrella"], "class": "pedestrian"}
+{"noun_chunk": "person", "class": "pedestrian"}
+
+{"noun_chunk": " traffic cone "}
+"#;
+        let o = Ontology::from_noun_chunks(jsonl).unwrap();
+        let got: Vec<(&str, Vec<&str>)> = o
+            .classes
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.phrases.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("traffic cone", vec!["traffic cone"]),
+                ("pedestrian", vec!["person", "man with an umbrella"]),
+            ]
+        );
+        assert_eq!(o.classes[0].box_threshold, DEFAULT_BOX_THRESHOLD);
+        let caption = o
+            .caption(&["traffic cone".into(), "pedestrian".into()])
+            .unwrap();
+        assert_eq!(
+            caption.text,
+            "traffic cone . person . man with an umbrella ."
+        );
+    }
+
+    #[test]
+    fn a_file_is_read_as_json_or_by_its_jsonl_name_as_noun_chunks() {
+        let chunks = Ontology::from_file_text("chunks.JSONL", "\"cone\"\n").unwrap();
+        assert_eq!(chunks.classes[0].name, "cone");
+        let json = r#"{"classes": [{"name": "car", "phrases": ["car"]}]}"#;
+        assert_eq!(
+            Ontology::from_file_text("o.json", json).unwrap().classes[0].phrases,
+            ["car"]
+        );
+        let err = Ontology::from_file_text("o.json", "\"cone\"").unwrap_err();
+        assert!(err.to_string().starts_with("not an ontology: "), "{err}");
+    }
+
+    #[test]
+    fn a_bad_noun_chunk_line_is_named() {
+        let err = |text: &str| Ontology::from_noun_chunks(text).unwrap_err().to_string();
+        assert!(err("\"car\"\n{car}").starts_with("line 2: not JSON"));
+        assert_eq!(
+            err("{\"noun_chunks\": \"car\"}"),
+            "line 1: \"noun_chunks\": \"car\" is not a list"
+        );
+        assert!(err("{\"chunks\": [\"car\"]}").contains("unknown key \"chunks\""));
+        assert_eq!(
+            err("{\"class\": \"car\"}"),
+            "line 1: no \"noun_chunks\" on the line"
+        );
+        assert_eq!(err("\"  \""), "line 1: an empty noun chunk or class");
+        assert_eq!(
+            err("7"),
+            "line 1: want a string or an object with \"noun_chunks\""
+        );
+        assert_eq!(err("\n\n"), "the ontology has no classes");
     }
 
     #[test]

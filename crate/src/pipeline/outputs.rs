@@ -194,6 +194,7 @@ mod tests {
                 }],
             }],
             tracks: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 

@@ -17,8 +17,9 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::segment::{FrameMasks, MaskedObject, SegmentOutput};
+use super::skipped::{SkippedFrame, decodable_frames};
 use super::track::{FrameTracks, TrackSettings, TrackedObject, hungarian};
-use crate::data::clip::Clip;
+use crate::data::clip::{Clip, ClipError};
 use crate::labels::mask::Mask;
 use crate::labels::{Box2, Prompt, Rle};
 use crate::models::sam2::processing::{MASK_THRESHOLD, upscale_masks};
@@ -150,6 +151,23 @@ pub fn clip_source(clip: &mut Clip) -> impl FnMut(usize) -> Result<Vec<u8>, Sam2
             .map(|frame| frame.rgb.into_raw())
             .map_err(|e| Sam2Error::Image(format!("frame {index}: {e}")))
     }
+}
+
+/// The frames propagation runs over: the taken frames (clip indices, in
+/// order) less those an earlier stage skipped and those that do not decode
+/// (checked here, all before the first step: see
+/// [`decodable_frames`]); the latter are returned as the track stage's skips.
+pub fn frames_to_track(
+    clip: &mut Clip,
+    taken: &[usize],
+    skipped_before: &[SkippedFrame],
+) -> Result<(Vec<usize>, Vec<SkippedFrame>), ClipError> {
+    let left: Vec<usize> = taken
+        .iter()
+        .copied()
+        .filter(|&i| skipped_before.iter().all(|s| s.frame != i))
+        .collect();
+    decodable_frames(clip, &left)
 }
 
 /// A frame's low-resolution logits → masks at the frame's size.

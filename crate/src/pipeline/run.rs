@@ -109,15 +109,10 @@ pub struct EvaluateInputs<'a> {
     pub skipped: &'a [SkippedFrame],
 }
 
-/// The frames the detect and segment stages skipped, by frame (a frame
-/// skipped twice keeps its first reason).
-pub fn skipped_frames(detections: &DetectOutput, masks: &SegmentOutput) -> Vec<SkippedFrame> {
-    let mut skipped: Vec<SkippedFrame> = detections
-        .skipped
-        .iter()
-        .chain(&masks.skipped)
-        .cloned()
-        .collect();
+/// The frames the stages skipped (each stage's list, in stage order), by
+/// frame (a frame skipped twice keeps its first reason).
+pub fn skipped_frames(stages: &[&[SkippedFrame]]) -> Vec<SkippedFrame> {
+    let mut skipped: Vec<SkippedFrame> = stages.iter().flat_map(|s| s.iter()).cloned().collect();
     skipped.sort_by_key(|s| s.frame);
     skipped.dedup_by_key(|s| s.frame);
     skipped
@@ -197,7 +192,7 @@ pub fn run_report(
         failure_modes,
         frames_per_s: evaluation.frames_per_s,
         stages,
-        skipped_frames: skipped_frames(detections, masks),
+        skipped_frames: skipped_frames(&[&detections.skipped, &masks.skipped, &tracks.skipped]),
     }
 }
 
@@ -249,6 +244,7 @@ mod tests {
                     width: 20,
                     height: 10,
                     detections: Vec::new(),
+                    passes: Vec::new(),
                 })
                 .collect(),
             skipped: Vec::new(),
@@ -257,6 +253,7 @@ mod tests {
             method: "keyframe-association".into(),
             frames: Vec::new(),
             tracks: Vec::new(),
+            skipped: Vec::new(),
         };
         let truth = truth();
         let skip = SkippedFrame {
@@ -280,7 +277,7 @@ mod tests {
             (report.images, report.ground_truth)
         };
         assert_eq!(evaluated(&[]), (3, 3));
-        let skipped = skipped_frames(&detections, &masks);
+        let skipped = skipped_frames(&[&detections.skipped, &masks.skipped]);
         assert_eq!(skipped, [skip]);
         assert_eq!(evaluated(&skipped), (2, 2), "neither a miss nor a hit");
     }

@@ -274,6 +274,7 @@ mod tests {
             score: 0.9,
             class: class.into(),
             phrase: class.into(),
+            anneal: None,
         }
     }
 

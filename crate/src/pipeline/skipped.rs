@@ -48,6 +48,24 @@ pub fn frame_or_skip(
     }
 }
 
+/// The frames of `frames` that decode, in order, and the skips of those that
+/// do not. Propagation reads a frame more than once (a new track is carried
+/// back over frames already run), so it checks every frame first: a frame
+/// left out is left out of the whole pass, never failing it half-way.
+pub fn decodable_frames(
+    clip: &mut Clip,
+    frames: &[usize],
+) -> Result<(Vec<usize>, Vec<SkippedFrame>), ClipError> {
+    let (mut good, mut skipped) = (Vec::new(), Vec::new());
+    for &index in frames {
+        match frame_or_skip(clip, index)? {
+            Ok(_) => good.push(index),
+            Err(skip) => skipped.push(skip),
+        }
+    }
+    Ok((good, skipped))
+}
+
 /// What a stage made of one frame, as its checkpoint records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FrameOutcome<T> {
@@ -106,6 +124,10 @@ mod tests {
             matches!(past, ClipError::OutOfRange { index: 4, .. }),
             "{past}"
         );
+        let (good, skipped) = decodable_frames(&mut clip, &[0, 1, 2, 3]).unwrap();
+        assert_eq!(good, [0, 2]);
+        assert_eq!(skipped, [cut, missing]);
+        assert!(decodable_frames(&mut clip, &[2, 4]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::segment::{FrameMasks, SegmentOutput};
+use super::skipped::SkippedFrame;
 use crate::labels::{Box2, Rle};
 
 /// How tracks are made.
@@ -82,16 +83,22 @@ pub struct TrackOutput {
     pub method: String,
     pub frames: Vec<FrameTracks>,
     pub tracks: Vec<TrackSummary>,
+    /// Frames between the keyframes that did not decode, so were left out of
+    /// propagation (none in `frames`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFrame>,
 }
 
 impl TrackOutput {
-    /// Tracks carried through every frame by SAM 2's video predictor.
-    pub fn propagated(frames: Vec<FrameTracks>) -> Self {
+    /// Tracks carried through every frame by SAM 2's video predictor; the
+    /// frames left out because they did not decode in `skipped`.
+    pub fn propagated(frames: Vec<FrameTracks>, skipped: Vec<SkippedFrame>) -> Self {
         let tracks = summaries(&frames);
         TrackOutput {
             method: "sam2-propagation".into(),
             frames,
             tracks,
+            skipped,
         }
     }
 
@@ -128,6 +135,7 @@ pub fn associate(masks: &SegmentOutput, settings: &TrackSettings) -> TrackOutput
         method: "keyframe-association".into(),
         frames,
         tracks,
+        skipped: Vec::new(),
     }
 }
 

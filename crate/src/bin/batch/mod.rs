@@ -4,7 +4,7 @@
 //! progress and writes the ZIP.
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use autolabel::data::clip::Clip;
@@ -13,13 +13,12 @@ use autolabel::export::coco::SegmentationFormat;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
-use autolabel::pipeline::Ontology;
-use autolabel::pipeline::anneal::AnnealSettings;
-use autolabel::pipeline::batch::{BatchModels, BatchSettings, Detection, run_batch};
-use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
+use autolabel::pipeline::batch::{BatchModels, BatchSettings, run_batch};
+use autolabel::pipeline::detect::{DetectorModel, FrameDetector};
 use autolabel::pipeline::segment::SegmentSettings;
 use serde_json::Value;
 
+use crate::detect_options::DetectOptions;
 use crate::model_arg::{DETECTOR_FILES, SEGMENTER_FILES, model_dir};
 
 /// Arguments of `autolabel batch`.
@@ -34,10 +33,10 @@ pub struct Args {
     /// SAM 2 (a model directory or hub id): masks too. Without it the export is bbox-only.
     #[arg(long)]
     pub segmenter: Option<String>,
-    /// The ontology: classes, prompt phrases and thresholds (JSON; see
-    /// `autolabel ontology`). Its classes are the export's categories.
-    #[arg(long)]
-    pub ontology: Option<PathBuf>,
+    /// What to detect and how (the ontology's classes are the export's
+    /// categories).
+    #[command(flatten)]
+    pub detect: DetectOptions,
     /// Training size: the longest side (e.g. 640) or WIDTHxHEIGHT.
     #[arg(long, default_value = "640")]
     pub size: String,
@@ -47,10 +46,6 @@ pub struct Args {
     /// `auto` (polygons; RLE for a mask with holes), `polygon` or `rle`.
     #[arg(long, default_value = "auto", value_parser = parse_format)]
     pub segmentation: SegmentationFormat,
-    /// Iterative confidence annealing instead of one pass: its settings as
-    /// JSON (`{}` for the defaults; see docs/datasets.md).
-    #[arg(long)]
-    pub anneal: Option<PathBuf>,
     /// Where the models run: `cpu` or `wgpu`.
     #[arg(long, default_value = "cpu")]
     pub device: BackendKind,
@@ -67,41 +62,16 @@ fn parse_format(s: &str) -> Result<SegmentationFormat, String> {
         .map_err(|_| format!("'{s}': expected auto, polygon or rle"))
 }
 
-fn load_ontology(path: Option<&Path>) -> Result<Ontology, String> {
-    let Some(path) = path else {
-        return Ok(Ontology::seed());
-    };
-    let at = |e: &dyn std::fmt::Display| format!("--ontology {}: {e}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
-    serde_json::from_slice(&bytes).map_err(|e| at(&e))
-}
-
-fn load_anneal(path: Option<&Path>) -> Result<Option<AnnealSettings>, String> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    let at = |e: &dyn std::fmt::Display| format!("--anneal {}: {e}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
-    let settings: AnnealSettings = serde_json::from_slice(&bytes).map_err(|e| at(&e))?;
-    settings.check().map_err(|e| at(&e))?;
-    Ok(Some(settings))
-}
-
 /// Runs `autolabel batch`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let size = TrainingSize::parse(&args.size).map_err(|e| format!("--size: {e}"))?;
     if args.out.is_dir() {
         return Err(format!("--out {}: is a directory, not a file", args.out.display()).into());
     }
-    let ontology = load_ontology(args.ontology.as_deref())?;
+    let ontology = args.detect.ontology()?;
     let classes: Vec<String> = ontology.classes.iter().map(|c| c.name.clone()).collect();
-    let caption = ontology
-        .caption(&classes)
-        .map_err(|e| match &args.ontology {
-            Some(p) => format!("--ontology {}: {e}", p.display()),
-            None => e.to_string(),
-        })?;
-    let anneal = load_anneal(args.anneal.as_deref())?;
+    let caption = args.detect.caption(&ontology, &classes)?;
+    let detect = args.detect.settings()?;
     let mut clip = Clip::folder(&args.images, 1.0)
         .map_err(|e| format!("--images {}: {e}", args.images.display()))?;
 
@@ -109,9 +79,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let dir = model_dir("--detector", &args.detector, DETECTOR_FILES)?;
     let detector = DetectorModel::from_dir(&dir, &device)
         .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
-    let frame_detector =
-        FrameDetector::new(&detector, &ontology, caption, DetectSettings::default())
-            .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
+    let frame_detector = FrameDetector::new(&detector, &ontology, caption, detect)
+        .map_err(|e| format!("--detector {}: {e}", dir.display()))?;
     let mut segmenter = match &args.segmenter {
         Some(arg) => {
             let dir = model_dir("--segmenter", arg, SEGMENTER_FILES)?;
@@ -128,16 +97,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         segment: SegmentSettings::default(),
     };
     let start = Instant::now();
-    let detection = match anneal {
-        Some(settings) => Detection::Annealed {
-            detector: &detector,
-            ontology: &ontology,
-            settings,
-        },
-        None => Detection::Once(&frame_detector),
-    };
     let models = BatchModels {
-        detection,
+        detector: &frame_detector,
         segmenter: segmenter.as_mut(),
     };
     let output = run_batch(&mut clip, models, &classes, &settings, |done, total| {

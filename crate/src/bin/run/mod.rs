@@ -26,7 +26,7 @@ use autolabel::models::sam2::{Sam2ImagePredictor, Sam2Model};
 use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
-use autolabel::pipeline::propagate::{Tracker, clip_source};
+use autolabel::pipeline::propagate::{Tracker, clip_source, frames_to_track};
 use autolabel::pipeline::run::{
     EvaluateInputs, StageTime, evaluate_run, run_report, skipped_frames, stage_timings,
 };
@@ -40,6 +40,7 @@ use autolabel::pipeline::{
 };
 use serde::Serialize;
 
+use crate::detect_options::DetectOptions;
 use crate::model_arg::{DETECTOR_FILES, SEGMENTER_FILES, model_dir};
 use progress::Progress;
 use store::{Store, key_of, sha256_file};
@@ -90,10 +91,10 @@ pub struct Args {
     /// about as much per object and frame as the image encoder per frame.
     #[arg(long)]
     pub tracker: Option<String>,
-    /// The ontology: classes, their prompt phrases and thresholds (JSON; see
-    /// `autolabel ontology`). Default: the seven seed classes.
-    #[arg(long)]
-    pub ontology: Option<PathBuf>,
+    /// What to detect and how (the ontology's classes must be classes of the
+    /// class table, so that the labels can be evaluated).
+    #[command(flatten)]
+    pub detect: DetectOptions,
     /// nuScenes category → class table (JSON, see `autolabel classes`).
     #[arg(long)]
     pub classes: Option<PathBuf>,
@@ -244,13 +245,9 @@ pub fn run(args: Args) -> Result<()> {
         ClassMap::nuscenes_default,
     )?;
     classes.validate().map_err(|e| format!("--classes: {e}"))?;
-    let ontology: Ontology = load_json_or(args.ontology.as_deref(), "--ontology", Ontology::seed)?;
-    let caption = ontology
-        .caption(&classes.classes)
-        .map_err(|e| match &args.ontology {
-            Some(p) => format!("--ontology {}: {e}", p.display()),
-            None => e.to_string(),
-        })?;
+    let ontology = args.detect.ontology()?;
+    let caption = args.detect.caption(&ontology, &classes.classes)?;
+    let detect = args.detect.settings()?;
     let detector_dir = model_dir("--detector", &args.detector, DETECTOR_FILES)?;
     let segmenter_dir = model_dir("--segmenter", &args.segmenter, SEGMENTER_FILES)?;
     let eval_config: EvalConfig = load_json_or(
@@ -274,7 +271,7 @@ pub fn run(args: Args) -> Result<()> {
         sampling,
         ontology,
         caption: caption.text.clone(),
-        detect: DetectSettings::default(),
+        detect,
         segment: SegmentSettings::default(),
         track: TrackSettings::default(),
         eval: eval_config,
@@ -290,6 +287,17 @@ pub fn run(args: Args) -> Result<()> {
         .map_err(|e| format!("--training-size {}: {e}", args.training_size))?;
     say(&args, &format!("labelling {}", input.description));
     say(&args, &format!("caption: {:?}", caption.text));
+    if let Some(anneal) = &settings.detect.anneal {
+        let passes: Vec<String> = anneal
+            .thresholds()?
+            .iter()
+            .map(|t| format!("{t:.2}"))
+            .collect();
+        say(
+            &args,
+            &format!("annealing: passes at box thresholds {}", passes.join(", ")),
+        );
+    }
     let keyframes = detection_frames(&sampled);
     let mut runner = Runner {
         args: &args,
@@ -299,14 +307,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let detections = runner.detect(&mut input, &caption, &keyframes)?;
     let masks = runner.segment(&mut input, &detections)?;
-    // Frames that did not decode for detect or segment are not tracked either.
-    let skipped = skipped_frames(&detections.value, &masks.value);
-    let frames: Vec<usize> = sampled
-        .iter()
-        .map(|s| s.index)
-        .filter(|i| !skipped.iter().any(|s| s.frame == *i))
-        .collect();
-    let tracks = runner.track(&mut input, &masks, &frames)?;
+    let taken: Vec<usize> = sampled.iter().map(|s| s.index).collect();
+    let tracks = runner.track(&mut input, &detections, &masks, &taken)?;
     let report = runner.report(
         &mut input,
         &classes,
@@ -583,11 +585,13 @@ impl Runner<'_> {
         key_of(&("track", self.segment_key()?, &s.track, tracker))
     }
 
+    /// The track stage over the `taken` frames (clip indices).
     fn track(
         &mut self,
         input: &mut Input,
+        detections: &Timed<DetectOutput>,
         masks: &Timed<SegmentOutput>,
-        frames: &[usize],
+        taken: &[usize],
     ) -> Result<Timed<TrackOutput>> {
         let key = self.track_key()?;
         if let Some(done) = self.store.finished::<TrackOutput>("tracks.json", &key) {
@@ -600,7 +604,19 @@ impl Runner<'_> {
         }
         let (tracks, seconds, items) = match &self.settings.tracker {
             Some(files) => {
-                let (tracks, seconds) = self.propagate(input, masks, frames, files, &key)?;
+                // Frames that did not decode for detect or segment are not
+                // tracked either; nor are those between them that do not.
+                let before = skipped_frames(&[&detections.value.skipped, &masks.value.skipped]);
+                let (frames, skipped) = frames_to_track(&mut input.clip, taken, &before)?;
+                for skip in &skipped {
+                    say(
+                        self.args,
+                        &format!("track: skipped frame {}: {}", skip.frame, skip.reason),
+                    );
+                }
+                let (frames_tracked, seconds) =
+                    self.propagate(input, masks, &frames, files, &key)?;
+                let tracks = TrackOutput::propagated(frames_tracked, skipped);
                 (tracks, seconds, frames.len())
             }
             None => {
@@ -633,7 +649,7 @@ impl Runner<'_> {
 
     /// Propagation through every taken frame with SAM 2's video predictor,
     /// resumed from the tracker saved by a killed run with the same `key`;
-    /// the tracks and the stage's seconds.
+    /// each frame's tracks and the stage's seconds.
     fn propagate(
         &mut self,
         input: &mut Input,
@@ -641,7 +657,7 @@ impl Runner<'_> {
         frames: &[usize],
         files: &ModelFiles,
         key: &str,
-    ) -> Result<(TrackOutput, f64)> {
+    ) -> Result<(Vec<FrameTracks>, f64)> {
         let dir = Path::new(&files.dir);
         let device = init_device(self.args.device)?;
         let model = Sam2VideoModel::from_dir(dir, &device)
@@ -672,7 +688,7 @@ impl Runner<'_> {
         progress.finish();
         let seconds = checkpoint.seconds();
         let frames = checkpoint.done.into_iter().map(|(f, _)| f).collect();
-        Ok((TrackOutput::propagated(frames), seconds))
+        Ok((frames, seconds))
     }
 
     /// The tracker a killed run saved under `key`, or a new one.
@@ -751,7 +767,11 @@ impl Runner<'_> {
                 class_table: &classes.classes,
                 config: &self.settings.eval,
                 stages: &stages,
-                skipped: &skipped_frames(&detections.value, &masks.value),
+                skipped: &skipped_frames(&[
+                    &detections.value.skipped,
+                    &masks.value.skipped,
+                    &timed_tracks.value.skipped,
+                ]),
             },
         )?;
         store::write_atomic(&self.store.path("predictions.json"), &evaluation.results)?;

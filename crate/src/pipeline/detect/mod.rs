@@ -11,9 +11,16 @@
 //! threshold (an OWLv2 score is its query's probability: the box threshold
 //! alone applies). Boxes are clipped to the image (a box left without area is
 //! dropped), then per-class greedy NMS removes duplicates.
+//!
+//! With [`DetectSettings::anneal`] each frame is detected by iterative
+//! confidence annealing instead ([`anneal`]): passes at falling thresholds
+//! for the classes still without labels, each label marked with its pass.
+
+pub mod anneal;
 
 use serde::{Deserialize, Serialize};
 
+use self::anneal::{AnnealSettings, OntologyPasses, PassRecord};
 use super::PipelineError;
 use super::ontology::{Caption, Ontology};
 use super::skipped::SkippedFrame;
@@ -124,11 +131,19 @@ pub struct DetectSettings {
     /// Per-class NMS at this box IoU (`None`: keep every query, as the
     /// reference does). 0.8 is Grounded-SAM-2's setting.
     pub nms_iou: Option<f64>,
+    /// Iterative confidence annealing instead of one pass at the ontology's
+    /// box thresholds (`None`: one pass). Not written when `None`, so runs
+    /// made before it keep their resume keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anneal: Option<AnnealSettings>,
 }
 
 impl Default for DetectSettings {
     fn default() -> Self {
-        DetectSettings { nms_iou: Some(0.8) }
+        DetectSettings {
+            nms_iou: Some(0.8),
+            anneal: None,
+        }
     }
 }
 
@@ -143,6 +158,18 @@ pub struct Detected {
     pub class: String,
     /// The phrase of the caption that found it.
     pub phrase: String,
+    /// With annealing: the pass that found it (absent without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anneal: Option<AnnealPass>,
+}
+
+/// The annealing pass that produced a label.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnnealPass {
+    /// From 0.
+    pub pass: usize,
+    /// The box threshold of that pass.
+    pub threshold: f64,
 }
 
 /// The detections of one frame.
@@ -153,6 +180,9 @@ pub struct FrameDetections {
     pub width: u32,
     pub height: u32,
     pub detections: Vec<Detected>,
+    /// With annealing: what each pass asked for and found (absent without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<PassRecord>,
 }
 
 /// `detections.json`.
@@ -168,6 +198,7 @@ pub struct DetectOutput {
 
 /// A detector ready for a run: the model and the encoded caption.
 pub struct FrameDetector<'a> {
+    detector: &'a DetectorModel,
     encoded: Encoded<'a>,
     caption: Caption,
     ontology: &'a Ontology,
@@ -191,7 +222,11 @@ impl<'a> FrameDetector<'a> {
                 Encoded::Queries(d, d.encode(&queries)?)
             }
         };
+        if let Some(anneal) = &settings.anneal {
+            anneal.check()?;
+        }
         Ok(FrameDetector {
+            detector,
             encoded,
             caption,
             ontology,
@@ -199,8 +234,48 @@ impl<'a> FrameDetector<'a> {
         })
     }
 
-    /// The detections of one frame.
+    /// The detections of one frame: one pass, or annealed passes.
     pub fn detect(&self, frame: &Frame) -> Result<FrameDetections, PipelineError> {
+        match &self.settings.anneal {
+            None => self.detect_once(frame),
+            Some(anneal) => self.detect_annealed(frame, anneal),
+        }
+    }
+
+    /// Annealed passes over the ontology's classes.
+    fn detect_annealed(
+        &self,
+        frame: &Frame,
+        settings: &AnnealSettings,
+    ) -> Result<FrameDetections, PipelineError> {
+        let mut passes = OntologyPasses {
+            detector: self.detector,
+            ontology: self.ontology,
+            frame,
+            settings: DetectSettings {
+                anneal: None,
+                ..self.settings.clone()
+            },
+        };
+        let classes: Vec<String> = self
+            .ontology
+            .classes
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let annealed = anneal::anneal(&mut passes, &classes, settings)?;
+        let (width, height) = frame.rgb.dimensions();
+        Ok(FrameDetections {
+            frame: frame.index,
+            width,
+            height,
+            detections: annealed.labels,
+            passes: annealed.passes,
+        })
+    }
+
+    /// One pass, each class at its ontology thresholds.
+    fn detect_once(&self, frame: &Frame) -> Result<FrameDetections, PipelineError> {
         let (width, height) = frame.rgb.dimensions();
         let (rgb, w, h) = (frame.rgb.as_raw(), width as usize, height as usize);
         let threshold = self.ontology.min_box_threshold();
@@ -230,6 +305,7 @@ impl<'a> FrameDetector<'a> {
             width,
             height,
             detections,
+            passes: Vec::new(),
         })
     }
 }
@@ -295,6 +371,7 @@ pub fn classify(
                 score: f64::from(hit.score),
                 class: class.name.clone(),
                 phrase: phrase.phrase.clone(),
+                anneal: None,
             })
         })
         .collect()
@@ -401,6 +478,7 @@ mod tests {
             score,
             class: class.into(),
             phrase: class.into(),
+            anneal: None,
         };
         let dets = vec![
             det(0.5, "car", 0.0),

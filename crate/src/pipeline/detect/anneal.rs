@@ -18,14 +18,19 @@
 //! - **Termination**: every class has labels (nothing is left to re-detect),
 //!   or the thresholds run out.
 //!
-//! Every label records the pass and threshold that produced it.
+//! Every label records the pass and threshold that produced it
+//! ([`Detected::anneal`]). A pass runs every asked class at the pass's box
+//! threshold: the ontology's box thresholds give way to the scheduler's (its
+//! text thresholds still apply).
 
 use serde::{Deserialize, Serialize};
 
-use super::PipelineError;
-use super::detect::{DetectSettings, Detected, DetectorModel, FrameDetector, box_iou, nms_keep};
-use super::ontology::Ontology;
+use super::{
+    AnnealPass, DetectSettings, Detected, DetectorModel, FrameDetector, box_iou, nms_keep,
+};
 use crate::data::frame::Frame;
+use crate::pipeline::PipelineError;
+use crate::pipeline::ontology::{Ontology, OntologyClass};
 
 /// How the threshold falls from pass to pass.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -93,9 +98,20 @@ pub enum AnnealError {
     Decay(f64),
     #[error("{0}")]
     Merge(String),
+    #[error("{0}")]
+    Json(String),
 }
 
 impl AnnealSettings {
+    /// Settings from their JSON text (`{}`: the defaults; unknown fields
+    /// refused), checked: what `--anneal FILE` and the page read.
+    pub fn from_json(text: &str) -> Result<Self, AnnealError> {
+        let settings: AnnealSettings =
+            serde_json::from_str(text).map_err(|e| AnnealError::Json(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
     /// Refuses settings that cannot anneal.
     pub fn check(&self) -> Result<(), AnnealError> {
         for (which, value) in [("start", self.start), ("floor", self.floor)] {
@@ -183,17 +199,6 @@ where
     }
 }
 
-/// A label and the pass that produced it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AnnealedLabel {
-    #[serde(flatten)]
-    pub detection: Detected,
-    /// From 0.
-    pub pass: usize,
-    /// The box threshold of that pass.
-    pub threshold: f64,
-}
-
 /// What one pass did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PassRecord {
@@ -207,10 +212,11 @@ pub struct PassRecord {
     pub kept: usize,
 }
 
-/// The labels of an annealed detection and its passes.
+/// The labels of an annealed detection (each with its [`AnnealPass`]) and
+/// its passes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Annealed {
-    pub labels: Vec<AnnealedLabel>,
+    pub labels: Vec<Detected>,
     pub passes: Vec<PassRecord>,
 }
 
@@ -222,24 +228,24 @@ pub fn anneal(
     settings: &AnnealSettings,
 ) -> Result<Annealed, PipelineError> {
     let thresholds = settings.thresholds()?;
-    let mut labels: Vec<AnnealedLabel> = Vec::new();
+    let mut labels: Vec<Detected> = Vec::new();
     let mut passes = Vec::new();
     for (pass, &threshold) in thresholds.iter().enumerate() {
         let remaining: Vec<usize> = (0..classes.len())
-            .filter(|&c| !labels.iter().any(|l| l.detection.class == classes[c]))
+            .filter(|&c| !labels.iter().any(|l| l.class == classes[c]))
             .collect();
         if remaining.is_empty() {
             break;
         }
         let asked: Vec<&String> = remaining.iter().map(|&c| &classes[c]).collect();
-        let found: Vec<AnnealedLabel> = detector
+        let mark = AnnealPass { pass, threshold };
+        let found: Vec<Detected> = detector
             .detect(&remaining, threshold)?
             .into_iter()
             .filter(|d| asked.contains(&&d.class))
-            .map(|detection| AnnealedLabel {
-                detection,
-                pass,
-                threshold,
+            .map(|detection| Detected {
+                anneal: Some(mark),
+                ..detection
             })
             .collect();
         let count = found.len();
@@ -250,7 +256,7 @@ pub fn anneal(
             threshold,
             classes: asked.into_iter().cloned().collect(),
             found: count,
-            kept: labels.iter().filter(|l| l.pass == pass).count(),
+            kept: labels.iter().filter(|l| l.anneal == Some(mark)).count(),
         });
     }
     Ok(Annealed { labels, passes })
@@ -258,13 +264,13 @@ pub fn anneal(
 
 /// Merges labels by `merge`; survivors keep their order (DBSCAN: a cluster
 /// takes the place of its best member).
-pub fn merge(labels: Vec<AnnealedLabel>, merge: Merge) -> Vec<AnnealedLabel> {
+pub fn merge(labels: Vec<Detected>, merge: Merge) -> Vec<Detected> {
     match merge {
         Merge::Nms { iou } => {
-            let detections: Vec<Detected> = labels.iter().map(|l| l.detection.clone()).collect();
+            let keep = nms_keep(&labels, iou);
             labels
                 .into_iter()
-                .zip(nms_keep(&detections, iou))
+                .zip(keep)
                 .filter_map(|(l, keep)| keep.then_some(l))
                 .collect()
         }
@@ -273,31 +279,27 @@ pub fn merge(labels: Vec<AnnealedLabel>, merge: Merge) -> Vec<AnnealedLabel> {
 }
 
 /// DBSCAN within each class; one label per cluster, noise dropped.
-fn dbscan_merge(labels: &[AnnealedLabel], eps: f64, min_samples: usize) -> Vec<AnnealedLabel> {
+fn dbscan_merge(labels: &[Detected], eps: f64, min_samples: usize) -> Vec<Detected> {
     let cluster = dbscan(labels, eps, min_samples);
     let clusters = cluster.iter().flatten().max().map_or(0, |&c| c + 1);
-    let mut merged: Vec<(usize, AnnealedLabel)> = (0..clusters)
+    let mut merged: Vec<(usize, Detected)> = (0..clusters)
         .filter_map(|c| {
             let members: Vec<usize> = (0..labels.len())
                 .filter(|&i| cluster[i] == Some(c))
                 .collect();
-            let &best = members.iter().max_by(|&&a, &&b| {
-                labels[a]
-                    .detection
-                    .score
-                    .total_cmp(&labels[b].detection.score)
-                    .then(b.cmp(&a))
-            })?;
-            let weight: f64 = members.iter().map(|&i| labels[i].detection.score).sum();
+            let &best = members
+                .iter()
+                .max_by(|&&a, &&b| labels[a].score.total_cmp(&labels[b].score).then(b.cmp(&a)))?;
+            let weight: f64 = members.iter().map(|&i| labels[i].score).sum();
             let mut bbox = [0.0; 4];
             for &i in &members {
-                let d = &labels[i].detection;
+                let d = &labels[i];
                 for (v, b) in bbox.iter_mut().zip(d.bbox) {
                     *v += b * d.score / weight;
                 }
             }
             let mut label = labels[best].clone();
-            label.detection.bbox = bbox;
+            label.bbox = bbox;
             Some((best, label))
         })
         .collect();
@@ -307,22 +309,17 @@ fn dbscan_merge(labels: &[AnnealedLabel], eps: f64, min_samples: usize) -> Vec<A
 
 /// DBSCAN's cluster of each label (`None`: noise). Labels of different
 /// classes are never neighbours; points are visited highest score first.
-fn dbscan(labels: &[AnnealedLabel], eps: f64, min_samples: usize) -> Vec<Option<usize>> {
+fn dbscan(labels: &[Detected], eps: f64, min_samples: usize) -> Vec<Option<usize>> {
     let neighbours = |i: usize| -> Vec<usize> {
         (0..labels.len())
             .filter(|&j| {
-                let (a, b) = (&labels[i].detection, &labels[j].detection);
+                let (a, b) = (&labels[i], &labels[j]);
                 a.class == b.class && 1.0 - box_iou(a.bbox, b.bbox) < eps
             })
             .collect()
     };
     let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.sort_by(|&a, &b| {
-        labels[b]
-            .detection
-            .score
-            .total_cmp(&labels[a].detection.score)
-    });
+    order.sort_by(|&a, &b| labels[b].score.total_cmp(&labels[a].score));
     let mut cluster: Vec<Option<usize>> = vec![None; labels.len()];
     let mut visited = vec![false; labels.len()];
     let mut next = 0;
@@ -375,7 +372,7 @@ impl PassDetector for OntologyPasses<'_> {
             classes: classes
                 .iter()
                 .filter_map(|&c| self.ontology.classes.get(c))
-                .map(|c| super::ontology::OntologyClass {
+                .map(|c| OntologyClass {
                     box_threshold: threshold as f32,
                     ..c.clone()
                 })
@@ -398,6 +395,7 @@ mod tests {
             score,
             class: class.into(),
             phrase: class.into(),
+            anneal: None,
         }
     }
 
@@ -465,9 +463,23 @@ mod tests {
         assert!(bad_merge.check().is_err());
         let json = r#"{"start": 0.6, "scheduler": {"kind": "exponential", "decay": 0.7},
                        "merge": {"kind": "dbscan", "eps": 0.4, "min_samples": 2}}"#;
-        let parsed: AnnealSettings = serde_json::from_str(json).unwrap();
+        let parsed = AnnealSettings::from_json(json).unwrap();
         assert_eq!(parsed.scheduler, Scheduler::Exponential { decay: 0.7 });
         assert_eq!((parsed.start, parsed.floor), (0.6, 0.2));
+        assert_eq!(
+            AnnealSettings::from_json("{}").unwrap(),
+            AnnealSettings::default()
+        );
+        let e = AnnealSettings::from_json(r#"{"start": 0.3, "floor": 0.5}"#).unwrap_err();
+        assert_eq!(
+            e,
+            AnnealError::FloorAboveStart {
+                start: 0.3,
+                floor: 0.5
+            }
+        );
+        let e = AnnealSettings::from_json(r#"{"begin": 0.3}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `begin`"), "{e}");
     }
 
     /// A detector scripted per threshold: every detection of `script` whose
@@ -486,6 +498,11 @@ mod tests {
                 .cloned()
                 .collect())
         }
+    }
+
+    /// The pass mark every annealed label carries.
+    fn pass(label: &Detected) -> AnnealPass {
+        label.anneal.expect("an annealed label records its pass")
     }
 
     fn names(list: &[&str]) -> Vec<String> {
@@ -516,10 +533,10 @@ mod tests {
         let got: Vec<(&str, usize)> = out
             .labels
             .iter()
-            .map(|l| (l.detection.class.as_str(), l.pass))
+            .map(|l| (l.class.as_str(), pass(l).pass))
             .collect();
         assert_eq!(got, [("car", 0), ("bus", 1)]);
-        let thresholds: Vec<f64> = out.labels.iter().map(|l| l.threshold).collect();
+        let thresholds: Vec<f64> = out.labels.iter().map(|l| pass(l).threshold).collect();
         close(&thresholds, &[0.5, 0.4]);
         let kept: Vec<usize> = out.passes.iter().map(|p| p.kept).collect();
         assert_eq!(kept, [1, 1, 0, 0]);
@@ -537,7 +554,7 @@ mod tests {
         let out = anneal(&mut scripted(&classes, script, &mut asked), &classes, &s).unwrap();
         assert_eq!(asked.len(), 2, "pass 1 found the bus: nothing left");
         assert_eq!(out.passes.len(), 2);
-        assert_eq!(out.labels[1].threshold, 0.45);
+        assert_eq!(pass(&out.labels[1]).threshold, 0.45);
     }
 
     /// Two overlapping buses (IoU 90/110) and a far one, found in pass 1.
@@ -565,7 +582,7 @@ mod tests {
             &s,
         )
         .unwrap();
-        let boxes: Vec<[f64; 4]> = out.labels.iter().map(|l| l.detection.bbox).collect();
+        let boxes: Vec<[f64; 4]> = out.labels.iter().map(|l| l.bbox).collect();
         assert_eq!(boxes, [script[0].bbox, script[1].bbox, script[3].bbox]);
         assert_eq!(out.passes[1].found, 3);
         assert_eq!(out.passes[1].kept, 2);
@@ -591,23 +608,25 @@ mod tests {
         let bus = &out.labels[1];
         // Score-weighted mean of x: (0·0.4 + 1·0.35) / 0.75 = 7/15.
         let x0 = 0.35 / 0.75;
-        close(&bus.detection.bbox, &[x0, 20.0, 10.0 + x0, 30.0]);
+        close(&bus.bbox, &[x0, 20.0, 10.0 + x0, 30.0]);
         assert_eq!(
-            (bus.detection.score, bus.pass, bus.threshold),
-            (0.4, 1, 0.25)
+            (bus.score, pass(bus)),
+            (
+                0.4,
+                AnnealPass {
+                    pass: 1,
+                    threshold: 0.25
+                }
+            )
         );
-        assert_eq!(out.labels[2].detection.bbox, script[3].bbox);
+        assert_eq!(out.labels[2].bbox, script[3].bbox);
         let strict = anneal(
             &mut scripted(&classes, script, &mut Vec::new()),
             &classes,
             &dbscan(2),
         )
         .unwrap();
-        let kept: Vec<&str> = strict
-            .labels
-            .iter()
-            .map(|l| l.detection.class.as_str())
-            .collect();
+        let kept: Vec<&str> = strict.labels.iter().map(|l| l.class.as_str()).collect();
         assert_eq!(
             kept,
             ["bus"],
