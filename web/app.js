@@ -6,9 +6,10 @@
 //
 // Test hook: `window.__autolabel` is the page state (status, clip, frames,
 // groundTruth, current, displayed, drawn, view, timings, renderCount, errors,
-// warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd, pipeline).
+// warnings, task, capabilities, backend, classColors, cachedFrames(), sam2, gd, pipeline, batch).
 // `?sam2=NAME` / `?gd=NAME` preselect a checkpoint in the SAM 2 / Grounding DINO panel,
-// `?runDetector=NAME` / `?runSegmenter=NAME` / `?runTracker=NAME` in the Run panel.
+// `?runDetector=NAME` / `?runSegmenter=NAME` / `?runTracker=NAME` in the Run panel (the Batch panel uses its
+// detector and segmenter).
 // `?demo=1` opens the demo scene on load, `?demo=small` a 13-frame 640×360 variant.
 // The performance mark `autolabel-interactive` is set once every control is wired.
 
@@ -28,6 +29,7 @@ import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
 import { Notices } from './notices.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
+import { BatchPanel } from './batch-panel.js';
 import { Detector } from './detect.js';
 import { RunFrames } from './run-frames.js';
 import { RunPanel } from './run-panel.js';
@@ -86,7 +88,11 @@ const runPanel = new RunPanel({
     matches.clear();
     draw();
   },
+  parseOntology: (text, name) => batchPanel.parseOntology(text, name),
+  seedOntology: () => batchPanel.seedOntology(),
 });
+
+const batchPanel = new BatchPanel({ state, notify: (kind, message) => notify(kind, message), runPanel });
 
 // The run's frames (web/run-panel.js): with their labels drawn by the core,
 // and the evaluation's TP/FP/FN on keyframes with ground truth.
@@ -701,4 +707,5 @@ showBackend();
 segmenter.init();
 detector.init();
 runPanel.init();
+batchPanel.init();
 if (params.has('demo')) openDemoScene();

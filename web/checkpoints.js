@@ -23,11 +23,12 @@ async function fetchManifest() {
   return (await response.json()).models;
 }
 
-/** The manifest's checkpoints of `network` (`sam2`, `grounding_dino`). */
+/** The manifest's checkpoints of `network` (`sam2`, `grounding_dino`, `owlv2`, or an array of them). */
 export async function loadManifest(network) {
   manifest ??= fetchManifest();
   const models = await manifest;
-  return models.filter((m) => m.network === network);
+  const wanted = [network].flat();
+  return models.filter((m) => wanted.includes(m.network));
 }
 
 /**

@@ -61,13 +61,13 @@ export class OntologyEditor {
   }
 
   /**
-   * Replaces the rows with a dropped `ontology.json`, read by the core
-   * (`parse(text)` resolves to the ontology with its defaults filled in, or
+   * Replaces the rows with a dropped `ontology.json` or noun-chunk `.jsonl`,
+   * read by the core (`parse(text, name)` resolves to the ontology with its defaults filled in, or
    * rejects naming what is wrong); a file that is not one changes nothing.
    */
   async load(file, parse) {
     try {
-      this.set(await parse(await file.text()));
+      this.set(await parse(await file.text(), file.name));
       return true;
     } catch (e) {
       this.notify('error', `${file.name}: ${e.message}; the ontology is unchanged.`);

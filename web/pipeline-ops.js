@@ -11,7 +11,7 @@
 //                      progress: {text, done, total, stage, stages}
 //   pipelineCancel     {}                             → {running}  (the run stops after its current step)
 //   pipelineThresholds {thresholds: {class: t}}       → {report}   (re-evaluated, nothing detected again)
-//   pipelineOntology   {text}                         → ontology   (a file's text, read by the core)
+//   pipelineOntology   {text, name}                   → ontology   (a file's text, read by the core: JSON, or noun chunks if NAME.jsonl)
 //   pipelineLabelled   {index}                        → {bitmap} | null  (the frame with its labels drawn)
 //   pipelineMatches    {index}                        → FrameMatches | null (the evaluation's TP/FP/FN of a frame)
 //   pipelineVideoPlan  {}                             → {frames, fps, width, height} (the propagation video's frames)
@@ -112,9 +112,9 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       return transfer({ bitmap }, [bitmap]);
     },
 
-    async pipelineOntology({ text }) {
+    async pipelineOntology({ text, name }) {
       await wasm();
-      return JSON.parse(api().parseOntology(text));
+      return JSON.parse(api().parseOntology(text, name));
     },
 
     async pipelineMatches({ index }) {

@@ -1,7 +1,7 @@
 // The Run panel: the whole pipeline on the clip on screen — detect → segment
 // → track → evaluate → analyse → export — in one pipeline worker that owns the
 // clip and the models (web/pipeline-ops.js over web/src/pipeline.rs). It
-// picks the detector, segmenter and (optional) tracker checkpoints
+// picks the detector (Grounding DINO or OWLv2), segmenter and (optional) tracker checkpoints
 // (models/manifest.json or dropped files), edits the ontology, sets the keyframe stride and the frame
 // limit, shows each stage's progress (frames, rate, time left), cancels
 // between two steps (finished stages and frames are kept: Run continues), and
@@ -13,6 +13,7 @@
 // parsed), thresholds, error, runs, steps (steps done per stage, all runs),
 // video (the last video made: {name, codec, label, frames, bytes, seconds})}.
 
+import { AnnealForm } from './anneal-form.js';
 import { checkpointOfFiles, loadManifest, seconds } from './checkpoints.js';
 import { ComputeWorker } from './compute.js';
 import { OntologyEditor } from './ontology-editor.js';
@@ -21,7 +22,8 @@ import { encodeVideo } from './video-export.js';
 
 const $ = (id) => document.getElementById(id);
 const SLOTS = {
-  detector: { network: 'grounding_dino', query: 'runDetector', name: 'Grounding DINO' },
+  // Either detector: the core picks Grounding DINO or OWLv2 by the checkpoint's config.json.
+  detector: { network: ['grounding_dino', 'owlv2'], query: 'runDetector', name: 'Grounding DINO or OWLv2' },
   segmenter: { network: 'sam2', query: 'runSegmenter', name: 'SAM 2' },
   // SAM 2's video predictor (the official sam2.1 checkpoints carry it); "none":
   // tracks join the keyframes' masks and only keyframes are labelled.
@@ -59,7 +61,8 @@ function save(bytes, name, type) {
 export class RunPanel {
   /**
    * `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed),
-   * evaluationChanged() (they were evaluated again)}.
+   * evaluationChanged() (they were evaluated again), parseOntology(text, name) (the core reads an ontology
+   * file when no clip's pipeline worker is open)}.
    */
   constructor(app) {
     this.app = app;
@@ -76,6 +79,7 @@ export class RunPanel {
   }
 
   async init() {
+    this.anneal = new AnnealForm($('run-anneal-box'), 'run-anneal', 'run-anneal');
     $('run-start').addEventListener('click', () => this.run());
     $('run-cancel').addEventListener('click', () => this.cancel());
     $('ontology-load').addEventListener('click', () => $('pick-ontology').click());
@@ -163,17 +167,18 @@ export class RunPanel {
 
   resetOntology() {
     if (this.defaults) this.ontology.set(this.defaults.ontology);
+    else this.app.seedOntology?.();
   }
 
   async onOntologyFile(input) {
     const [file] = input.files;
     input.value = '';
     if (!file) return;
-    if (!this.worker) {
-      this.app.notify('error', `${file.name}: open the demo scene first — the ontology is read by the pipeline worker.`);
-      return;
-    }
-    await this.ontology.load(file, (text) => this.worker.call('pipelineOntology', { text }));
+    // The core reads the file: in the pipeline worker, or without a clip in the Batch panel's.
+    const parse = this.worker
+      ? (text, name) => this.worker.call('pipelineOntology', { text, name })
+      : (text, name) => this.app.parseOntology(text, name);
+    await this.ontology.load(file, parse);
   }
 
   // ------------------------------------------------------------------ models
@@ -213,6 +218,7 @@ export class RunPanel {
       ontology: this.ontology.get(),
       every: positiveOrNull($('run-every')),
       max_frames: positiveOrNull($('run-max-frames')),
+      anneal: this.anneal.settings() ?? null,
     };
   }
 

@@ -9,7 +9,8 @@
 //   nuscenesLoad  {version, files: {name: File}}  → {scenes, cameras}   (the version folder's files)
 //   nuscenesClip  {scene, channel, maxFrames}    → ClipView
 //   folderFrames  {folder, names, fps, maxFrames} → [FrameInfo]
-//   decode        {file}                         → ImageBitmap        (any image file)
+//   decode        {file}                         → ImageBitmap        (a JPG/PNG file, decoded by the core:
+//                                                  completely, or an error naming the file)
 //   sam2Load      {url | files, backend, sha256} → {info, files, loadMs} (SAM 2 weights → model)
 //   sam2SetImage  {bitmap}                       → {ms}               (encode a frame)
 //   sam2Predict   {prompts, multimask}           → {predictions, ms}  (masks; pixels transferred)
@@ -17,6 +18,7 @@
 //   gdDetect      {bitmap, prompt, boxThreshold, textThreshold, nms}
 //                                                → {report, ms}       (autolabel detect's JSON)
 //   pipeline*     the whole run on one clip: see web/pipeline-ops.js
+//   batch*        a set of images to a training ZIP: see web/batch-ops.js
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
 //               {panic}  (a Rust panic's message, from console_error_panic_hook)
 //
@@ -26,6 +28,7 @@
 // `?threads`, it runs the default build (web/pkg: one CPU thread, and WebGPU).
 
 import { fetchModelFile, mib, sha256 } from './model-store.js';
+import { batchOps } from './batch-ops.js';
 import { pipelineOps } from './pipeline-ops.js';
 
 const BUILDS = {
@@ -123,12 +126,16 @@ const wasm = () => (ready ??= loadWasm());
 const bitmapOfRgba = (rgba, width, height) =>
   createImageBitmap(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.byteLength), width, height));
 
+/**
+ * A JPG/PNG file as an ImageBitmap, decoded by the core's decoder: a
+ * truncated or corrupt file is an error naming it and why (the browser's
+ * decoder names neither, and may show a cut JPEG's missing rows as grey).
+ */
 async function decodeImage(file) {
-  try {
-    return await createImageBitmap(file);
-  } catch (e) {
-    throw new Error(`${file.name}: the browser cannot decode this image (${errorMessage(e)})`);
-  }
+  await wasm();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const { width, height, rgba } = api.decodeImageFile(file.name, bytes);
+  return bitmapOfRgba(rgba, width, height);
 }
 
 /** Runs `work` after every model call before it (a session is not re-entrant). */
@@ -300,16 +307,14 @@ const ops = {
   },
 };
 
-Object.assign(
-  ops,
-  pipelineOps({
-    wasm,
-    api: () => api,
-    checkpointFiles,
-    serial,
-    transfer: (result, objects) => new Transfer(result, objects),
-  }),
-);
+const opsDeps = {
+  wasm,
+  api: () => api,
+  checkpointFiles,
+  serial,
+  transfer: (result, objects) => new Transfer(result, objects),
+};
+Object.assign(ops, pipelineOps(opsDeps), batchOps(opsDeps));
 
 self.onmessage = async ({ data: { id, op, ...args } }) => {
   const progress = (p) => self.postMessage({ id, progress: p });

@@ -17,6 +17,20 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = join(ROOT, 'tests/e2e/artifacts');
 export const FIXTURES = join(ROOT, 'tests/e2e/fixtures');
+
+/** The seed classes with phrases inside the tiny fixture's vocabulary (as tests/integration/run.rs). */
+export const TINY_ONTOLOGY = {
+  classes: [
+    ['car', 'car'],
+    ['truck', 'truck'],
+    ['bus', 'bus'],
+    ['pedestrian', 'person'],
+    ['cyclist', 'rider'],
+    ['traffic light', 'traffic light'],
+    ['traffic sign', 'sign'],
+  ].map(([name, phrase]) => ({ name, phrases: [phrase], box_threshold: 0.3, text_threshold: 0.2 })),
+};
+
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache/autolabel/target');
 const FLAGS = [
@@ -157,7 +171,10 @@ export const clientPoint = (page, x, y) =>
   page.evaluate(
     ([x, y]) => {
       const { scale, ox, oy } = window.__autolabel.view;
-      const rect = document.getElementById('view').getBoundingClientRect();
+      const view = document.getElementById('view');
+      // A tall side bar scrolls the viewer away when a test clicks a control far down it.
+      view.scrollIntoView({ block: 'nearest' });
+      const rect = view.getBoundingClientRect();
       const dpr = window.devicePixelRatio || 1;
       return [rect.left + (ox + x * scale) / dpr, rect.top + (oy + y * scale) / dpr];
     },

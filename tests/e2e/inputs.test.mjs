@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   FIXTURES,
@@ -55,6 +55,17 @@ async function writeInputs() {
   await mkdir(join(noImages, 'sub'), { recursive: true });
   await writeFile(join(noImages, 'notes.txt'), 'no frames here\n');
   await writeFile(join(noImages, 'sub/readme.md'), '# nested\n');
+
+  // Whole demo-scene JPEGs around one cut in half (Chromium's own decoder
+  // says only "The source image could not be decoded").
+  const truncated = join(dir, 'truncated-frames');
+  await mkdir(truncated);
+  const samples = join(nuscenes, 'samples/CAM_FRONT');
+  const jpegs = (await readdir(samples)).sort();
+  await copyFile(join(samples, jpegs[0]), join(truncated, 'frame_1.jpg'));
+  const cut = await readFile(join(samples, jpegs[1]));
+  await writeFile(join(truncated, 'frame_2.jpg'), cut.subarray(0, cut.length >> 1));
+  await copyFile(join(samples, jpegs[2]), join(truncated, 'frame_3.jpg'));
 
   const corrupt = join(dir, 'corrupt-frames');
   await mkdir(corrupt);
@@ -357,12 +368,36 @@ describe('inputs', () => {
     const s = await waitForFrame(page, 1);
     assert.equal(s.clip.name, 'corrupt-frames');
     assert.equal(s.errors.length, 1);
-    assert.match(s.errors[0], /^frame 1 \(frame_2\.png\): frame_2\.png: the browser cannot decode this image/);
+    assert.match(s.errors[0], /^frame 1 \(frame_2\.png\): frame_2\.png: cannot decode image: /);
     assert.ok(await page.locator('#frame-failed').isVisible());
     assert.equal(await page.locator('#frame-failed').textContent(), s.errors[0]);
     await page.keyboard.press('ArrowLeft');
     await waitForFrame(page, 0);
     assert.equal(await page.locator('#frame-failed').isVisible(), false);
+  });
+
+  it('names a truncated JPEG frame and why, and keeps the clip', async () => {
+    await pickFrames(path('truncated-frames'));
+    await page.waitForFunction(
+      () => window.__autolabel.clip?.name === 'truncated-frames' || window.__autolabel.errors.length > 1,
+    );
+    const first = await waitForFrame(page, 0);
+    const errorsBefore = first.errors.length;
+    assert.ok((await canvasStats(page)).std > 5, 'frame_1.jpg is drawn');
+    await page.keyboard.press('ArrowRight');
+    const s = await waitForFrame(page, 1);
+    assert.equal(s.clip.name, 'truncated-frames', 'the clip stays on screen');
+    assert.equal(s.errors.length, errorsBefore + 1);
+    assert.match(s.errors.at(-1), /^frame 1 \(frame_2\.jpg\): frame_2\.jpg: cannot decode image: JPEG is truncated: no end-of-image marker/);
+    assert.ok(await page.locator('#frame-failed').isVisible(), 'the message is on the frame');
+    assert.equal(await page.locator('#frame-failed').textContent(), s.errors.at(-1));
+    assert.deepEqual((await notices(page)).errors.at(-1), s.errors.at(-1), 'and in a notice');
+    await screenshot(page, 'inputs-truncated-frame.png');
+    await page.keyboard.press('ArrowRight');
+    await waitForFrame(page, 2);
+    assert.equal(await page.locator('#frame-failed').isVisible(), false);
+    const [, , , alpha] = await centrePixel(page);
+    assert.equal(alpha, 255, 'frame_3.jpg is drawn');
   });
 
   it('opens a nuScenes folder: picks the scene, projects GT in wasm like the CLI', async () => {
