@@ -11,8 +11,10 @@
 //                 progress: {text, done, total, image: BatchImage, preview?: Uint8Array (JPEG)}
 //   batchCancel   {}                            → {running}  (the batch stops after its current image)
 //
-// Images are read when the batch reaches them (FileReaderSync), so only the
-// image being labelled is in the wasm heap.
+// Images are read when the batch reaches them (web/page-files.js), so only
+// the image being labelled is in the wasm heap.
+
+import { syncReader } from './page-files.js';
 
 /** Lets the worker read its message queue (a Cancel) between two images. */
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -31,20 +33,6 @@ export function batchOps({ wasm, api, checkpointFiles, serial, transfer }) {
     await wasm();
     session ??= new (api().BatchSession)();
     return session;
-  };
-
-  /** `read(name) → Uint8Array` over the dropped `files`, by name. */
-  const reader = (files) => {
-    const byName = new Map(files.map((f) => [f.name, f]));
-    const sync = new FileReaderSync();
-    return {
-      names: [...byName.keys()],
-      read: (name) => {
-        const file = byName.get(name);
-        if (!file) throw new Error('not among the dropped files');
-        return new Uint8Array(sync.readAsArrayBuffer(file));
-      },
-    };
   };
 
   return {
@@ -73,8 +61,8 @@ export function batchOps({ wasm, api, checkpointFiles, serial, transfer }) {
       running = true;
       cancelRequested = false;
       try {
-        const { names, read } = reader(files);
-        const plan = batch.start(names, read, settings);
+        const byName = new Map(files.map((f) => [f.name, f]));
+        const plan = batch.start([...byName.keys()], syncReader(byName), settings);
         for (;;) {
           if (cancelRequested) return { status: 'cancelled', plan, ...batch.progress() };
           const step = batch.step();

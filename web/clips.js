@@ -4,7 +4,9 @@
 //    frames: [{index, timestamp_us, name, is_key_frame}], groundTruth: [KeyframeGt],
 //    cheapFrames (decoding a frame is fast enough to prefetch thumbnails),
 //    frame(index) → {bitmap, ms}, close(), and optionally
-//    unavailable: [[index, reason]] for frames known not to decode}
+//    unavailable: [[index, reason]] for frames known not to decode,
+//    pipelineSource() → what the pipeline worker opens (web/pipeline-ops.js;
+//    a video has none yet)}
 // Long steps take {signal, onProgress}; aborting the signal stops them.
 // `width`/`height` may be null (image folders): the first decoded frame tells.
 
@@ -61,6 +63,7 @@ export function openDemo({ small, signal, onProgress }) {
       timings,
       cheapFrames: false,
       frame: (index) => worker.call('render', { index }),
+      pipelineSource: async () => ({ kind: 'demo', small: Boolean(small) }),
       close: () => worker.terminate(),
     };
   });
@@ -103,6 +106,12 @@ export async function openFrameFolder(tree, { fps, maxFrames, signal, onProgress
       groundTruth: [],
       cheapFrames: true,
       frame: fileFrameReader(worker, frames, (i) => tree.file(frames[i].name), tree.name),
+      pipelineSource: async () => ({
+        kind: 'frames',
+        folder: tree.name,
+        fps,
+        files: (await Promise.all(frames.map((f) => tree.file(f.name)))).filter(Boolean),
+      }),
       close: () => worker.terminate(),
     };
   });
@@ -162,6 +171,7 @@ export class NuScenesFolder {
     this.lease = null;
     this.version = null;
     this.tables = null; // {scenes, cameras} of the loaded version
+    this.tableFiles = null; // {name: File}: the loaded version's table files
   }
 
   /** Loads `version`'s tables (replacing any loaded before) → {scenes, cameras}. */
@@ -180,6 +190,7 @@ export class NuScenesFolder {
     this.lease = new Lease(loaded.worker);
     this.version = version;
     this.tables = loaded.tables;
+    this.tableFiles = files;
     return loaded.tables;
   }
 
@@ -203,6 +214,8 @@ export class NuScenesFolder {
             `(e.g. ${view.frames[0].name}). Choose the dataroot with samples/ and sweeps/.`,
         );
       }
+      const { version, tableFiles } = this;
+      const images = Object.fromEntries(view.frames.flatMap((f, i) => (files[i] ? [[f.name, files[i]]] : [])));
       return {
         kind: 'nuscenes',
         name: scene,
@@ -214,6 +227,16 @@ export class NuScenesFolder {
         unavailable,
         cheapFrames: true,
         frame: fileFrameReader(worker, view.frames, (i) => files[i], this.tree.name),
+        pipelineSource: async () => ({
+          kind: 'nuscenes',
+          root: this.tree.name,
+          version,
+          scene,
+          channel,
+          maxFrames: view.frames.length,
+          tables: tableFiles,
+          images,
+        }),
         close: () => lease.release(),
       };
     } catch (e) {

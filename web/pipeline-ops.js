@@ -4,7 +4,11 @@
 // stages step by step with progress, cancel between steps and hand out its
 // files. What a step does is the core's; this file only loops and reports.
 //
-//   pipelineOpen       {small}                        → {defaults: {ontology}}   (the demo scene)
+//   pipelineOpen       {source}                       → {defaults: {ontology}, frames, width, height}
+//                      source: {kind: 'demo', small}
+//                            | {kind: 'frames', folder, fps, files: [File]}   (the clip's frames, by name)
+//                            | {kind: 'nuscenes', root, version, scene, channel, maxFrames,
+//                               tables: {name: File}, images: {path: File}}  (dataroot-relative paths)
 //   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter | tracker;
 //                                                       source null for the tracker: none, tracks join the keyframes)
 //   pipelineRun        {settings}                     → {status: done | cancelled, plan, stages, report}
@@ -17,6 +21,8 @@
 //   pipelineVideoPlan  {}                             → {frames, fps, width, height} (the propagation video's frames)
 //   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, …)
 
+import { nuscenesTables, syncReader } from './page-files.js';
+
 /** Lets the worker read its message queue (a Cancel) between two steps. */
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -24,6 +30,29 @@ const describeStep = (stage, stages) => {
   const s = stages.find((x) => x.stage === stage);
   return s ? { text: `${stage} ${s.done}/${s.total}`, done: s.done, total: s.total } : { text: stage };
 };
+
+/** The PipelineSession of a clip `source` (see pipelineOpen); its files are read when a stage needs them. */
+async function openSource(api, source, progress) {
+  progress({ text: 'preparing the clip for the pipeline…' });
+  switch (source.kind) {
+    case 'demo':
+      return api.PipelineSession.demo(Boolean(source.small));
+    case 'frames': {
+      const { folder, fps, files } = source;
+      const byName = new Map(files.map((f) => [f.name, f]));
+      return api.PipelineSession.folder(folder, [...byName.keys()], fps, syncReader(byName, 'not in the folder'));
+    }
+    case 'nuscenes': {
+      const { root, version, scene, channel, maxFrames, tables, images } = source;
+      const collected = await nuscenesTables(api, version, tables, progress);
+      progress({ text: `projecting the ground truth of ${scene}…` });
+      const read = syncReader(new Map(Object.entries(images)), 'not in the folder');
+      return api.PipelineSession.nuscenes(root, collected, version, scene, channel, maxFrames, read);
+    }
+    default:
+      throw new Error(`the pipeline cannot open a clip of kind '${source.kind}'`);
+  }
+}
 
 /**
  * The ops over one session. `deps`: {wasm() (loads the module), api() (its
@@ -36,19 +65,19 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
   let running = false;
 
   const open = () => {
-    if (!session) throw new Error('no clip in the pipeline: open the demo scene first');
+    if (!session) throw new Error('no clip in the pipeline: open a clip first');
     return session;
   };
 
   return {
-    async pipelineOpen({ small }, progress) {
+    async pipelineOpen({ source }, progress) {
       progress({ text: 'loading wasm…' });
       await wasm();
-      progress({ text: 'preparing the clip for the pipeline…' });
       session?.free();
       session = null;
-      session = api().PipelineSession.demo(Boolean(small));
-      return { defaults: { ontology: JSON.parse(api().seedOntology()) } };
+      session = await openSource(api(), source, progress);
+      const { width, height } = session.frameSize();
+      return { defaults: { ontology: JSON.parse(api().seedOntology()) }, width, height };
     },
 
     async pipelineModel({ slot, source, name }, progress) {

@@ -129,7 +129,7 @@ export class RunPanel {
 
   // ---------------------------------------------------------------- the clip
 
-  /** A clip is on screen: the pipeline worker opens it (the demo scene for now). */
+  /** A clip is on screen: the pipeline worker opens it (a video: not yet). */
   onClip(clip) {
     this.worker?.terminate();
     this.worker = null;
@@ -140,29 +140,38 @@ export class RunPanel {
     $('run-report').hidden = true;
     this.renderStages([]);
     this.app.labelsChanged();
-    if (clip.kind !== 'demo') {
+    if (!clip.pipelineSource) {
       this.setStatus(
-        'This version of the page runs the pipeline on the demo scene only; for videos, frame folders and ' +
-          'nuScenes scenes use `autolabel run` for now.',
+        'This version of the page runs the pipeline on frame folders, nuScenes scenes and the demo scene. ' +
+          'For a video, run `autolabel run --clip VIDEO`, or drop a folder of its frames ' +
+          '(`ffmpeg -i VIDEO frames/%05d.jpg`).',
       );
       this.updateControls();
       return;
     }
-    this.worker = new ComputeWorker({ threads: true });
+    const worker = new ComputeWorker({ threads: true });
+    this.worker = worker;
     this.public.status = 'opening';
     this.setStatus('Preparing the clip for the pipeline…');
     this.updateControls();
-    this.opening = this.worker.call('pipelineOpen', { small: clip.demoSmall === true }).then(
-      ({ defaults }) => {
-        if (!this.ontology.get().classes.length) this.ontology.set(defaults.ontology);
-        this.defaults = defaults;
-        this.opened = true;
-        this.public.status = 'ready';
-        this.setStatus('Ready: choose the models and press Run.');
-        this.updateControls();
-      },
-      (e) => this.fail(`the pipeline could not open the clip: ${e.message}`),
-    );
+    this.opening = this.openClip(clip, worker);
+  }
+
+  /** Opens `clip` in the pipeline `worker`; a clip replaced meanwhile is left alone. */
+  async openClip(clip, worker) {
+    try {
+      const source = await clip.pipelineSource();
+      const { defaults } = await worker.call('pipelineOpen', { source });
+      if (this.worker !== worker) return;
+      if (!this.ontology.get().classes.length) this.ontology.set(defaults.ontology);
+      this.defaults = defaults;
+      this.opened = true;
+      this.public.status = 'ready';
+      this.setStatus('Ready: choose the models and press Run.');
+      this.updateControls();
+    } catch (e) {
+      if (this.worker === worker) this.fail(`the pipeline could not open the clip: ${e.message}`);
+    }
   }
 
   resetOntology() {
@@ -245,7 +254,12 @@ export class RunPanel {
       this.showReport(out.report);
       this.public.status = 'done';
       this.app.labelsChanged();
-      this.setStatus(`Done: caption "${out.plan.caption}", ${out.plan.frames.length} frames, detection on ${out.plan.keyframes.length}.`);
+      const skipped = this.public.report.skipped_frames;
+      for (const skip of skipped) this.app.notify('warning', `Run: frame ${skip.frame} skipped, not labelled: ${skip.reason}`);
+      this.setStatus(
+        `Done: caption "${out.plan.caption}", ${out.plan.frames.length} frames, detection on ${out.plan.keyframes.length}` +
+          (skipped.length ? `, ${skipped.length} frame(s) skipped (they do not decode: see the notices).` : '.'),
+      );
     } catch (e) {
       this.fail(e.message);
     } finally {

@@ -29,6 +29,7 @@
 
 import { fetchModelFile, mib, sha256 } from './model-store.js';
 import { batchOps } from './batch-ops.js';
+import { nuscenesTables } from './page-files.js';
 import { pipelineOps } from './pipeline-ops.js';
 
 const BUILDS = {
@@ -234,18 +235,7 @@ const ops = {
   async nuscenesLoad({ version, files }, progress) {
     progress({ text: 'loading wasm…' });
     await wasm();
-    const tables = api.nuscenesTableNames()
-      .map((table) => files[`${table}.json`])
-      .filter(Boolean);
-    const collected = new api.NuScenesFiles();
-    const total = tables.reduce((sum, file) => sum + file.size, 0);
-    let done = 0;
-    for (const file of tables) {
-      progress({ text: `reading ${version}/${file.name}`, done, total });
-      collected.insert(`${version}/${file.name}`, new Uint8Array(await file.arrayBuffer()));
-      done += file.size;
-    }
-    progress({ text: `checking the ${version} tables…`, done, total });
+    const collected = await nuscenesTables(api, version, files, progress);
     dataset?.free();
     dataset = null;
     dataset = api.NuScenesDataset.load(collected, version);

@@ -250,40 +250,14 @@ pub use session::BatchSession;
 
 #[cfg(target_arch = "wasm32")]
 mod session {
-    use autolabel::data::nuscenes::{DataSource, ReadError};
     use wasm_bindgen::prelude::*;
 
     use super::{BatchRunSettings, BatchRunner};
+    use crate::page_files::PageFiles;
     use crate::{checkpoint, to_js};
 
     fn js_error(e: impl std::fmt::Display) -> JsError {
         JsError::new(&e.to_string())
-    }
-
-    /// The dropped images, read when the batch reaches each one through the
-    /// worker's `read(name) → Uint8Array` (a `FileReaderSync`): only the
-    /// image being labelled is in the wasm heap.
-    struct JsFiles {
-        read: js_sys::Function,
-    }
-
-    impl DataSource for JsFiles {
-        fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
-            let bytes = self
-                .read
-                .call1(&JsValue::NULL, &JsValue::from_str(path))
-                .map_err(|e| ReadError {
-                    location: path.to_string(),
-                    message: e
-                        .dyn_ref::<js_sys::Error>()
-                        .map_or_else(|| format!("{e:?}"), |e| String::from(e.message())),
-                })?;
-            Ok(js_sys::Uint8Array::new(&bytes).to_vec())
-        }
-
-        fn locate(&self, path: &str) -> String {
-            path.to_string()
-        }
     }
 
     /// The Batch mode (see [`BatchRunner`]): the batch worker holds one.
@@ -341,7 +315,7 @@ mod session {
                 .map_err(|e| js_error(format!("batch settings: {e}")))?;
             let plan = self
                 .inner
-                .start(Box::new(JsFiles { read }), names, settings)
+                .start(Box::new(PageFiles::new(read)), names, settings)
                 .map_err(js_error)?;
             to_js(&plan)
         }

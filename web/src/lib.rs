@@ -28,6 +28,8 @@ use wasm_bindgen::prelude::*;
 pub mod batch;
 pub mod checkpoint;
 pub mod grounding_dino;
+#[cfg(target_arch = "wasm32")]
+pub mod page_files;
 pub mod pipeline;
 pub mod pixels;
 pub mod sam2;
@@ -179,7 +181,7 @@ impl DemoScene {
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct NuScenesFiles {
-    source: MemorySource,
+    pub(crate) source: MemorySource,
 }
 
 #[wasm_bindgen]

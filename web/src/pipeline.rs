@@ -32,6 +32,7 @@ use autolabel::pipeline::run::{
 };
 use autolabel::pipeline::sampling::detection_frames;
 use autolabel::pipeline::segment::{SegmentSettings, segment_frame};
+use autolabel::pipeline::skipped::frame_or_skip;
 use autolabel::pipeline::track::{TrackSettings, associate};
 use autolabel::pipeline::{
     Caption, DetectOutput, FrameDetections, FrameMasks, FrameTracks, Ontology, Sampling,
@@ -98,9 +99,11 @@ pub struct Exports {
     pub warnings: Vec<String>,
 }
 
-/// A frame stage's outputs so far and their time.
+/// A frame stage's outputs so far, the frames it skipped because they do
+/// not decode, and its time.
 struct Frames<T> {
     done: Vec<T>,
+    skipped: Vec<SkippedFrame>,
     seconds: f64,
 }
 
@@ -108,8 +111,16 @@ impl<T> Default for Frames<T> {
     fn default() -> Self {
         Frames {
             done: Vec::new(),
+            skipped: Vec::new(),
             seconds: 0.0,
         }
+    }
+}
+
+impl<T> Frames<T> {
+    /// Frames this stage has finished: labelled or skipped.
+    fn count(&self) -> usize {
+        self.done.len() + self.skipped.len()
     }
 }
 
@@ -161,6 +172,24 @@ fn not_configured() -> String {
     "the run is not configured: set the ontology and press Run".to_string()
 }
 
+/// The width and height of `input`'s first frame that decodes.
+fn first_frame_size(input: &mut Input) -> Result<(u32, u32), String> {
+    let mut last_skip = None;
+    for index in 0..input.clip.len() {
+        match frame_or_skip(&mut input.clip, index).map_err(|e| e.to_string())? {
+            Ok(frame) => return Ok(frame.rgb.dimensions()),
+            Err(skip) => last_skip = Some(skip.reason),
+        }
+    }
+    Err(match last_skip {
+        Some(reason) => format!(
+            "{}: no frame decodes (the last one: {reason})",
+            input.description
+        ),
+        None => format!("{}: it has no frames", input.description),
+    })
+}
+
 /// Seconds on a clock that only moves forward (the browser's in wasm).
 pub fn now_seconds() -> f64 {
     #[cfg(target_arch = "wasm32")]
@@ -182,9 +211,26 @@ impl Pipeline {
     pub fn demo(config: &SceneConfig, device: &str) -> Result<Self, String> {
         let classes = ClassMap::nuscenes_default();
         let input = Input::demo(config, &classes).map_err(|e| e.to_string())?;
-        Ok(Pipeline {
+        Ok(Self::new(
             input,
-            frame_size: (config.width, config.height),
+            (config.width, config.height),
+            classes,
+            device,
+        ))
+    }
+
+    /// Any clip (a dropped frame folder, a nuScenes scene): its frame size
+    /// is its first decodable frame's; a clip with no frame that decodes is
+    /// refused, naming the last frame tried and why.
+    pub fn open(mut input: Input, classes: ClassMap, device: &str) -> Result<Self, String> {
+        let frame_size = first_frame_size(&mut input)?;
+        Ok(Self::new(input, frame_size, classes, device))
+    }
+
+    fn new(input: Input, frame_size: (u32, u32), classes: ClassMap, device: &str) -> Self {
+        Pipeline {
+            input,
+            frame_size,
             classes,
             device: device.to_string(),
             detector: None,
@@ -200,7 +246,7 @@ impl Pipeline {
             evaluation: None,
             report: None,
             exports: None,
-        })
+        }
     }
 
     /// Replaces the detector: detections (and all after) are made again.
@@ -307,8 +353,12 @@ impl Pipeline {
             .as_ref()
             .map_or(0, |c| c.plan.keyframes.len());
         let progress = [
-            (self.detect.done.len(), keyframes, self.detect.seconds),
-            (self.segment.done.len(), keyframes, self.segment.seconds),
+            (self.detect.count(), keyframes, self.detect.seconds),
+            (
+                self.segment.count(),
+                keyframes.saturating_sub(self.detect.skipped.len()),
+                self.segment.seconds,
+            ),
             self.track_progress(),
             (usize::from(self.evaluation.is_some()), 1, 0.0),
             (usize::from(self.report.is_some()), 1, 0.0),
@@ -359,13 +409,13 @@ impl Pipeline {
     fn detect_finished(&self) -> bool {
         self.configured
             .as_ref()
-            .is_some_and(|c| self.detect.done.len() == c.plan.keyframes.len())
+            .is_some_and(|c| self.detect.count() == c.plan.keyframes.len())
     }
 
     fn stage_finished(&self, k: usize) -> bool {
         match k {
             0 => self.detect_finished(),
-            1 => self.detect_finished() && self.segment.done.len() == self.detect.done.len(),
+            1 => self.detect_finished() && self.segment.count() == self.detect.done.len(),
             2 => self.tracks.is_some(),
             3 => self.evaluation.is_some(),
             4 => self.report.is_some(),
@@ -402,8 +452,14 @@ impl Pipeline {
             .detector
             .as_ref()
             .ok_or("no detector: choose a Grounding DINO or OWLv2 checkpoint in the Run panel")?;
-        let index = configured.plan.keyframes[self.detect.done.len()];
-        let frame = self.input.clip.frame(index).map_err(|e| e.to_string())?;
+        let index = configured.plan.keyframes[self.detect.count()];
+        let frame = match frame_or_skip(&mut self.input.clip, index).map_err(|e| e.to_string())? {
+            Ok(frame) => frame,
+            Err(skip) => {
+                self.detect.skipped.push(skip);
+                return Ok(());
+            }
+        };
         let runner = FrameDetector::new(
             &detector.model,
             &configured.settings.ontology,
@@ -427,12 +483,16 @@ impl Pipeline {
             .segmenter
             .as_mut()
             .ok_or("no segmenter: choose a SAM 2 checkpoint in the Run panel")?;
-        let detections = &self.detect.done[self.segment.done.len()];
-        let frame = self
-            .input
-            .clip
-            .frame(detections.frame)
-            .map_err(|e| e.to_string())?;
+        let detections = &self.detect.done[self.segment.count()];
+        let frame = match frame_or_skip(&mut self.input.clip, detections.frame)
+            .map_err(|e| e.to_string())?
+        {
+            Ok(frame) => frame,
+            Err(skip) => {
+                self.segment.skipped.push(skip);
+                return Ok(());
+            }
+        };
         let start = now_seconds();
         let masks = segment_frame(
             &mut segmenter.model,
@@ -453,12 +513,12 @@ impl Pipeline {
                 .as_ref()
                 .map_or_else(String::new, |c| c.caption.text.clone()),
             frames: self.detect.done.clone(),
-            skipped: Vec::new(),
+            skipped: self.detect.skipped.clone(),
         }
     }
 
     fn segment_output(&self) -> SegmentOutput {
-        SegmentOutput::new(self.segment.done.clone())
+        SegmentOutput::new(self.segment.done.clone()).with_skipped(self.segment.skipped.clone())
     }
 
     /// One frame of propagation with a tracker; without one, tracks join
@@ -470,9 +530,13 @@ impl Pipeline {
         };
         if self.propagation.is_none() {
             let configured = self.configured.as_ref().ok_or_else(not_configured)?;
-            let (frames, skipped) =
-                frames_to_track(&mut self.input.clip, &configured.plan.frames, &[])
-                    .map_err(|e| format!("track: {e}"))?;
+            let skipped_before = skipped_frames(&[&self.detect.skipped, &self.segment.skipped]);
+            let (frames, skipped) = frames_to_track(
+                &mut self.input.clip,
+                &configured.plan.frames,
+                &skipped_before,
+            )
+            .map_err(|e| format!("track: {e}"))?;
             let masks = self.segment_output();
             let tracker = Tracker::new(frames, &masks, TrackSettings::default());
             self.propagation = Some(Propagation { tracker, skipped });
@@ -501,8 +565,8 @@ impl Pipeline {
         };
         stage_timings(
             &self.device,
-            time(&|| self.detect.done.len(), self.detect.seconds),
-            time(&|| self.segment.done.len(), self.segment.seconds),
+            time(&|| self.detect.count(), self.detect.seconds),
+            time(&|| self.segment.count(), self.segment.seconds),
             self.tracker
                 .is_some()
                 .then(|| time(&|| self.track.done.len(), self.track.seconds)),
@@ -618,7 +682,7 @@ impl Pipeline {
         ]
     }
 
-    /// The size of the clip's frames (the demo scene's configuration).
+    /// The size of the clip's frames (its first decodable frame's).
     pub fn frame_size(&self) -> (u32, u32) {
         self.frame_size
     }
@@ -720,16 +784,29 @@ pub use session::PipelineSession;
 mod session {
     use std::collections::BTreeMap;
 
+    use autolabel::data::classes::ClassMap;
+    use autolabel::data::nuscenes::NuScenes;
     use autolabel::data::synthetic::SceneConfig;
     use autolabel::models::device::cpu_device;
     use autolabel::models::sam2::{Sam2VideoConfig, Sam2VideoModel};
+    use autolabel::pipeline::input::Input;
     use wasm_bindgen::prelude::*;
 
     use super::{Pipeline, RunSettings};
-    use crate::{checkpoint, to_js};
+    use crate::page_files::PageFiles;
+    use crate::{NuScenesFiles, checkpoint, to_js};
 
     fn js_error(e: impl std::fmt::Display) -> JsError {
         JsError::new(&e.to_string())
+    }
+
+    /// Where the models run, for the report: the CPU build and its threads.
+    fn device_name() -> String {
+        let threads = rayon::current_num_threads();
+        format!(
+            "browser CPU (wasm, {threads} thread{})",
+            if threads == 1 { "" } else { "s" }
+        )
     }
 
     /// The default ontology (the seven seed classes) as JSON, for the editor.
@@ -764,12 +841,51 @@ mod session {
             } else {
                 SceneConfig::demo()
             };
-            let threads = rayon::current_num_threads();
-            let device = format!(
-                "browser CPU (wasm, {threads} thread{})",
-                if threads == 1 { "" } else { "s" }
-            );
-            Pipeline::demo(&config, &device)
+            Pipeline::demo(&config, &device_name())
+                .map(|inner| PipelineSession { inner })
+                .map_err(js_error)
+        }
+
+        /// A dropped frame folder: its file `names` (the JPG/PNG ones are the
+        /// frames, in natural order, stamped at `fps` — the clip `autolabel
+        /// run --clip FOLDER --folder-fps FPS` makes), read through `read(name)
+        /// → Uint8Array` when a stage needs them.
+        pub fn folder(
+            folder: &str,
+            names: Vec<String>,
+            fps: f64,
+            read: js_sys::Function,
+        ) -> Result<PipelineSession, JsError> {
+            let files = PageFiles::in_folder(read, folder);
+            let input =
+                Input::image_files(Box::new(files), folder, names, fps).map_err(js_error)?;
+            Self::open(input, ClassMap::nuscenes_default())
+        }
+
+        /// A nuScenes scene of a dropped dataroot `root`: the `version`
+        /// tables (consumed), the scene's `channel` frames (the first
+        /// `max_frames`, all without) read through `read(path) → Uint8Array`
+        /// (dataroot-relative paths), and the ground truth of its keyframes.
+        pub fn nuscenes(
+            root: &str,
+            tables: NuScenesFiles,
+            version: &str,
+            scene: &str,
+            channel: &str,
+            max_frames: Option<u32>,
+            read: js_sys::Function,
+        ) -> Result<PipelineSession, JsError> {
+            let db = NuScenes::load(&tables.source, version).map_err(js_error)?;
+            let classes = ClassMap::nuscenes_default();
+            let files = PageFiles::in_folder(read, root);
+            let max_frames = max_frames.map(|n| n as usize);
+            let input = Input::nuscenes(&db, Box::new(files), scene, channel, max_frames, &classes)
+                .map_err(js_error)?;
+            Self::open(input, classes)
+        }
+
+        fn open(input: Input, classes: ClassMap) -> Result<PipelineSession, JsError> {
+            Pipeline::open(input, classes, &device_name())
                 .map(|inner| PipelineSession { inner })
                 .map_err(js_error)
         }
@@ -949,6 +1065,8 @@ mod session {
 mod tests {
     use std::path::PathBuf;
 
+    use autolabel::data::nuscenes::MemorySource;
+    use autolabel::data::synthetic::SyntheticScene;
     use autolabel::models::BackendKind;
     use autolabel::models::device::init_device;
     use autolabel::models::sam2::{Sam2Config, Sam2Model, Sam2VideoConfig};
@@ -982,8 +1100,12 @@ mod tests {
     }
 
     fn pipeline() -> Pipeline {
+        with_models(Pipeline::demo(&SceneConfig::small(13, 320, 180), "cpu").unwrap())
+    }
+
+    /// `p` with the tiny Grounding DINO and SAM 2 fixtures.
+    fn with_models(mut p: Pipeline) -> Pipeline {
         let device = init_device(BackendKind::Cpu).unwrap();
-        let mut p = Pipeline::demo(&SceneConfig::small(13, 320, 180), "cpu").unwrap();
         let gd = fixture("grounding-dino-tiny");
         let read = |dir: &PathBuf, f: &str| std::fs::read(dir.join(f)).unwrap();
         let config = String::from_utf8(read(&gd, "config.json")).unwrap();
@@ -1007,6 +1129,72 @@ mod tests {
             training_size: "640".into(),
             anneal: None,
         }
+    }
+
+    /// The small demo scene's 13 frames as a dropped folder of PNGs (as
+    /// the page reads them), the frames `cut` cut in half.
+    fn frame_folder(cut: &[usize]) -> Input {
+        let scene = SyntheticScene::generate(&SceneConfig::small(13, 320, 180));
+        let mut files = MemorySource::default();
+        let mut names = Vec::new();
+        for index in 0..13 {
+            let mut png = std::io::Cursor::new(Vec::new());
+            let rgb = scene.frame_rgb(index).unwrap();
+            rgb.write_to(&mut png, image::ImageFormat::Png).unwrap();
+            let mut bytes = png.into_inner();
+            if cut.contains(&index) {
+                bytes.truncate(bytes.len() / 2);
+            }
+            let name = format!("frame_{index}.png");
+            files.insert(&name, bytes);
+            names.push(name);
+        }
+        names.push("notes.txt".into());
+        Input::image_files(Box::new(files), "drop", names, 12.0).unwrap()
+    }
+
+    #[test]
+    fn a_frame_folder_runs_every_stage_and_a_frame_that_does_not_decode_is_a_reported_skip() {
+        let p = Pipeline::open(frame_folder(&[0, 6]), ClassMap::nuscenes_default(), "cpu");
+        let mut p = with_models(p.unwrap());
+        assert_eq!(p.frame_size(), (320, 180), "from frame 1: frame 0 is cut");
+        let plan = p.configure(settings()).unwrap();
+        assert_eq!(plan.keyframes, [0, 6, 12], "every 6th frame of a folder");
+        while p.step().unwrap().is_some() {}
+        assert!(p.stages().iter().all(|s| s.status == "done"));
+        let report = p.report().unwrap();
+        let skipped: Vec<usize> = report.skipped_frames.iter().map(|s| s.frame).collect();
+        assert_eq!(skipped, [0, 6]);
+        assert!(
+            report.skipped_frames[0].reason.starts_with("frame_0.png: "),
+            "{:?}",
+            report.skipped_frames[0]
+        );
+        assert!(report.eval.is_none(), "a folder has no ground truth");
+        let labelled: Vec<usize> = p
+            .tracks
+            .as_ref()
+            .unwrap()
+            .frames
+            .iter()
+            .map(|f| f.frame)
+            .collect();
+        assert_eq!(labelled, [12]);
+        assert_eq!(p.stages()[0].progress.done, 3, "a skip is a frame done");
+        assert!(p.exports().is_some());
+
+        let none = Pipeline::open(
+            frame_folder(&(0..13).collect::<Vec<_>>()),
+            ClassMap::nuscenes_default(),
+            "cpu",
+        );
+        let error = none.err().unwrap();
+        assert!(
+            error.starts_with(
+                "frame folder drop (13 frames): no frame decodes (the last one: frame_12.png: "
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -34,17 +34,19 @@ pub enum InputError {
 }
 
 impl Input {
-    /// A nuScenes scene's camera chain read through `source`, with the
-    /// ground truth of its keyframes mapped by `classes`.
+    /// A nuScenes scene's camera chain (its first `max_frames`, all without)
+    /// read through `source`, with the ground truth of its keyframes mapped
+    /// by `classes`.
     pub fn nuscenes(
         db: &NuScenes,
         source: Box<dyn DataSource>,
         scene: &str,
         channel: &str,
+        max_frames: Option<usize>,
         classes: &ClassMap,
     ) -> Result<Self, InputError> {
-        let clip = Clip::nuscenes(db, source, scene, channel, None)?;
-        let frames = db.camera_frames(scene, channel, None)?;
+        let clip = Clip::nuscenes(db, source, scene, channel, max_frames)?;
+        let frames = db.camera_frames(scene, channel, max_frames)?;
         let keyframes = db.ground_truth(&frames, classes)?;
         Ok(Input {
             clip,
@@ -84,21 +86,38 @@ impl Input {
     /// A frame folder (stamped at `fps`) or an MP4 file, without ground truth.
     #[cfg(feature = "native")]
     pub fn path(path: &std::path::Path, fps: f64) -> Result<Self, InputError> {
-        let clip = if path.is_dir() {
-            Clip::folder(path, fps)?
+        let name = path.display().to_string();
+        if path.is_dir() {
+            Ok(Self::without_truth(
+                Clip::folder(path, fps)?,
+                "frame folder",
+                &name,
+            ))
         } else {
-            Clip::video(path)?
-        };
-        let kind = if path.is_dir() {
-            "frame folder"
-        } else {
-            "video"
-        };
-        Ok(Input {
-            description: format!("{kind} {} ({} frames)", path.display(), clip.len()),
-            identity: format!("{kind}:{}", path.display()),
+            Ok(Self::without_truth(Clip::video(path)?, "video", &name))
+        }
+    }
+
+    /// The JPG/PNG files `names` of folder `folder`, read through `source`
+    /// (the page's dropped files) as [`Clip::image_files`] orders and stamps
+    /// them, without ground truth: the same clip `autolabel run --clip`
+    /// makes of that folder.
+    pub fn image_files(
+        source: Box<dyn DataSource>,
+        folder: &str,
+        names: Vec<String>,
+        fps: f64,
+    ) -> Result<Self, InputError> {
+        let clip = Clip::image_files(source, names, fps)?;
+        Ok(Self::without_truth(clip, "frame folder", folder))
+    }
+
+    fn without_truth(clip: Clip, kind: &str, name: &str) -> Self {
+        Input {
+            description: format!("{kind} {name} ({} frames)", clip.len()),
+            identity: format!("{kind}:{name}"),
             clip,
             truth: None,
-        })
+        }
     }
 }

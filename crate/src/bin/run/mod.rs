@@ -378,7 +378,14 @@ fn open_input(args: &Args, classes: &ClassMap) -> Result<Input> {
         let db = NuScenes::open(root, &args.version)
             .map_err(|e| format!("--nuscenes {}: {e}", root.display()))?;
         let source = Box::new(DirSource { root: root.clone() });
-        return Ok(Input::nuscenes(&db, source, scene, &args.channel, classes)?);
+        return Ok(Input::nuscenes(
+            &db,
+            source,
+            scene,
+            &args.channel,
+            None,
+            classes,
+        )?);
     }
     if let Some(path) = &args.clip {
         return Input::path(path, args.folder_fps)
