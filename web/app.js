@@ -27,6 +27,7 @@ import { CLASS_COLORS, drawFrame, drawMatches, prepareCanvas } from './draw.js';
 import { CancelledError, InputError } from './errors.js';
 import { readDrop, treeOfFiles, treeOfPickedFolder } from './files.js';
 import { Notices } from './notices.js';
+import { registerOffline } from './offline.js';
 import { renderPanel } from './panel.js';
 import { SceneDialog } from './scene-dialog.js';
 import { BatchPanel } from './batch-panel.js';
@@ -65,6 +66,7 @@ const state = {
   backend: null,
   classColors: CLASS_COLORS,
   cachedFrames: () => cache.indices(),
+  offline: { status: null, reason: null }, // the service worker (web/offline.js)
 };
 window.__autolabel = state;
 
@@ -661,6 +663,14 @@ function wireInputs() {
   }
 }
 
+/** The header's offline badge: shown once the app shell is cached, with why not otherwise. */
+function showOffline({ status, reason }) {
+  const badge = $('offline-status');
+  badge.hidden = status !== 'ready' && status !== 'unavailable';
+  badge.textContent = status === 'ready' ? '· works offline' : '· offline use unavailable';
+  badge.title = status === 'ready' ? 'the page and the models it has loaded are kept in this browser' : reason ?? '';
+}
+
 function wireViewer() {
   $('slider').addEventListener('input', (e) => show(Number(e.target.value)));
   $('prev').addEventListener('click', () => step(-1));
@@ -709,3 +719,4 @@ detector.init();
 runPanel.init();
 batchPanel.init();
 if (params.has('demo')) openDemoScene();
+registerOffline(state.offline, showOffline);

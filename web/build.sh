@@ -89,3 +89,11 @@ posted='await pkg.default(data.module, data.memory);'
 [[ -f "${helper[0]}" ]] && grep -qF "$posted" "${helper[0]}" \
   || die "wasm-bindgen-rayon's worker helper changed: '$posted' not found in ${helper[0]}"
 sed -i "s|$posted|await pkg.default({ module_or_path: new URL('autolabel_web_bg.wasm', data.mainJS), memory: data.memory });|" "${helper[0]}"
+
+# The app shell web/sw.js keeps for offline use: every file the page loads but the models
+# (web/model-store.js caches those), as paths from the repository root.
+{
+  printf '%s\n' index.html models/manifest.json
+  find web -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' \) ! -name sw.js
+  find web/vendor web/pkg web/pkg-threads -type f ! -name '*.d.ts' ! -name package.json ! -name .gitignore
+} | LC_ALL=C sort | python3 -c 'import json, sys; print(json.dumps([l.strip() for l in sys.stdin], indent=1))' > web/shell.json

@@ -38,6 +38,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        if self.path.split("?")[0].endswith("/web/sw.js"):
+            # The service worker in web/ controls the page at the root (offline use).
+            self.send_header("Service-Worker-Allowed", "/")
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 

@@ -78,8 +78,11 @@ function startServer(isolated) {
  * A served page in a fresh Chromium profile. `session.page` is the tab,
  * `session.console` its console lines; `close()` tears everything down.
  * `isolated: false` serves it as a plain static server would (no threads).
+ * The page's service worker (web/sw.js) is blocked unless `serviceWorkers:
+ * 'allow'`: caching the app shell is the offline test's business, not
+ * every test's load.
  */
-export async function openSession({ initScript, isolated = true } = {}) {
+export async function openSession({ initScript, isolated = true, serviceWorkers = 'block' } = {}) {
   assert.ok(
     existsSync(join(ROOT, 'web/pkg/autolabel_web_bg.wasm')),
     'web/pkg is missing: build the wasm first with web/build.sh',
@@ -92,6 +95,7 @@ export async function openSession({ initScript, isolated = true } = {}) {
     headless: true,
     args: FLAGS,
     viewport: { width: 1440, height: 900 },
+    serviceWorkers,
   });
   if (initScript) await context.addInitScript(initScript);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -17,15 +17,20 @@
 // the labels through every frame, one step a frame, to `autolabel run
 // --tracker`'s tracks (pipeline-propagation.png: a frame between keyframes).
 // With OWLv2 as the detector (its tiny fixture from the model list), the run
-// is `autolabel run --detector` OWLv2's.
+// is `autolabel run --detector` OWLv2's. A dropped frame folder (a keyframe
+// cut in half: a reported skip) and a dropped nuScenes scene run to
+// `autolabel run --clip`'s and `--nuscenes`'s reports
+// (pipeline-frame-folder.png). Offline: after one visit, with the static
+// server stopped, a reload runs the whole loop again from the service
+// worker's app shell and the cached models (pipeline-offline.png).
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, findCli, probeVideo, ROOT, screenshot, suiteSession, tempDir, TINY_ONTOLOGY, waitForFrame } from './harness.mjs';
+import { ARTIFACTS, findCli, notices, probeVideo, ROOT, screenshot, suiteSession, tempDir, TINY_ONTOLOGY, waitForFrame } from './harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
 const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
@@ -51,8 +56,8 @@ function cliRun(dir, out, extra = [], detector = 'grounding-dino-tiny') {
 /** A report without what depends on the measured time (timings, throughput, cost). */
 function timeless(report) {
   const { stages, frames_per_s: _rate, ...rest } = report;
-  const { cost, ...eval_ } = rest.eval;
-  return { ...rest, eval: eval_, stageNames: stages.map((s) => [s.stage, s.items]) };
+  const { cost, ...eval_ } = rest.eval ?? {};
+  return { ...rest, eval: rest.eval && eval_, stageNames: stages.map((s) => [s.stage, s.items]) };
 }
 
 /**
@@ -551,5 +556,135 @@ describe('annealing in the Run panel', () => {
     await page.locator('#pick-ontology').setInputFiles(chunks);
     await page.getByText('chunks.jsonl: line 2: "noun_chunks": "car" is not a list').first().waitFor();
     assert.deepEqual(await rows(), [['car', 'car, van'], ['traffic cone', 'traffic cone']], 'unchanged');
+  });
+});
+
+describe('the pipeline on a dropped frame folder and a nuScenes scene', () => {
+  let tmp;
+  const nuscenes = () => join(tmp.dir, 'nuscenes');
+  const frames = () => join(tmp.dir, 'frames');
+  const suite = suiteSession(async () => {
+    tmp = await tempDir('autolabel-clips-');
+    writeOntology(tmp.dir);
+    autolabel(['demo', '--frames', '13', '--size', '640x360', '--out', nuscenes()]);
+    // The scene's camera frames as a plain folder (natural order = time order), keyframe 6 cut in half.
+    mkdirSync(frames());
+    const names = [];
+    for (const dir of ['samples/CAM_FRONT', 'sweeps/CAM_FRONT']) {
+      for (const name of readdirSync(join(nuscenes(), dir))) {
+        copyFileSync(join(nuscenes(), dir, name), join(frames(), name));
+        names.push(name);
+      }
+    }
+    names.sort();
+    const cut = join(frames(), names[6]);
+    const bytes = readFileSync(cut);
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+  });
+  after(() => tmp?.cleanup());
+
+  /** The page with the fixture models chosen, clip `open`ed, the pipeline ready and the ontology loaded. */
+  async function openPipeline(open) {
+    const { session, page } = suite;
+    await page.goto(session.url('?runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+    await open(page);
+    await waitForFrame(page, 0, 60_000);
+    await waitPipeline(page, ['ready'], 150_000);
+    await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
+    await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+  }
+
+  /** `autolabel run` on `clip` (its arguments) with the fixture models into `out`. */
+  function cliRunOn(clip, out) {
+    autolabel([
+      'run', '--quiet', ...clip,
+      '--detector', join(FIXTURES, 'grounding-dino-tiny'),
+      '--segmenter', join(FIXTURES, 'sam2-tiny'),
+      '--ontology', join(tmp.dir, 'ontology.json'),
+      '--out', out,
+    ]);
+    return readJson(join(out, 'report.json'));
+  }
+
+  async function runInPage(page) {
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    return s;
+  }
+
+  it('runs a frame folder to autolabel run --clip\'s report, the cut keyframe a reported skip', async () => {
+    const { page } = suite;
+    await openPipeline((p) => p.locator('#pick-frames').setInputFiles(frames()));
+    const s = await runInPage(page);
+    const cli = cliRunOn(['--clip', frames()], join(tmp.dir, 'cli-frames'));
+    assert.deepEqual(s.plan.keyframes, [0, 6, 12], 'every 6th frame of a folder');
+    assert.deepEqual(s.report.skipped_frames.map((x) => x.frame), [6]);
+    assert.match(s.report.skipped_frames[0].reason, /^frames\/n\S+\.jpg: /);
+    const { warnings } = await notices(page);
+    assert.ok(warnings.includes(`Run: frame 6 skipped, not labelled: ${s.report.skipped_frames[0].reason}`), warnings.join('\n'));
+    assert.equal(s.report.source, 'frame folder frames (13 frames)');
+    assert.equal(cli.source, `frame folder ${frames()} (13 frames)`);
+    const sameSource = (r) => ({
+      ...r,
+      source: null,
+      skipped_frames: r.skipped_frames.map((x) => ({ ...x, reason: x.reason.replace(/^.*\/(\S+\.jpg): /, '$1: ') })),
+    });
+    assertClose(sameSource(timeless(s.report)), sameSource(timeless(cli)), 'report');
+    assert.equal(s.report.eval, null, 'a folder has no ground truth');
+    const labels = await download(page, tmp.dir, 'labels.json');
+    assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli-frames/labels.json')), 'labels.json');
+    await screenshot(page, 'pipeline-frame-folder.png');
+  });
+
+  it('runs a nuScenes scene to autolabel run --nuscenes\'s report, evaluated against its ground truth', async () => {
+    const { page } = suite;
+    await openPipeline(async (p) => {
+      await p.locator('#pick-nuscenes').setInputFiles(nuscenes());
+      await p.locator('#ns-open').waitFor({ state: 'visible' });
+      await p.waitForFunction(() => !document.getElementById('ns-open').disabled, null, { timeout: 30_000 });
+      await p.locator('#ns-open').click();
+    });
+    const s = await runInPage(page);
+    const cli = cliRunOn(['--nuscenes', nuscenes(), '--scene', 'scene-demo'], join(tmp.dir, 'cli-nuscenes'));
+    assert.equal(s.report.source, 'nuScenes scene-demo (CAM_FRONT, v1.0-mini)');
+    assert.ok(s.report.eval.bbox.overall.gt > 0, 'evaluated against the scene\'s ground truth');
+    assertClose(timeless(s.report), timeless(cli), 'report');
+    const labels = await download(page, tmp.dir, 'labels.json');
+    assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli-nuscenes/labels.json')), 'labels.json');
+  });
+});
+
+describe('the page offline', () => {
+  let tmp;
+  const suite = suiteSession(async () => {
+    tmp = await tempDir('autolabel-offline-');
+    writeOntology(tmp.dir);
+  }, { serviceWorkers: 'allow' });
+  after(() => tmp?.cleanup());
+
+  /** Runs the loop on the small demo scene and returns the report. */
+  async function runDemo(session) {
+    await openDemoPipeline(session, tmp.dir);
+    await session.page.locator('#run-start').click();
+    const s = await waitPipeline(session.page, ['done', 'error']);
+    assert.equal(s.error, null);
+    return s.report;
+  }
+
+  it('runs the whole loop again after one visit, with the server gone', async () => {
+    const { session, page } = suite;
+    const online = await runDemo(session);
+    await page.waitForFunction(() => window.__autolabel.offline.status !== 'installing');
+    assert.deepEqual(await page.evaluate(() => window.__autolabel.offline), { status: 'ready', reason: null });
+    assert.equal(await page.locator('#offline-status').textContent(), '· works offline');
+    const exited = new Promise((resolve) => session.server.proc.once('exit', resolve));
+    session.server.proc.kill();
+    await exited;
+    const offline = await runDemo(session);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'the cached page keeps its isolation headers');
+    assert.match(offline.stages[0].device, /wasm, \d+ threads?\)/);
+    assertClose(timeless(offline), timeless(online), 'report');
+    await screenshot(page, 'pipeline-offline.png');
   });
 });
