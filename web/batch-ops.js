@@ -8,7 +8,8 @@
 //   batchOpen     {}                            → {defaults: {ontology}}  (the seed ontology)
 //   batchModel    {slot, source, name}          → {source, sha256, bytes, loadMs, ...}  (slot: detector | segmenter)
 //   batchRun      {files: [File], settings}     → {status: done | cancelled, plan, done, total, report?, zip?}
-//                 progress: {text, done, total, image: BatchImage, preview?: Uint8Array (JPEG)}
+//                 progress: {plan} once started (plan.resumed: images a cancelled batch had done),
+//                           then {text, done, total, image: BatchImage, preview?: Uint8Array (JPEG)}
 //   batchCancel   {}                            → {running}  (the batch stops after its current image)
 //
 // Images are read when the batch reaches them (web/page-files.js), so only
@@ -63,6 +64,7 @@ export function batchOps({ wasm, api, checkpointFiles, serial, transfer }) {
       try {
         const byName = new Map(files.map((f) => [f.name, f]));
         const plan = batch.start([...byName.keys()], syncReader(byName), settings);
+        progress({ plan });
         for (;;) {
           if (cancelRequested) return { status: 'cancelled', plan, ...batch.progress() };
           const step = batch.step();

@@ -43,7 +43,8 @@ export class BatchPanel {
     this.files = [];
     this.zip = null;
     this.previews = [];
-    this.public = { status: 'idle', files: [], plan: null, images: [], report: null, zipBytes: null, error: null, runs: 0 };
+    // resumed: for each Run that went on from a cancelled batch, the images it had done.
+    this.public = { status: 'idle', files: [], plan: null, images: [], resumed: [], report: null, zipBytes: null, error: null, runs: 0 };
     app.state.batch = this.public;
   }
 
@@ -155,7 +156,8 @@ export class BatchPanel {
 
   async run() {
     if (this.public.status === 'running' || !this.files.length) return;
-    this.reset();
+    this.zip = null;
+    Object.assign(this.public, { report: null, zipBytes: null });
     Object.assign(this.public, { status: 'running', error: null });
     this.updateControls();
     const masks = $('batch-masks').checked;
@@ -170,7 +172,10 @@ export class BatchPanel {
       this.public.runs += 1;
       if (out.status === 'cancelled') {
         this.public.status = 'cancelled';
-        this.setStatus(`Cancelled after ${out.done} of ${out.total} images: Run batch starts over.`);
+        this.setStatus(
+          `Cancelled after ${out.done} of ${out.total} images: Run batch goes on from there ` +
+            '(new images or settings start over).',
+        );
         return;
       }
       this.finished(out);
@@ -194,6 +199,10 @@ export class BatchPanel {
   }
 
   onProgress(p) {
+    if (p.plan) {
+      this.onStarted(p.plan);
+      return;
+    }
     if (!p.image) {
       if (p.text) this.setStatus(p.text);
       return;
@@ -206,6 +215,18 @@ export class BatchPanel {
     this.setStatus(`Labelling: ${p.done}/${p.total} images (${p.image.file})…`);
     if (p.image.error) this.addSkipped(p.image);
     else this.addPreview(p.image, p.preview);
+  }
+
+  /** A batch started: a new one clears the gallery, a resumed one keeps what it had done. */
+  onStarted(plan) {
+    this.public.plan = plan;
+    if (plan.resumed === 0) {
+      this.reset();
+      this.public.plan = plan;
+      return;
+    }
+    this.public.resumed.push(plan.resumed);
+    this.setStatus(`Resuming at image ${plan.resumed + 1} of ${plan.images.length}…`);
   }
 
   addSkipped(image) {

@@ -6,8 +6,10 @@
 // the same images and ontology (the same files; coco_export.json with 3
 // images and the CLI's labels, boxes to a pixel; report.json listing the bad
 // file). Annealing settings the core refuses give its message; OWLv2 chosen
-// as the detector labels the batch too; Cancel stops between two images. The images come from `autolabel demo` (AUTOLABEL_CLI,
-// else the newer of $CARGO_TARGET_DIR/{release,debug}/autolabel).
+// as the detector labels the batch too; Cancel stops between two images, and
+// Run batch goes on from there to the same labels. The images come from
+// `autolabel demo` (AUTOLABEL_CLI, else the newer of
+// $CARGO_TARGET_DIR/{release,debug}/autolabel).
 // Screenshot: tests/e2e/artifacts/batch-panel.png.
 
 import { execFileSync } from 'node:child_process';
@@ -110,6 +112,7 @@ function assertSameLabels(actual, expected) {
 describe('the Batch panel', () => {
   let tmp;
   let inputs;
+  let order; // the images in the order the batch labels them
   const suite = suiteSession(async ({ session, page }) => {
     tmp = await tempDir('autolabel-batch-');
     inputs = await writeImages(tmp.dir);
@@ -133,7 +136,8 @@ describe('the Batch panel', () => {
     await page.locator('#batch-start').click();
     const s = await waitBatch(page, ['done', 'error']);
     assert.equal(s.status, 'done', s.error);
-    assert.deepEqual(s.images.map((i) => i.file), [...dropped.slice(0, 3), BAD], 'one progress step per image, in order');
+    order = s.images.map((i) => i.file);
+    assert.deepEqual(order, [...dropped.slice(0, 3), BAD], 'one progress step per image, in order');
     const bad = s.images[3];
     assert.match(bad.error, new RegExp(`^${BAD}: cannot decode image: JPEG is truncated`));
     assert.equal(await page.locator('#batch-gallery figure').count(), 3, 'a preview per labelled image');
@@ -204,7 +208,7 @@ describe('the Batch panel', () => {
     await page.locator('#batch-masks').check();
   });
 
-  it('cancels between two images', async () => {
+  it('cancels between two images, and Run batch goes on from there to the same ZIP', async () => {
     const { page } = suite;
     await page.locator('#batch-start').click();
     await page.waitForFunction(() => window.__autolabel.batch.images.length >= 1, null, { timeout: RUN_TIMEOUT_MS });
@@ -213,5 +217,18 @@ describe('the Batch panel', () => {
     assert.equal(s.status, 'cancelled', `finished before Cancel took effect: ${s.images.length} images`);
     assert.ok(s.images.length < 4, `${s.images.length} images`);
     assert.ok(await page.locator('#batch-download').isDisabled(), 'no ZIP of a cancelled batch');
+    const done = s.images.length;
+    assert.equal(await page.locator('#batch-gallery figure').count(), done);
+
+    await page.locator('#batch-start').click();
+    const resumed = await waitBatch(page, ['done', 'error']);
+    assert.equal(resumed.status, 'done', resumed.error);
+    assert.deepEqual(resumed.resumed, [done], 'went on after the images done before Cancel');
+    assert.deepEqual(resumed.images.map((i) => i.file), order, 'each image once, in order');
+    assert.equal(await page.locator('#batch-gallery figure').count(), 3, 'the previews before Cancel are kept');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#batch-download').click()]);
+    const path = join(tmp.dir, 'page-resumed.zip');
+    await download.saveAs(path);
+    assert.deepEqual(unzip(path).coco, unzip(join(tmp.dir, 'page-export.zip')).coco, 'the uninterrupted batch\'s labels');
   });
 });

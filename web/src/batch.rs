@@ -48,6 +48,8 @@ pub struct BatchPlan {
     pub caption: String,
     /// The thresholds of the annealing passes (empty: one pass).
     pub anneal_thresholds: Vec<f64>,
+    /// Images already handled: a cancelled batch resumed (0: a new batch).
+    pub resumed: usize,
 }
 
 /// A model with the name messages give it.
@@ -58,6 +60,10 @@ struct Named<T> {
 
 /// A batch under way: its images, settings and progress.
 struct Job {
+    /// What it was started with, to know a resume from a new batch.
+    names: Vec<String>,
+    settings: BatchRunSettings,
+    plan: BatchPlan,
     clip: Clip,
     ontology: Ontology,
     caption: Caption,
@@ -104,17 +110,29 @@ impl BatchRunner {
     }
 
     /// Checks `settings` and starts a batch over the JPG/PNG `names` of
-    /// `source` (the other names are left out); any batch before is
-    /// dropped. Bad settings are refused here, before any image is read.
+    /// `source` (the other names are left out). A batch left unfinished (a
+    /// Cancel) with the same names and settings goes on where it stopped
+    /// (`BatchPlan::resumed`, reading its images through the source it was
+    /// started with); any other batch before is dropped. Bad settings are
+    /// refused here, before any image is read.
     pub fn start(
         &mut self,
         source: Box<dyn DataSource>,
         names: Vec<String>,
         settings: BatchRunSettings,
     ) -> Result<BatchPlan, String> {
+        if let Some(job) = &self.job
+            && job.names == names
+            && job.settings == settings
+        {
+            return Ok(BatchPlan {
+                resumed: job.batch.done(),
+                ..job.plan.clone()
+            });
+        }
         self.job = None;
         let checked = self.check(&settings)?;
-        let clip = Clip::image_files(source, names, 1.0).map_err(|e| e.to_string())?;
+        let clip = Clip::image_files(source, names.clone(), 1.0).map_err(|e| e.to_string())?;
         let batch_settings = BatchSettings {
             size: checked.size,
             jpeg_quality: 90,
@@ -126,16 +144,20 @@ impl BatchRunner {
             images: clip.infos().iter().map(|f| f.name.clone()).collect(),
             caption: checked.caption.text.clone(),
             anneal_thresholds: checked.anneal_thresholds,
+            resumed: 0,
         };
         self.job = Some(Job {
+            names,
+            plan: plan.clone(),
             clip,
-            ontology: settings.ontology,
+            ontology: settings.ontology.clone(),
             caption: checked.caption,
             detect: DetectSettings {
                 anneal: checked.anneal,
                 ..DetectSettings::default()
             },
             masks: settings.masks,
+            settings,
             batch,
         });
         Ok(plan)
@@ -478,6 +500,45 @@ mod tests {
         assert_eq!(output.report.objects, objects);
         assert!(objects > 0, "the fixture finds objects");
         assert!(runner.step().is_err(), "the batch is over");
+    }
+
+    #[test]
+    fn a_cancelled_batch_started_again_unchanged_goes_on_where_it_stopped() {
+        let mut runner = BatchRunner::default();
+        load(&mut runner, "grounding-dino-tiny", false);
+        let start = |runner: &mut BatchRunner, settings: BatchRunSettings| {
+            let (files, names) = images();
+            runner.start(Box::new(files), names, settings).unwrap()
+        };
+        let unmasked = || BatchRunSettings {
+            masks: false,
+            ..settings()
+        };
+        assert_eq!(start(&mut runner, unmasked()).resumed, 0);
+        runner.step().unwrap();
+        runner.step().unwrap();
+        let again = start(&mut runner, unmasked());
+        assert_eq!(again.resumed, 2);
+        assert_eq!(again.images, ["k0.jpg", "k1.jpg", "k2.jpg", "k10.jpg"]);
+        assert_eq!(runner.progress(), Some((2, 4)));
+        let rest: Vec<String> = std::iter::from_fn(|| runner.step().unwrap())
+            .map(|s| s.image.file)
+            .collect();
+        assert_eq!(rest, ["k2.jpg", "k10.jpg"]);
+        assert_eq!(runner.finish().unwrap().report.images, 4);
+
+        start(&mut runner, unmasked());
+        runner.step().unwrap();
+        let other = BatchRunSettings {
+            size: "320".into(),
+            ..unmasked()
+        };
+        assert_eq!(
+            start(&mut runner, other).resumed,
+            0,
+            "new settings: a new batch"
+        );
+        assert_eq!(runner.progress(), Some((0, 4)));
     }
 
     #[test]
