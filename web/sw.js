@@ -44,10 +44,15 @@ self.addEventListener('activate', (event) => {
   );
 });
 
-/** Same-origin GETs of the shell: everything but the model files (models/ other than the list). */
+/**
+ * Same-origin GETs (and HEADs: the worker checks that a wasm build is there
+ * before loading it) of the shell: everything but the model files (models/
+ * other than the list).
+ */
 function isShell(request) {
   const url = new URL(request.url);
-  if (request.method !== 'GET' || url.origin !== ROOT.origin || !url.href.startsWith(ROOT.href)) return false;
+  if (!['GET', 'HEAD'].includes(request.method)) return false;
+  if (url.origin !== ROOT.origin || !url.href.startsWith(ROOT.href)) return false;
   const path = url.pathname.slice(ROOT.pathname.length);
   return !path.startsWith('models/') || path === 'models/manifest.json';
 }
@@ -57,7 +62,7 @@ async function networkFirst(event) {
   const cache = await caches.open(SHELL_CACHE);
   try {
     const response = await fetch(request);
-    if (response.ok && response.type === 'basic') {
+    if (request.method === 'GET' && response.ok && response.type === 'basic') {
       const url = new URL(request.url);
       url.search = '';
       event.waitUntil(cache.put(url.href, response.clone()).catch(() => {}));
@@ -65,7 +70,7 @@ async function networkFirst(event) {
     return response;
   } catch (offline) {
     // `?demo=small`, `worker.js?threads`: the query picks a mode, not a file.
-    const cached = await cache.match(request, { ignoreSearch: true });
+    const cached = await cache.match(request, { ignoreSearch: true, ignoreMethod: true });
     if (cached) return cached;
     throw offline;
   }
