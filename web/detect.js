@@ -1,12 +1,15 @@
-// The Grounding DINO panel: choose a checkpoint (models/manifest.json or
-// dropped files), load it into a model worker on the chosen backend, type a
-// class list, and detect on the frame on screen. The answer is what
-// `autolabel detect` prints — the normalised prompt, boxes in frame pixels
-// with score and label — drawn over the frame and listed. A failed run (empty
+// The Detect panel: choose a Grounding DINO or OWLv2 checkpoint
+// (models/manifest.json or dropped files; its config.json's model_type picks
+// the model), load it into a model worker on the chosen backend, type a class
+// list, and detect on the frame on screen. The answer is what `autolabel
+// detect --prompt` prints — the normalised prompt (Grounding DINO) or the
+// queries (OWLv2), boxes in frame pixels with score and label — drawn over
+// the frame and listed. A failed run (empty
 // prompt, thresholds out of range) names the problem and leaves the clip on
 // screen.
 //
 // Test hook: `window.__autolabel.gd` = {status, info, load, result, ms, error}
+// (info.model_type: grounding-dino | owlv2)
 // (result: the report plus the `frame` it belongs to).
 
 import { CheckpointPicker, describeLoad, seconds } from './checkpoints.js';
@@ -29,7 +32,7 @@ export class Detector {
     this.generation = 0; // bumps when the model changes: stale answers are dropped
     this.public = {
       status: 'unloaded', // unloaded | loading | ready | error
-      info: null, // {variant, backend, num_queries, max_text_len}
+      info: null, // {model_type, variant, backend, num_queries, max_text_len}
       load: null, // {source, sha256, verified, bytes, loadMs}
       running: false,
       result: null, // {frame, prompt, phrases, width, height, detections: [{box, score, label}]}
@@ -41,8 +44,8 @@ export class Detector {
     this.picker = new CheckpointPicker(app, this, {
       prefix: 'gd',
       query: 'gd',
-      network: 'grounding_dino',
-      name: 'Grounding DINO',
+      network: ['grounding_dino', 'owlv2'],
+      name: 'detector',
       loadOp: 'gdLoad',
     });
   }
@@ -65,7 +68,12 @@ export class Detector {
   }
 
   describeLoaded(out) {
-    return `${out.info.variant} ${describeLoad(out)}.`;
+    return `${out.info.variant} (${this.modelName(out.info)}) ${describeLoad(out)}.`;
+  }
+
+  /** What messages call the loaded model. */
+  modelName(info = this.public.info) {
+    return info?.model_type === 'owlv2' ? 'OWLv2' : 'Grounding DINO';
   }
 
   /** The backend changed: a loaded model follows it (the weights come from the cache). */
@@ -87,20 +95,27 @@ export class Detector {
   updateControls() {
     this.picker.updateControls();
     $('gd-detect').disabled = this.public.status !== 'ready' || this.public.running;
+    const owlv2 = this.public.info?.model_type === 'owlv2';
+    $('gd-text-threshold').disabled = owlv2;
+    $('gd-text-threshold').title = owlv2
+      ? 'Grounding DINO only: OWLv2 scores each query with one probability (its default box threshold is 0.1)'
+      : 'a prompt token joins a box\'s label above this probability';
   }
 
   // ------------------------------------------------------------ detecting
 
   /**
    * The form's thresholds; an empty threshold is NaN, which the core refuses
-   * by name. An empty NMS field turns NMS off.
+   * by name (the form does not validate: 0.76 is a threshold too, though off
+   * the spinner's step). An empty NMS field turns NMS off. OWLv2 has no text
+   * threshold.
    */
   options() {
     const nms = $('gd-nms');
     return {
       prompt: $('gd-prompt').value,
       boxThreshold: $('gd-box-threshold').valueAsNumber,
-      textThreshold: $('gd-text-threshold').valueAsNumber,
+      textThreshold: this.public.info?.model_type === 'owlv2' ? null : $('gd-text-threshold').valueAsNumber,
       nms: nms.value === '' ? null : nms.valueAsNumber,
     };
   }
@@ -111,7 +126,7 @@ export class Detector {
     const frame = this.app.state.displayed;
     const shown = this.app.bitmap();
     if (!shown || frame === null) {
-      this.picker.fail('Grounding DINO: no frame on screen — open a clip, a video or an image folder first.');
+      this.picker.fail(`${this.modelName()}: no frame on screen — open a clip, a video or an image folder first.`);
       return;
     }
     const generation = ++this.generation;
@@ -126,7 +141,7 @@ export class Detector {
       Object.assign(this.public, { ms: out.ms, wasmHeapBytes: out.wasmHeapBytes });
       this.setResult({ frame, ...out.report });
     } catch (e) {
-      if (generation === this.generation && !(e instanceof CancelledError)) this.picker.fail(`Grounding DINO: ${e.message}`);
+      if (generation === this.generation && !(e instanceof CancelledError)) this.picker.fail(`${this.modelName()}: ${e.message}`);
     } finally {
       if (generation === this.generation) {
         this.public.running = false;
@@ -138,7 +153,11 @@ export class Detector {
 
   setResult(result) {
     this.public.result = result;
-    $('gd-normalised').textContent = result ? `read as “${result.prompt}”` : '';
+    $('gd-normalised').textContent = !result
+      ? ''
+      : result.queries
+        ? `queries ${result.queries.map((q) => `“${q}”`).join(', ')}`
+        : `read as “${result.prompt}”`;
     this.renderResults();
     this.app.redraw();
   }

@@ -14,9 +14,10 @@
 //   sam2Load      {url | files, backend, sha256} → {info, files, loadMs} (SAM 2 weights → model)
 //   sam2SetImage  {bitmap}                       → {ms}               (encode a frame)
 //   sam2Predict   {prompts, multimask}           → {predictions, ms}  (masks; pixels transferred)
-//   gdLoad        {url | files, backend, sha256} → {info, files, loadMs} (Grounding DINO weights → model)
+//   gdLoad        {url | files, backend, sha256} → {info, files, loadMs} (Grounding DINO or OWLv2 weights → model)
 //   gdDetect      {bitmap, prompt, boxThreshold, textThreshold, nms}
-//                                                → {report, ms}       (autolabel detect's JSON)
+//                                                → {report, ms}       (autolabel detect --prompt's JSON;
+//                                                  a null threshold: the model's default)
 //   pipeline*     the whole run on one clip: see web/pipeline-ops.js
 //   batch*        a set of images to a training ZIP: see web/batch-ops.js
 // Messages out: {id, progress: {text, done, total}} · {id, result} · {id, error}
@@ -48,9 +49,9 @@ let dataset = null;
 // The model sessions this worker can hold, by the prefix of their ops.
 const MODELS = {
   sam2: { name: 'SAM 2', sessionClass: 'Sam2Session' },
-  gd: { name: 'Grounding DINO', sessionClass: 'GroundingDinoSession' },
+  gd: { name: 'detector', sessionClass: 'DetectorSession' },
 };
-const sessions = { sam2: null, gd: null }; // the loaded Sam2Session and GroundingDinoSession
+const sessions = { sam2: null, gd: null }; // the loaded Sam2Session and DetectorSession (Grounding DINO or OWLv2)
 let modelBusy = Promise.resolve(); // model calls run one at a time
 
 /** A result whose listed objects are transferred, not copied, to the page. */
@@ -285,7 +286,9 @@ const ops = {
     const rgba = await rgbaOf(bitmap);
     return serial(async () => {
       const t0 = performance.now();
-      const report = await gd.detect(new Uint8Array(rgba.buffer), width, height, prompt, boxThreshold, textThreshold, nms ?? undefined);
+      const report = await gd.detect(
+        new Uint8Array(rgba.buffer), width, height, prompt, boxThreshold ?? undefined, textThreshold ?? undefined, nms ?? undefined,
+      );
       return { report, ms: performance.now() - t0, wasmHeapBytes: wasmHeap() };
     });
   },

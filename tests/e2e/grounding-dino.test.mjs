@@ -1,11 +1,12 @@
-// Grounding DINO in the page, on the wasm CPU build and on WebGPU: the tiny
-// fixture model (models/fixtures/grounding-dino-tiny, random weights) loads
+// The Detect panel, on the wasm CPU build and on WebGPU: the tiny Grounding
+// DINO fixture (models/fixtures/grounding-dino-tiny, random weights) loads
 // from localhost with its sha256 checked, "Detect" on a photo gives the
 // detections the native CLI (`autolabel detect`, Burn's CPU backend) gives for
 // the same image, prompt and thresholds — same count and labels, scores and
-// boxes within the tolerances below. An empty prompt and wrong model files
-// (another model's, a truncated one, one holding NaN) give specific messages
-// naming the file and leave the clip on screen.
+// boxes within the tolerances below; the tiny OWLv2 fixture the same, each
+// class a query. An empty prompt and wrong model files (another model's, a
+// truncated one, one holding NaN) give specific messages naming the file and
+// leave the clip on screen.
 // Screenshots: tests/e2e/artifacts/grounding-dino-*.png.
 
 import { after, before, describe, it } from 'node:test';
@@ -29,6 +30,7 @@ import {
 } from './harness.mjs';
 
 const MODEL = join(ROOT, 'models/fixtures/grounding-dino-tiny');
+const OWLV2 = join(ROOT, 'models/fixtures/owlv2-tiny');
 const IMAGE_DIR = join(FIXTURES, 'grounding-dino');
 const FIXTURE = { panel: 'gd', model: 'grounding-dino-tiny-fixture', images: IMAGE_DIR };
 
@@ -38,6 +40,12 @@ const FIXTURE = { panel: 'gd', model: 'grounding-dino-tiny-fixture', images: IMA
  * so a backend's rounding cannot change the count).
  */
 const CASE = { prompt: 'a cat. a remote control.', boxThreshold: 0.8, textThreshold: 0.75 };
+
+/**
+ * OWLv2's case: three queries, a box threshold that keeps 17 of the image's
+ * patches (the nearest score is 0.006 below it, 0.012 above).
+ */
+const OWLV2_CASE = { prompt: 'a photo of a cat, remote control, traffic light', boxThreshold: 0.76, textThreshold: null };
 
 /**
  * How close the page must come to the native CPU result. The CPU build is the
@@ -50,10 +58,11 @@ const TOLERANCE = { cpu: { score: 1e-4, px: 0.01 }, webgpu: { score: 1e-4, px: 0
 /** How long one detection may take: WebGPU on SwiftShader is slow. */
 const DETECT_TIMEOUT = { cpu: 120_000, webgpu: 900_000 };
 
-/** `autolabel detect`'s report for the test case. */
-function native(opts = CASE) {
-  const args = ['detect', '--model', MODEL, '--image', join(IMAGE_DIR, 'image.png'), '--prompt', opts.prompt];
-  args.push('--box-threshold', String(opts.boxThreshold), '--text-threshold', String(opts.textThreshold));
+/** `autolabel detect`'s report for the test case (`model`: the checkpoint directory). */
+function native(opts = CASE, model = MODEL) {
+  const args = ['detect', '--model', model, '--image', join(IMAGE_DIR, 'image.png'), '--prompt', opts.prompt];
+  args.push('--box-threshold', String(opts.boxThreshold));
+  if (opts.textThreshold != null) args.push('--text-threshold', String(opts.textThreshold));
   if (opts.nms != null) args.push('--nms', String(opts.nms));
   return JSON.parse(execFileSync(findCli(), args, { stdio: ['ignore', 'pipe', 'ignore'] }));
 }
@@ -63,7 +72,7 @@ async function detect(page, { prompt, boxThreshold, textThreshold, nms }, timeou
   await page.locator('#gd-prompt').fill(prompt);
   await page.locator('#gd-nms').fill(nms == null ? '' : String(nms));
   await page.locator('#gd-box-threshold').fill(String(boxThreshold));
-  await page.locator('#gd-text-threshold').fill(String(textThreshold));
+  if (textThreshold != null) await page.locator('#gd-text-threshold').fill(String(textThreshold));
   await page.locator('#gd-detect').click();
   await page.waitForFunction(() => window.__autolabel.gd.running, null, { timeout: 10_000, polling: 50 }).catch(() => {});
   return waitPanel(page, 'gd', () => !window.__autolabel.gd.running, timeout);
@@ -74,10 +83,11 @@ async function detect(page, { prompt, boxThreshold, textThreshold, nms }, timeou
  * box (the order of equal-scored queries may differ), checks the tolerances
  * and returns the largest differences.
  */
-function compare(page, want, backend) {
+function compare(page, want, backend, model = 'grounding dino') {
   const tol = TOLERANCE[backend];
   assert.equal(page.prompt, want.prompt, 'normalised prompt');
   assert.deepEqual(page.phrases, want.phrases);
+  assert.deepEqual(page.queries, want.queries);
   assert.deepEqual([page.width, page.height], [want.width, want.height]);
   assert.equal(page.detections.length, want.detections.length, 'detection count');
   assert.deepEqual(page.detections.map((d) => d.label).sort(), want.detections.map((d) => d.label).sort(), 'labels');
@@ -92,7 +102,7 @@ function compare(page, want, backend) {
     px = Math.max(px, boxDiff(got));
   }
   console.log(
-    `grounding dino ${backend} vs native CPU: ${want.detections.length} detections, ` +
+    `${model} ${backend} vs native CPU: ${want.detections.length} detections, ` +
       `max |Δ score| ${score.toExponential(1)}, max |Δ box| ${px.toExponential(1)} px`,
   );
   assert.ok(score <= tol.score, `max score difference ${score} > ${tol.score}`);
@@ -152,6 +162,27 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
+for (const backend of ['cpu', 'webgpu']) {
+  describe(`OWLv2 in the Detect panel on ${backend}`, () => {
+    const suite = suiteSession();
+
+    it('detects each class as a query, as autolabel detect does', async () => {
+      const { page } = suite;
+      const s = await openWithModel(suite.session, { ...FIXTURE, model: 'owlv2-tiny-fixture', backend });
+      assert.equal(s.status, 'ready', `OWLv2 did not load: ${s.error}`);
+      assert.deepEqual([s.info.model_type, s.info.backend], ['owlv2', backend]);
+      assert.ok(await page.locator('#gd-text-threshold').isDisabled(), 'OWLv2 has no text threshold');
+      const found = await detect(page, OWLV2_CASE, DETECT_TIMEOUT[backend]);
+      assert.equal(found.error, null);
+      const want = native(OWLV2_CASE, OWLV2);
+      assert.equal(want.detections.length, 17);
+      compare(found.result, want, backend, 'owlv2');
+      assert.equal(await page.locator('#gd-normalised').textContent(), 'queries “a photo of a cat”, “remote control”, “traffic light”');
+      await screenshot(page, `owlv2-${backend}.png`);
+    });
+  });
+}
+
 /** NaN bit patterns of the safetensors dtypes a checkpoint may use. */
 const NAN_BYTES = { F32: [0x00, 0x00, 0xc0, 0x7f], F16: [0x00, 0x7e], BF16: [0xc0, 0x7f] };
 
@@ -206,12 +237,12 @@ describe('Grounding DINO bad model files', () => {
   });
 
   it('says a checkpoint is two files', async () => {
-    await drop([join(MODEL, 'model.safetensors')], /a Grounding DINO checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
+    await drop([join(MODEL, 'model.safetensors')], /a detector checkpoint is two files, config\.json and model\.safetensors; got model\.safetensors/);
   });
 
   it("names another model's checkpoint", async () => {
     const sam2 = join(ROOT, 'models/fixtures/sam2-tiny');
-    await drop([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /config\.json: .*model_type 'sam2' is not 'grounding-dino'/);
+    await drop([join(sam2, 'config.json'), join(sam2, 'model.safetensors')], /config\.json: model_type 'sam2' is not a detector: expected 'grounding-dino' or 'owlv2'/);
     await screenshot(suite.page, 'grounding-dino-wrong-files.png');
   });
 });

@@ -276,11 +276,7 @@ mod session {
 
     use super::{BatchRunSettings, BatchRunner};
     use crate::page_files::PageFiles;
-    use crate::{checkpoint, to_js};
-
-    fn js_error(e: impl std::fmt::Display) -> JsError {
-        JsError::new(&e.to_string())
-    }
+    use crate::{checkpoint, js_error, to_js};
 
     /// The Batch mode (see [`BatchRunner`]): the batch worker holds one.
     #[wasm_bindgen]
@@ -326,7 +322,8 @@ mod session {
 
         /// Starts a batch over the image files `names`, read by
         /// `read(name) → Uint8Array`, with `{ontology, size, masks, anneal}`;
-        /// returns the plan `{images, caption, anneal_thresholds}`.
+        /// returns the plan `{images, caption, anneal_thresholds, resumed}` (a
+        /// cancelled batch started again unchanged goes on: `resumed` images done).
         pub fn start(
             &mut self,
             names: Vec<String>,

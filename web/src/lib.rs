@@ -27,7 +27,7 @@ use wasm_bindgen::prelude::*;
 
 pub mod batch;
 pub mod checkpoint;
-pub mod grounding_dino;
+pub mod detector;
 #[cfg(target_arch = "wasm32")]
 pub mod page_files;
 pub mod pipeline;
@@ -396,6 +396,12 @@ fn js_progress(f: &js_sys::Function) -> impl FnMut(usize, usize) + '_ {
     move |done, total| {
         let _ = f.call2(&JsValue::NULL, &JsValue::from(done), &JsValue::from(total));
     }
+}
+
+/// An error for JS, with `e`'s message.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
 }
 
 /// Serialises like JSON: `None` → `null`, maps → plain objects.

@@ -794,11 +794,7 @@ mod session {
 
     use super::{Pipeline, RunSettings};
     use crate::page_files::PageFiles;
-    use crate::{NuScenesFiles, checkpoint, to_js};
-
-    fn js_error(e: impl std::fmt::Display) -> JsError {
-        JsError::new(&e.to_string())
-    }
+    use crate::{NuScenesFiles, checkpoint, js_error, to_js};
 
     /// Where the models run, for the report: the CPU build and its threads.
     fn device_name() -> String {

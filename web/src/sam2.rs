@@ -113,7 +113,7 @@ mod session {
     }
 
     fn js_error(e: impl std::fmt::Display) -> JsValue {
-        JsError::new(&e.to_string()).into()
+        crate::js_error(e).into()
     }
 
     #[wasm_bindgen]

@@ -18,10 +18,9 @@ use std::time::Instant;
 use autolabel::data::image_file::open_rgb;
 use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
-use autolabel::models::grounding_dino::detector::{DEFAULT_BOX_THRESHOLD, DEFAULT_TEXT_THRESHOLD};
-use autolabel::models::grounding_dino::{self, Thresholds};
 use autolabel::models::owlv2;
 use autolabel::pipeline::detect::DetectorModel;
+use autolabel::pipeline::detect::prompted::PromptOptions;
 use autolabel::text::Prompt;
 
 use crate::model_arg::{DETECTOR_FILES, model_dir};
@@ -86,10 +85,9 @@ pub struct Args {
 /// Runs `autolabel detect`.
 pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
     // An empty prompt fails before the model loads.
-    let phrases = match &args.prompt {
-        Some(prompt) => Prompt::parse(prompt)?.phrases,
-        None => Vec::new(),
-    };
+    if let Some(prompt) = &args.prompt {
+        Prompt::parse(prompt)?;
+    }
     let image = open_rgb(&args.image)?;
     let device = init_device(args.device)?;
     let start = Instant::now();
@@ -101,52 +99,35 @@ pub fn run(args: Args) -> Result<(), Box<dyn Error>> {
         detector.model_type(),
         start.elapsed().as_secs_f64()
     );
-    match (detector, &args.prompt, &args.query_image) {
-        (DetectorModel::GroundingDino(detector), Some(prompt), _) => {
-            grounding_dino(&args, &detector, prompt, &dir, &image)
-        }
-        (DetectorModel::Owlv2(detector), Some(_), _) => owlv2(&args, &detector, &phrases, &image),
+    match (&detector, &args.prompt, &args.query_image) {
+        (_, Some(prompt), _) => prompted(&args, &detector, prompt, &dir, &image),
         (DetectorModel::Owlv2(detector), None, Some(query)) => {
-            owlv2_by_example(&args, &detector, query, &image)
+            owlv2_by_example(&args, detector, query, &image)
         }
         _ => Err("--query-image needs an OWLv2 checkpoint; Grounding DINO reads a --prompt".into()),
     }
 }
 
-/// Grounding DINO on the caption of the classes.
-fn grounding_dino(
+/// The class list, as one caption (Grounding DINO) or one query a phrase
+/// (OWLv2): the core's `DetectorModel::detect_prompt`, as in the page.
+fn prompted(
     args: &Args,
-    detector: &grounding_dino::Detector,
+    detector: &DetectorModel,
     prompt: &str,
     dir: &std::path::Path,
     image: &image::RgbImage,
 ) -> Result<(), Box<dyn Error>> {
-    let options = grounding_dino::DetectOptions {
-        thresholds: Thresholds {
-            box_threshold: args.box_threshold.unwrap_or(DEFAULT_BOX_THRESHOLD),
-            text_threshold: args.text_threshold.unwrap_or(DEFAULT_TEXT_THRESHOLD),
-        },
+    describe_prompt(detector, prompt, dir)?;
+    let options = PromptOptions {
+        box_threshold: args.box_threshold,
+        text_threshold: args.text_threshold,
         nms_iou: args.nms_iou,
     };
-    options.validate()?;
-    if !dir.join("vocab.txt").is_file() {
-        eprintln!(
-            "note: {} has no vocab.txt; using the built-in bert-base-uncased vocabulary",
-            dir.display()
-        );
-    }
-    let encoded = detector.encode(prompt)?;
-    eprintln!(
-        "prompt: {:?} ({} tokens)",
-        encoded.prompt.text,
-        encoded.encoding.ids.len()
-    );
     let (width, height) = image.dimensions();
     let start = Instant::now();
-    let report = detector.detect(
+    let report = detector.detect_prompt(
         image.as_raw(),
-        width as usize,
-        height as usize,
+        [width as usize, height as usize],
         prompt,
         options,
     )?;
@@ -154,35 +135,31 @@ fn grounding_dino(
     write_json(&report, args.out.as_deref())
 }
 
-/// OWLv2 with each class a query.
-fn owlv2(
-    args: &Args,
-    detector: &owlv2::Detector,
-    queries: &[String],
-    image: &image::RgbImage,
+/// What the detector reads, on stderr: the normalised caption and its
+/// length in tokens, or the queries.
+fn describe_prompt(
+    detector: &DetectorModel,
+    prompt: &str,
+    dir: &std::path::Path,
 ) -> Result<(), Box<dyn Error>> {
-    if args.text_threshold.is_some() {
-        return Err("--text-threshold applies to Grounding DINO only; OWLv2 scores each query (use --box-threshold)".into());
+    match detector {
+        DetectorModel::GroundingDino(detector) => {
+            if !dir.join("vocab.txt").is_file() {
+                eprintln!(
+                    "note: {} has no vocab.txt; using the built-in bert-base-uncased vocabulary",
+                    dir.display()
+                );
+            }
+            let encoded = detector.encode(prompt)?;
+            eprintln!(
+                "prompt: {:?} ({} tokens)",
+                encoded.prompt.text,
+                encoded.encoding.ids.len()
+            );
+        }
+        DetectorModel::Owlv2(_) => eprintln!("queries: {:?}", Prompt::parse(prompt)?.phrases),
     }
-    let options = owlv2::DetectOptions {
-        threshold: args
-            .box_threshold
-            .unwrap_or(owlv2::detector::DEFAULT_THRESHOLD),
-        nms_iou: args.nms_iou,
-    };
-    options.validate()?;
-    eprintln!("queries: {queries:?}");
-    let (width, height) = image.dimensions();
-    let start = Instant::now();
-    let report = detector.detect(
-        image.as_raw(),
-        width as usize,
-        height as usize,
-        queries,
-        options,
-    )?;
-    done(report.detections.len(), [width, height], start);
-    write_json(&report, args.out.as_deref())
+    Ok(())
 }
 
 /// OWLv2 image-guided: the query image's best patch as the query.

@@ -17,6 +17,7 @@
 //! for the classes still without labels, each label marked with its pass.
 
 pub mod anneal;
+pub mod prompted;
 
 use serde::{Deserialize, Serialize};
 
