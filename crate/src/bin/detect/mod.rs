@@ -20,7 +20,7 @@ use autolabel::models::BackendKind;
 use autolabel::models::device::init_device;
 use autolabel::models::owlv2;
 use autolabel::pipeline::detect::DetectorModel;
-use autolabel::pipeline::detect::prompted::PromptOptions;
+use autolabel::pipeline::detect::prompted::{PromptDetectError, PromptOptions};
 use autolabel::text::Prompt;
 
 use crate::model_arg::{DETECTOR_FILES, model_dir};
@@ -125,12 +125,19 @@ fn prompted(
     };
     let (width, height) = image.dimensions();
     let start = Instant::now();
-    let report = detector.detect_prompt(
-        image.as_raw(),
-        [width as usize, height as usize],
-        prompt,
-        options,
-    )?;
+    let report = detector
+        .detect_prompt(
+            image.as_raw(),
+            [width as usize, height as usize],
+            prompt,
+            options,
+        )
+        .map_err(|e| -> Box<dyn Error> {
+            match e {
+                PromptDetectError::TextThresholdForOwlv2 => format!("--text-threshold: {e}").into(),
+                e => e.into(),
+            }
+        })?;
     done(report.detections.len(), [width, height], start);
     write_json(&report, args.out.as_deref())
 }
