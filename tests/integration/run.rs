@@ -78,9 +78,16 @@ fn loud_run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
 }
 
 fn run_with_models(dataset: &Path, ontology: &Path, out: &Path, models: &[PathBuf; 2]) -> Command {
+    let mut c = run_clip(ontology, out, models);
+    c.args(["--scene", "scene-demo", "--nuscenes"]).arg(dataset);
+    c
+}
+
+/// `autolabel run` with `models` (detector, segmenter) and the ontology,
+/// into `out`; the caller adds the clip.
+fn run_clip(ontology: &Path, out: &Path, models: &[PathBuf; 2]) -> Command {
     let mut c = cli();
-    c.args(["run", "--scene", "scene-demo", "--nuscenes"])
-        .arg(dataset)
+    c.arg("run")
         .arg("--detector")
         .arg(&models[0])
         .arg("--segmenter")
@@ -122,12 +129,7 @@ fn run_on_the_demo_scene_writes_every_output() {
     );
 
     let detections = json(&out.join("detections.json"));
-    let frames: Vec<u64> = detections["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["frame"].as_u64().unwrap())
-        .collect();
+    let frames = frame_indices(&detections);
     assert_eq!(frames, [0, 6, 12], "detection runs on the keyframes");
     let report = json(&out.join("report.json"));
     let predictions = json(&out.join("predictions.json"));
@@ -227,6 +229,25 @@ fn frame_folder(dir: &Path, count: u32, cut: u32) -> PathBuf {
     folder
 }
 
+/// `autolabel run --clip FOLDER` with the tiny fixture models; the caller
+/// adds the rest.
+fn folder_run(folder: &Path, ontology: &Path, out: &Path) -> Command {
+    let models = [fixture("grounding-dino-tiny"), fixture("sam2-tiny")];
+    let mut c = run_clip(ontology, out, &models);
+    c.arg("--clip").arg(folder);
+    c
+}
+
+/// The clip indices of an output's `frames` (detections, masks, tracks).
+fn frame_indices(output: &Value) -> Vec<u64> {
+    output["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect()
+}
+
 /// A truncated JPEG in a frame folder is a skipped frame: reported on stderr
 /// (one line), in `detections.json`, `report.json` and `report.html`, with
 /// its file named, and labelled nowhere; the run goes on and succeeds.
@@ -236,17 +257,8 @@ fn a_frame_that_does_not_decode_is_skipped_and_reported() {
     let folder = frame_folder(&scratch.0, 4, 2);
     let ontology = write_ontology(&scratch.0);
     let out = scratch.0.join("out");
-    let run = cli()
-        .args(["run", "--quiet", "--every", "1", "--clip"])
-        .arg(&folder)
-        .arg("--detector")
-        .arg(fixture("grounding-dino-tiny"))
-        .arg("--segmenter")
-        .arg(fixture("sam2-tiny"))
-        .arg("--ontology")
-        .arg(&ontology)
-        .arg("--out")
-        .arg(&out)
+    let run = folder_run(&folder, &ontology, &out)
+        .args(["--quiet", "--every", "1"])
         .output()
         .unwrap();
     let run = ok(run, "autolabel run with a truncated frame");
@@ -260,13 +272,7 @@ fn a_frame_that_does_not_decode_is_skipped_and_reported() {
     );
 
     let detections = json(&out.join("detections.json"));
-    let frames: Vec<u64> = detections["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["frame"].as_u64().unwrap())
-        .collect();
-    assert_eq!(frames, [0, 1, 3]);
+    assert_eq!(frame_indices(&detections), [0, 1, 3]);
     let skipped = &detections["skipped"];
     assert_eq!(skipped.as_array().unwrap().len(), 1, "{skipped}");
     assert_eq!(skipped[0]["frame"], 2);
@@ -411,19 +417,9 @@ fn a_bad_frame_between_keyframes_is_skipped_by_the_tracker() {
     let folder = frame_folder(&scratch.0, 5, 1);
     let ontology = write_ontology(&scratch.0);
     let out = scratch.0.join("out");
-    let run = cli()
-        .args(["run", "--every", "3", "--clip"])
-        .arg(&folder)
-        .arg("--detector")
-        .arg(fixture("grounding-dino-tiny"))
-        .arg("--segmenter")
-        .arg(fixture("sam2-tiny"))
-        .arg("--tracker")
+    let run = folder_run(&folder, &ontology, &out)
+        .args(["--every", "3", "--tracker"])
         .arg(fixture("sam2-video-tiny"))
-        .arg("--ontology")
-        .arg(&ontology)
-        .arg("--out")
-        .arg(&out)
         .output()
         .unwrap();
     let run = ok(run, "autolabel run --tracker with a truncated frame");
@@ -435,13 +431,7 @@ fn a_bad_frame_between_keyframes_is_skipped_by_the_tracker() {
         "{err}"
     );
     let tracks = json(&out.join("tracks.json"));
-    let frames: Vec<u64> = tracks["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["frame"].as_u64().unwrap())
-        .collect();
-    assert_eq!(frames, [0, 2, 3, 4]);
+    assert_eq!(frame_indices(&tracks), [0, 2, 3, 4]);
     assert_eq!(tracks["skipped"][0]["frame"], 1, "{tracks}");
     let report = json(&out.join("report.json"));
     assert_eq!(report["skipped_frames"], tracks["skipped"]);
