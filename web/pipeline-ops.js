@@ -19,7 +19,11 @@
 //   pipelineLabelled   {index}                        → {bitmap} | null  (the frame with its labels drawn)
 //   pipelineMatches    {index}                        → FrameMatches | null (the evaluation's TP/FP/FN of a frame)
 //   pipelineVideoPlan  {}                             → {frames, fps, width, height} (the propagation video's frames)
-//   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, …)
+//   pipelineQueue      {}                             → {items, edits, summary, stages} (the QA queue, hardest first)
+//   pipelineDecide     {edit}                         → {edits, summary, stages} (edit: {frame, track_id, action, …} as in review.json)
+//   pipelineUndo       {label: {frame, track_id}}     → {edits, summary, stages}
+//   pipelineReviewLoad {text, name}                   → {edits, summary, stages} (a saved review.json taken up)
+//   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, review.json, …)
 
 import { nuscenesTables, syncReader } from './page-files.js';
 
@@ -154,6 +158,26 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       const plan = open().videoPlan();
       if (!plan) throw new Error('no labelled frame yet: run the pipeline through the track stage first');
       return plan;
+    },
+
+    async pipelineQueue() {
+      const pipeline = open();
+      return { items: pipeline.reviewQueue(), ...pipeline.reviewState() };
+    },
+
+    async pipelineDecide({ edit }) {
+      if (running) throw new Error('wait for the run to finish before reviewing its labels');
+      return serial(() => open().decide(JSON.stringify(edit)));
+    },
+
+    async pipelineUndo({ label }) {
+      if (running) throw new Error('wait for the run to finish before reviewing its labels');
+      return open().undo(JSON.stringify(label));
+    },
+
+    async pipelineReviewLoad({ text, name }) {
+      if (running) throw new Error('wait for the run to finish before reviewing its labels');
+      return serial(() => open().loadReview(text, name));
     },
 
     async pipelineFile({ name }) {

@@ -212,6 +212,7 @@ fn masks_with_holes_survive_pycocotools() {
             bbox: [0.0, 0.0, 10.0, 10.0],
             score: None,
             track_id: None,
+            reviewed: None,
             mask: Some(mask),
         });
     }

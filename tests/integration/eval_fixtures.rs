@@ -76,6 +76,7 @@ fn build_demo_truth() -> DemoTruth {
                 bbox: a.bbox,
                 score: None,
                 track_id: None,
+                reviewed: None,
                 mask: Some(mask),
             });
             extras.push((

@@ -15,6 +15,7 @@ mod fuzz;
 mod grounding_dino;
 mod hardening;
 mod owlv2;
+mod review;
 mod run;
 mod sam2;
 mod sam2_video;

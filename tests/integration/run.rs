@@ -65,14 +65,14 @@ pub(crate) fn write_ontology(dir: &Path) -> PathBuf {
 }
 
 /// `autolabel run --quiet` with the tiny fixture models.
-fn run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
+pub(crate) fn run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
     let mut c = loud_run_command(dataset, ontology, out);
     c.arg("--quiet");
     c
 }
 
 /// `autolabel run` with the tiny fixture models and progress on stderr.
-fn loud_run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
+pub(crate) fn loud_run_command(dataset: &Path, ontology: &Path, out: &Path) -> Command {
     let models = [fixture("grounding-dino-tiny"), fixture("sam2-tiny")];
     run_with_models(dataset, ontology, out, &models)
 }
@@ -510,7 +510,7 @@ const NULLABLE: &[&str] = &[
     "run.json:.settings.tracker",
 ];
 
-fn check_labels_in_pycocotools(out: &Path, images: usize) {
+pub(crate) fn check_labels_in_pycocotools(out: &Path, images: usize) {
     let labels = out.join("labels.json");
     let predictions = out.join("predictions.json");
     let answer = run_oracle(

@@ -19,6 +19,7 @@ use autolabel::eval::EvalConfig;
 use autolabel::eval::frames::FrameMatches;
 use autolabel::export::archive::{TrainingSize, ZipOptions};
 use autolabel::export::report_html::{StageTiming, render};
+use autolabel::labels::Rle;
 use autolabel::models::sam2::{Sam2ImagePredictor, Sam2VideoModel};
 use autolabel::pipeline::analyse::{self, RunReport};
 use autolabel::pipeline::anneal::AnnealSettings;
@@ -26,6 +27,9 @@ use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::outputs::VideoPlan;
 use autolabel::pipeline::propagate::{Tracker, clip_source, frames_to_track};
+use autolabel::pipeline::review::{
+    self, Decision, Edit, Fix, LabelId, QueueItem, Review, ReviewSummary, Reviewed, fix_mask,
+};
 use autolabel::pipeline::run::{
     EvaluateInputs, Evaluation, StageProgress, StageTime, evaluate_run, run_report, skipped_frames,
     stage_timings,
@@ -88,6 +92,14 @@ pub struct StageView {
     /// Items per second and seconds left, at the rate so far.
     pub rate: Option<f64>,
     pub eta_seconds: Option<f64>,
+}
+
+/// The QA queue's state: see [`Pipeline::review_view`].
+#[derive(Debug, Serialize)]
+pub struct ReviewView<'a> {
+    pub edits: &'a [Edit],
+    pub summary: ReviewSummary,
+    pub stages: Vec<StageView>,
 }
 
 /// The files a finished run offers.
@@ -158,6 +170,10 @@ pub struct Pipeline {
     eval_config: EvalConfig,
     evaluation: Option<Evaluation>,
     report: Option<RunReport>,
+    /// A person's decisions on the labels (the QA queue), and the labels
+    /// they give (`None`: no decision yet).
+    review: Review,
+    reviewed: Option<Reviewed>,
     exports: Option<Exports>,
 }
 
@@ -166,6 +182,21 @@ pub struct Pipeline {
 struct Propagation {
     tracker: Tracker,
     skipped: Vec<SkippedFrame>,
+}
+
+/// The reviewed labels after a review, the tracks otherwise.
+fn labels_of<'a>(
+    reviewed: &'a Option<Reviewed>,
+    tracks: &'a Option<TrackOutput>,
+) -> Option<&'a TrackOutput> {
+    match reviewed {
+        Some(r) => Some(&r.tracks),
+        None => tracks.as_ref(),
+    }
+}
+
+fn nothing_to_review() -> String {
+    "run the pipeline first: there are no labels to review".to_string()
 }
 
 fn not_configured() -> String {
@@ -245,6 +276,8 @@ impl Pipeline {
             eval_config: EvalConfig::default(),
             evaluation: None,
             report: None,
+            review: Review::default(),
+            reviewed: None,
             exports: None,
         }
     }
@@ -336,6 +369,8 @@ impl Pipeline {
             self.propagation = None;
             self.track = Frames::default();
             self.tracks = None;
+            self.review = Review::default();
+            self.reviewed = None;
         }
         if forget("evaluate") {
             self.evaluation = None;
@@ -618,9 +653,12 @@ impl Pipeline {
         let configured = self.configured.as_ref().ok_or_else(not_configured)?;
         let tracks = self.tracks.as_ref().ok_or("track has not run")?;
         let report = self.report.as_ref().ok_or("analyse has not run")?;
-        let labels =
-            outputs::labels_dataset(tracks, self.input.clip.infos(), &self.classes.classes)
-                .map_err(|e| format!("labels.json: {e}"))?;
+        let infos = self.input.clip.infos();
+        let labels = match &self.reviewed {
+            Some(r) => outputs::reviewed_labels_dataset(r, infos, &self.classes.classes),
+            None => outputs::labels_dataset(tracks, infos, &self.classes.classes),
+        }
+        .map_err(|e| format!("labels.json: {e}"))?;
         let options = ZipOptions {
             size: configured.training_size,
             jpeg_quality: 90,
@@ -691,9 +729,7 @@ impl Pipeline {
     /// box, class and track id — the propagation video's frames); `None`
     /// before tracking or on a frame without labels.
     pub fn labelled_frame(&mut self, index: usize) -> Result<Option<image::RgbImage>, String> {
-        let Some(labels) = self
-            .tracks
-            .as_ref()
+        let Some(labels) = labels_of(&self.reviewed, &self.tracks)
             .and_then(|t| t.frames.iter().find(|f| f.frame == index))
         else {
             return Ok(None);
@@ -705,13 +741,18 @@ impl Pipeline {
 
     /// `tracks.txt` (MOTChallenge), once track has run.
     pub fn mot_tracks(&self) -> Option<String> {
-        self.tracks.as_ref().map(outputs::mot_lines)
+        self.labels().map(outputs::mot_lines)
+    }
+
+    /// The labels the outputs carry: the reviewed ones after a review, the
+    /// tracks otherwise (`None` before track).
+    fn labels(&self) -> Option<&TrackOutput> {
+        labels_of(&self.reviewed, &self.tracks)
     }
 
     /// The propagation video's frames and rate, once track has run.
     pub fn video_plan(&self) -> Result<Option<VideoPlan>, String> {
-        self.tracks
-            .as_ref()
+        self.labels()
             .map(|t| outputs::video_plan(t, self.input.clip.infos()).map_err(|e| e.to_string()))
             .transpose()
     }
@@ -775,6 +816,103 @@ impl Pipeline {
             .as_ref()
             .ok_or_else(|| "analyse did not run".to_string())
     }
+
+    /// The QA queue: every label of the run, hardest first (the
+    /// evaluation's failure cases, then the least certain), once track has
+    /// run.
+    pub fn review_queue(&self) -> Result<Vec<QueueItem>, String> {
+        let tracks = self.tracks.as_ref().ok_or_else(nothing_to_review)?;
+        let failures = self
+            .evaluation
+            .as_ref()
+            .and_then(|e| e.eval.as_ref())
+            .map(|(_, whole)| whole);
+        Ok(review::queue(tracks, failures))
+    }
+
+    /// The decisions made so far (`review.json`).
+    pub fn review(&self) -> &Review {
+        &self.review
+    }
+
+    /// What the QA queue shows besides the queue: the decisions, their
+    /// counts and the stages (export is made again after a decision).
+    pub fn review_view(&self) -> ReviewView<'_> {
+        ReviewView {
+            edits: &self.review.edits,
+            summary: self
+                .reviewed
+                .as_ref()
+                .map(|r| r.summary)
+                .unwrap_or_default(),
+            stages: self.stages(),
+        }
+    }
+
+    /// Records a decision on one label — a fix that moves the box is
+    /// segmented first, by the segmenter on the label's frame, from the box
+    /// and the fix's points — and makes the labels the viewer draws and the
+    /// exports carry follow it (the exports are made again on download).
+    pub fn decide(&mut self, mut edit: Edit) -> Result<ReviewSummary, String> {
+        let tracks = self.tracks.as_ref().ok_or_else(nothing_to_review)?;
+        edit.check(tracks, &self.classes.classes)
+            .map_err(|e| e.to_string())?;
+        if let Some(fix) = edit.fix_to_segment(tracks).cloned() {
+            let mask = self.segment_fix(edit.label(), &fix)?;
+            if let Decision::Fix(fix) = &mut edit.decision {
+                fix.mask = Some(mask);
+            }
+        }
+        let tracks = self.tracks.as_ref().ok_or_else(nothing_to_review)?;
+        self.review
+            .decide(edit, tracks, &self.classes.classes)
+            .map_err(|e| e.to_string())?;
+        self.apply_review()
+    }
+
+    /// Forgets the decision on `label`.
+    pub fn undo(&mut self, label: LabelId) -> Result<ReviewSummary, String> {
+        self.review.undo(label);
+        self.apply_review()
+    }
+
+    /// Takes up a saved review (a `review.json` downloaded before) in place
+    /// of the decisions made here; its fixes without a mask are segmented.
+    pub fn load_review(&mut self, mut review: Review) -> Result<ReviewSummary, String> {
+        let tracks = self.tracks.as_ref().ok_or_else(nothing_to_review)?;
+        review
+            .check(tracks, &self.classes.classes)
+            .map_err(|e| e.to_string())?;
+        for (label, fix) in review.unsegmented(tracks) {
+            let mask = self.segment_fix(label, &fix)?;
+            review.set_mask(label, mask);
+        }
+        self.review = review;
+        self.apply_review()
+    }
+
+    fn segment_fix(&mut self, label: LabelId, fix: &Fix) -> Result<Rle, String> {
+        let segmenter = self
+            .segmenter
+            .as_mut()
+            .ok_or("no segmenter: choose a SAM 2 checkpoint in the Run panel to fix a mask")?;
+        let frame = self
+            .input
+            .clip
+            .frame(label.frame)
+            .map_err(|e| format!("{label}: {e}"))?;
+        fix_mask(&mut segmenter.model, &frame, fix)
+            .map_err(|e| format!("{label}: segmenter {}: {e}", segmenter.name))
+    }
+
+    fn apply_review(&mut self) -> Result<ReviewSummary, String> {
+        let tracks = self.tracks.as_ref().ok_or_else(nothing_to_review)?;
+        let reviewed = self.review.apply(tracks).map_err(|e| e.to_string())?;
+        let summary = reviewed.summary;
+        self.reviewed = (!self.review.edits.is_empty()).then_some(reviewed);
+        self.exports = None;
+        Ok(summary)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -791,6 +929,8 @@ mod session {
     use autolabel::models::sam2::{Sam2VideoConfig, Sam2VideoModel};
     use autolabel::pipeline::input::Input;
     use wasm_bindgen::prelude::*;
+
+    use autolabel::pipeline::review::{Edit, LabelId, Review};
 
     use super::{Pipeline, RunSettings};
     use crate::page_files::PageFiles;
@@ -984,7 +1124,8 @@ mod session {
 
         /// The bytes of an output file, once its stage has run:
         /// `tracks.txt`, `predictions.json`, `eval-config.json`,
-        /// `labels.json`, `training.zip`, `report.html`, `report.json`.
+        /// `labels.json`, `training.zip`, `report.html`, `report.json`, and
+        /// the QA queue's decisions, `review.json`.
         pub fn file(&self, name: &str) -> Result<Option<Vec<u8>>, JsError> {
             let evaluation = self.inner.evaluation();
             let exports = self.inner.exports();
@@ -999,6 +1140,9 @@ mod session {
                 "training.zip" => exports.map(|e| e.training_zip.clone()),
                 "report.html" => exports.map(|e| e.report_html.clone().into_bytes()),
                 "report.json" => self.report_json()?.map(String::into_bytes),
+                "review.json" => {
+                    Some(serde_json::to_vec_pretty(self.inner.review()).map_err(js_error)?)
+                }
                 other => return Err(js_error(format!("no output file '{other}'"))),
             })
         }
@@ -1044,6 +1188,47 @@ mod session {
                 Some(frame) => to_js(frame),
                 None => Ok(JsValue::UNDEFINED),
             }
+        }
+
+        /// The QA queue, hardest first:
+        /// `[{frame, track_id, class, box, score, kind?, reason}]`.
+        #[wasm_bindgen(js_name = reviewQueue)]
+        pub fn review_queue(&self) -> Result<JsValue, JsError> {
+            to_js(&self.inner.review_queue().map_err(js_error)?)
+        }
+
+        /// `{edits, summary, stages}`: the decisions so far.
+        #[wasm_bindgen(js_name = reviewState)]
+        pub fn review_state(&self) -> Result<JsValue, JsError> {
+            to_js(&self.inner.review_view())
+        }
+
+        /// Records a decision: its JSON text, `{frame, track_id, action, …}`
+        /// as in `review.json`; a fix that moves a box is segmented first.
+        pub fn decide(&mut self, edit: &str) -> Result<JsValue, JsError> {
+            let edit: Edit =
+                serde_json::from_str(edit).map_err(|e| js_error(format!("decision: {e}")))?;
+            self.inner.decide(edit).map_err(js_error)?;
+            self.review_state()
+        }
+
+        /// Forgets the decision on a label: its JSON text, `{frame, track_id}`.
+        pub fn undo(&mut self, label: &str) -> Result<JsValue, JsError> {
+            let label: LabelId =
+                serde_json::from_str(label).map_err(|e| js_error(format!("label: {e}")))?;
+            self.inner.undo(label).map_err(js_error)?;
+            self.review_state()
+        }
+
+        /// Takes up a saved `review.json` (its text; `name` for messages).
+        #[wasm_bindgen(js_name = loadReview)]
+        pub fn load_review(&mut self, text: &str, name: &str) -> Result<JsValue, JsError> {
+            let review: Review =
+                serde_json::from_str(text).map_err(|e| js_error(format!("{name}: {e}")))?;
+            self.inner
+                .load_review(review)
+                .map_err(|e| js_error(format!("{name}: {e}")))?;
+            self.review_state()
         }
 
         /// Warnings of the COCO export.
@@ -1282,6 +1467,78 @@ mod tests {
             p.set_class_thresholds(BTreeMap::from([("boat".into(), 0.5)]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_qa_queue_deletes_and_fixes_labels_and_the_exports_follow() {
+        let mut p = pipeline();
+        p.configure(settings()).unwrap();
+        while p.step().unwrap().is_some() {}
+        let queue = p.review_queue().unwrap();
+        let before = p.tracks.as_ref().unwrap().objects().count();
+        assert_eq!(queue.len(), before);
+        let (gone, fixed) = (queue[0].label, queue[1].label);
+        let [x0, y0, x1, y1] = queue[1].bbox;
+        let moved = [x0, y0, x0 + (x1 - x0) / 2.0, y1];
+        p.decide(Edit {
+            frame: gone.frame,
+            track_id: gone.track_id,
+            decision: Decision::Delete,
+        })
+        .unwrap();
+        assert!(p.exports().is_none(), "made again on download");
+        let summary = p
+            .decide(Edit {
+                frame: fixed.frame,
+                track_id: fixed.track_id,
+                decision: Decision::Fix(Fix {
+                    class: "bus".into(),
+                    bbox: moved,
+                    points: vec![[x0 + 1.0, y0 + 1.0, 1.0]],
+                    mask: None,
+                }),
+            })
+            .unwrap();
+        assert_eq!((summary.deleted, summary.fixed), (1, 1));
+        let Decision::Fix(fix) = &p.review().edits[1].decision else {
+            panic!("a fix");
+        };
+        assert!(fix.mask.is_some(), "SAM 2 segmented the moved box");
+        assert_eq!(p.mot_tracks().unwrap().lines().count(), before - 1);
+        while p.step().unwrap().is_some() {}
+        let labels: serde_json::Value =
+            serde_json::from_slice(&p.exports().unwrap().labels_json).unwrap();
+        let annotations = labels["annotations"].as_array().unwrap();
+        assert_eq!(annotations.len(), before - 1);
+        let of = |l: LabelId| {
+            annotations
+                .iter()
+                .find(|a| a["image_id"] == l.frame as u64 && a["track_id"] == l.track_id)
+        };
+        assert!(of(gone).is_none());
+        let fixed = of(fixed).unwrap();
+        assert_eq!(
+            (fixed["category_id"].as_u64(), fixed["reviewed"].as_bool()),
+            (Some(3), Some(true))
+        );
+        assert_eq!(labels["info"]["review"]["deleted"], 1);
+        let bad = Edit {
+            frame: 1,
+            track_id: 1,
+            decision: Decision::Accept,
+        };
+        assert!(
+            p.decide(bad)
+                .unwrap_err()
+                .contains("frame 1 track 1: no such label")
+        );
+        p.undo(gone).unwrap();
+        assert_eq!(p.mot_tracks().unwrap().lines().count(), before);
+        let saved = serde_json::to_string(p.review()).unwrap();
+        let summary = p
+            .load_review(serde_json::from_str(&saved).unwrap())
+            .unwrap();
+        assert_eq!((summary.deleted, summary.fixed), (0, 1));
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub struct FailureCase {
     pub predicted_class: Option<String>,
     pub predicted_box: Option<Box2>,
     pub score: Option<f64>,
+    /// The prediction's track, when the results carry track ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<i64>,
     /// Box IoU between the two, when both exist.
     pub iou: Option<f64>,
     pub mask_iou: Option<f64>,
@@ -233,6 +236,7 @@ impl Ctx<'_> {
             predicted_class: p.map(|p| self.class(p.category_id)),
             predicted_box: p.map(|p| xywh_to_xyxy(p.bbox)),
             score: p.map(|p| p.score),
+            track_id: p.and_then(|p| p.track_id),
             iou: o.zip(p).map(|(o, p)| bbox_iou(p.bbox, o.bbox, false)),
             mask_iou: None,
             area_px2: o.map(|o| o.area),

@@ -300,6 +300,7 @@ mod tests {
             bbox,
             score: None,
             track_id: None,
+            reviewed: None,
             mask: Some(mask),
         };
         let frame = |id: i64, name: &str| LabelledFrame {

@@ -78,6 +78,10 @@ pub struct CocoAnnotation {
     /// The track the object belongs to across frames (extra field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub track_id: Option<i64>,
+    /// Whether a person reviewed the label (accepted or fixed it) — an
+    /// extra field, written by an export after a review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<bool>,
     /// Any other fields, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -557,6 +561,8 @@ pub struct LabelledObject {
     pub bbox: Box2,
     pub score: Option<f64>,
     pub track_id: Option<i64>,
+    /// Whether a person reviewed it (`None`: no review was made).
+    pub reviewed: Option<bool>,
     pub mask: Option<Mask>,
 }
 
@@ -628,6 +634,7 @@ pub fn build_dataset(
                 segmentation,
                 score: o.score,
                 track_id: o.track_id,
+                reviewed: o.reviewed,
                 extra: Map::new(),
             });
         }
@@ -720,6 +727,7 @@ pub fn dataset_from_ground_truth(gt: &GroundTruth) -> CocoDataset {
                 segmentation: o.mask.clone().map(Segmentation::Rle),
                 score: None,
                 track_id: None,
+                reviewed: None,
                 extra,
             }
         })
@@ -933,6 +941,7 @@ mod tests {
             bbox: [0.0, 0.0, 5.0, 5.0],
             score: Some(0.8),
             track_id: Some(3),
+            reviewed: None,
             mask: Some(mask),
         };
         let frames = vec![LabelledFrame {

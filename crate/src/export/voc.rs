@@ -103,6 +103,7 @@ mod tests {
             bbox,
             score: None,
             track_id: None,
+            reviewed: None,
             mask: None,
         };
         let frame = LabelledFrame {

@@ -145,6 +145,7 @@ mod tests {
             bbox,
             score: None,
             track_id: None,
+            reviewed: None,
             mask,
         };
         let frame = LabelledFrame {

@@ -324,6 +324,7 @@ mod tests {
             predicted_class: None,
             predicted_box: None,
             score: None,
+            track_id: None,
             iou: None,
             mask_iou: None,
             area_px2: Some(200.0),

@@ -354,6 +354,7 @@ fn label_image(
             bbox: d.bbox,
             score: Some(d.score),
             track_id: None,
+            reviewed: None,
             mask: mask.clone(),
         })
         .collect();
@@ -590,6 +591,7 @@ mod tests {
                 bbox,
                 score: Some(0.5),
                 track_id: None,
+                reviewed: None,
                 mask: None,
             })
             .collect();

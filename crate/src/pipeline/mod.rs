@@ -3,6 +3,7 @@
 //! ```text
 //! clip ─ sampling ─▶ detect ─▶ segment ─▶ track ─▶ evaluate ─▶ analyse ─▶ outputs
 //!                    Grounding DINO  SAM 2      ids      greedy P/R, AP   failure examples
+//!                                              └────────────▶ review (QA queue) ──┘
 //! ```
 //!
 //! Each stage is a plain function over serde data: it takes the previous
@@ -13,6 +14,10 @@
 //! stages work one frame at a time ([`detect::detect_frame`],
 //! [`segment::segment_frame`]) so that a caller can checkpoint, show progress
 //! and keep memory flat in the clip's length.
+//!
+//! A person's review ([`review`]: the QA queue's accept / delete / fix) is
+//! applied to the tracks before the outputs; the evaluation and the report
+//! stay the automatic labels'.
 //!
 //! A frame that does not decode is skipped and reported, not the end of a
 //! run ([`skipped`]).
@@ -30,6 +35,7 @@ pub mod input;
 pub mod ontology;
 pub mod outputs;
 pub mod propagate;
+pub mod review;
 pub mod run;
 pub mod sampling;
 pub mod segment;

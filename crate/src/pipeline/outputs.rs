@@ -9,6 +9,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::PipelineError;
+use super::review::{LabelId, Reviewed};
 use super::track::{FrameTracks, TrackOutput};
 use crate::data::clip::{Clip, FrameInfo};
 use crate::export::archive::{ZipOptions, training_zip};
@@ -26,10 +27,42 @@ pub fn labels_dataset(
     infos: &[FrameInfo],
     class_table: &[String],
 ) -> Result<Exported, PipelineError> {
+    dataset_of(tracks, infos, class_table, None)
+}
+
+/// `labels.json` after a review: the reviewed tracks, every annotation with
+/// `reviewed` (accepted or fixed by a person, or not), and the review's
+/// counts in `info.review`.
+pub fn reviewed_labels_dataset(
+    reviewed: &Reviewed,
+    infos: &[FrameInfo],
+    class_table: &[String],
+) -> Result<Exported, PipelineError> {
+    let mut exported = dataset_of(&reviewed.tracks, infos, class_table, Some(reviewed))?;
+    let s = reviewed.summary;
+    exported.dataset.info = Some(serde_json::json!({
+        "description": "autolabel export, reviewed",
+        "review": {
+            "accepted": s.accepted,
+            "deleted": s.deleted,
+            "tracks_deleted": s.tracks_deleted,
+            "fixed": s.fixed,
+            "labels_removed": s.labels_removed,
+        },
+    }));
+    Ok(exported)
+}
+
+fn dataset_of(
+    tracks: &TrackOutput,
+    infos: &[FrameInfo],
+    class_table: &[String],
+    review: Option<&Reviewed>,
+) -> Result<Exported, PipelineError> {
     let frames = tracks
         .frames
         .iter()
-        .map(|f| labelled_frame(f, infos))
+        .map(|f| labelled_frame(f, infos, review))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(build_dataset(
         &frames,
@@ -38,7 +71,11 @@ pub fn labels_dataset(
     )?)
 }
 
-fn labelled_frame(f: &FrameTracks, infos: &[FrameInfo]) -> Result<LabelledFrame, PipelineError> {
+fn labelled_frame(
+    f: &FrameTracks,
+    infos: &[FrameInfo],
+    review: Option<&Reviewed>,
+) -> Result<LabelledFrame, PipelineError> {
     let info = infos.get(f.frame).ok_or_else(|| PipelineError::Frame {
         frame: f.frame,
         message: format!("not in the clip ({} frames)", infos.len()),
@@ -56,6 +93,12 @@ fn labelled_frame(f: &FrameTracks, infos: &[FrameInfo]) -> Result<LabelledFrame,
                 bbox: o.bbox,
                 score: Some(o.score),
                 track_id: Some(o.track_id as i64),
+                reviewed: review.map(|r| {
+                    r.reviewed.contains(&LabelId {
+                        frame: f.frame,
+                        track_id: o.track_id,
+                    })
+                }),
                 mask: o.mask.as_ref().map(|m| m.decode()),
             })
             .collect(),
@@ -252,5 +295,38 @@ mod tests {
         assert_eq!((a.image_id, a.category_id, a.track_id), (6, 2, Some(3)));
         assert_eq!(a.area, Some(12.0));
         assert!(labels_dataset(&tracks(), &infos[..3], &table).is_err());
+    }
+
+    #[test]
+    fn reviewed_labels_carry_the_flag_and_the_counts() {
+        use crate::pipeline::review::{Decision, Edit, Review};
+        let mut t = tracks();
+        let mut other = t.frames[0].objects[0].clone();
+        other.track_id = 4;
+        t.frames[0].objects.push(other);
+        let table = vec!["car".to_string(), "bus".to_string()];
+        let mut review = Review::default();
+        let accept = Edit {
+            frame: 6,
+            track_id: 3,
+            decision: Decision::Accept,
+        };
+        review.decide(accept, &t, &table).unwrap();
+        let reviewed = review.apply(&t).unwrap();
+        let ds = reviewed_labels_dataset(&reviewed, &infos(7), &table)
+            .unwrap()
+            .dataset;
+        let flags: Vec<_> = ds
+            .annotations
+            .iter()
+            .map(|a| (a.track_id, a.reviewed))
+            .collect();
+        assert_eq!(flags, [(Some(3), Some(true)), (Some(4), Some(false))]);
+        let info = ds.info.unwrap();
+        assert_eq!(info["review"]["accepted"], 1);
+        let plain = labels_dataset(&t, &infos(7), &table).unwrap().dataset;
+        assert!(plain.annotations.iter().all(|a| a.reviewed.is_none()));
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("reviewed"), "no review: no flag");
     }
 }

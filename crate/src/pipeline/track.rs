@@ -102,6 +102,17 @@ impl TrackOutput {
         }
     }
 
+    /// The same tracks made of other frames (a review's): the summaries are
+    /// counted again, the method and the skipped frames kept.
+    pub fn with_frames(&self, frames: Vec<FrameTracks>) -> Self {
+        TrackOutput {
+            method: self.method.clone(),
+            tracks: summaries(&frames),
+            frames,
+            skipped: self.skipped.clone(),
+        }
+    }
+
     /// Every object, with its frame.
     pub fn objects(&self) -> impl Iterator<Item = (&FrameTracks, &TrackedObject)> {
         self.frames

@@ -6,6 +6,7 @@
 //! was made from), shows progress and writes the files other tools read.
 
 mod progress;
+mod review;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use autolabel::pipeline::analyse::{self, FailureMode, RunReport};
 use autolabel::pipeline::detect::{DetectSettings, DetectorModel, FrameDetector};
 use autolabel::pipeline::input::Input;
 use autolabel::pipeline::propagate::{Tracker, clip_source, frames_to_track};
+use autolabel::pipeline::review::{Reviewed, queue as review_queue};
 use autolabel::pipeline::run::{
     EvaluateInputs, StageTime, evaluate_run, run_report, skipped_frames, stage_timings,
 };
@@ -132,6 +134,13 @@ pub struct Args {
     /// Open report.html in the desktop's browser when the run ends.
     #[arg(long)]
     pub open: bool,
+    /// A person's review of the labels (`review.json`, as the page's QA
+    /// queue saves it; the run writes the queue, hardest first, to
+    /// `review-queue.json`): labels.json, tracks.txt, training.zip and the
+    /// video carry the reviewed labels. Earlier stages are reused; a fix
+    /// that moves a box without a mask is segmented with --segmenter.
+    #[arg(long)]
+    pub review: Option<PathBuf>,
 }
 
 /// Files of a model directory that identify it.
@@ -317,7 +326,14 @@ pub fn run(args: Args) -> Result<()> {
         &tracks,
         sampled.len(),
     )?;
-    runner.export(&mut input, &classes, &tracks.value, training_size)?;
+    let reviewed = review::reviewed(&mut runner, &mut input, &classes, &tracks.value)?;
+    runner.export(
+        &mut input,
+        &classes,
+        &tracks.value,
+        reviewed.as_ref(),
+        training_size,
+    )?;
     write_run_json(&store, &settings, &report)?;
     let html = store.path("report.html");
     say(&args, &format!("done: {}", html.display()));
@@ -638,13 +654,6 @@ impl Runner<'_> {
                 (tracks, seconds, masks.value.frames.len())
             }
         };
-        self.store.save_bytes(
-            "tracks.txt",
-            &key,
-            outputs::mot_lines(&tracks).as_bytes(),
-            seconds,
-            items,
-        )?;
         self.store
             .save_json("tracks.json", &key, &tracks, seconds, items)?;
         Ok(Timed {
@@ -796,25 +805,51 @@ impl Runner<'_> {
             stages,
         );
         store::write_atomic(&self.store.path("report.json"), &pretty(&report)?)?;
+        let failures = evaluation.eval.as_ref().map(|(_, whole)| whole);
+        let queue = review_queue(&timed_tracks.value, failures);
+        store::write_atomic(&self.store.path("review-queue.json"), &pretty(&queue)?)?;
         let examples = analyse::example_crops(&mut input.clip, &report)?;
         let html = report_html(&report, self.settings, examples);
         store::write_atomic(&self.store.path("report.html"), html.as_bytes())?;
         Ok(report)
     }
 
+    /// The files other tools read, of the reviewed labels when a review
+    /// was given.
     fn export(
         &mut self,
         input: &mut Input,
         classes: &ClassMap,
-        tracks: &TrackOutput,
+        automatic: &TrackOutput,
+        reviewed: Option<&Reviewed>,
         training_size: TrainingSize,
     ) -> Result<()> {
-        let key = key_of(&("export", self.track_key()?, &self.settings.training_size))?;
-        let labels = outputs::labels_dataset(tracks, input.clip.infos(), &classes.classes)?;
+        let review_key = reviewed.map(|r| key_of(&r.tracks)).transpose()?;
+        let key = key_of(&(
+            "export",
+            self.track_key()?,
+            &self.settings.training_size,
+            review_key,
+        ))?;
+        let infos = input.clip.infos();
+        let (labels, tracks) = match reviewed {
+            Some(r) => (
+                outputs::reviewed_labels_dataset(r, infos, &classes.classes)?,
+                &r.tracks,
+            ),
+            None => (
+                outputs::labels_dataset(automatic, infos, &classes.classes)?,
+                automatic,
+            ),
+        };
         for w in &labels.warnings {
             say(self.args, &format!("labels.json: {w}"));
         }
         store::write_atomic(&self.store.path("labels.json"), &pretty(&labels.dataset)?)?;
+        store::write_atomic(
+            &self.store.path("tracks.txt"),
+            outputs::mot_lines(tracks).as_bytes(),
+        )?;
         if !self.store.is_done("training.zip", &key) {
             let options = ZipOptions {
                 size: training_size,
