@@ -33,6 +33,7 @@ import { SceneDialog } from './scene-dialog.js';
 import { BatchPanel } from './batch-panel.js';
 import { Detector } from './detect.js';
 import { RunFrames } from './run-frames.js';
+import { ReviewPanel } from './review-panel.js';
 import { RunPanel } from './run-panel.js';
 import { Segmenter } from './segment.js';
 import { FrameStrip } from './strip.js';
@@ -92,6 +93,25 @@ const runPanel = new RunPanel({
   },
   parseOntology: (text, name) => batchPanel.parseOntology(text, name),
   seedOntology: () => batchPanel.seedOntology(),
+  reviewReady: () => reviewPanel.refresh(),
+  reviewReset: () => reviewPanel.reset(),
+});
+
+// The QA queue over the run's labels (web/review-panel.js), in the pipeline worker.
+const reviewPanel = new ReviewPanel({
+  state,
+  notify: (kind, message) => notify(kind, message),
+  call: (op, args) => runPanel.call(op, args),
+  showFrame: (index) => show(index),
+  labelsChanged: () => {
+    labelled.clear();
+    draw();
+  },
+  stagesChanged: (stages) => runPanel.renderStages(stages),
+  redraw: () => draw(),
+  toImage: (cx, cy) => [(cx - state.view.ox) / state.view.scale, (cy - state.view.oy) / state.view.scale],
+  classes: () => runPanel.classes(),
+  stopSegmentTest: () => segmenter.stopTesting(),
 });
 
 const batchPanel = new BatchPanel({ state, notify: (kind, message) => notify(kind, message), runPanel });
@@ -509,6 +529,7 @@ function draw() {
   const drawnMatches = evaluated ? drawMatches(ctx, state.view, evaluated) : null;
   detector.drawOverlay(ctx, state.view);
   segmenter.drawOverlay(ctx, state.view);
+  reviewPanel.drawOverlay(ctx, state.view);
   state.drawn = {
     index: state.displayed,
     boxes: anns.length,
@@ -692,6 +713,10 @@ function wireViewer() {
   document.addEventListener('keydown', (e) => {
     if (!clip || e.altKey || e.ctrlKey || e.metaKey || sceneDialog.isOpen) return;
     if (e.target.matches?.('input[type="number"], input[type="text"], select, textarea')) return;
+    if (reviewPanel.onKey(e)) {
+      e.preventDefault();
+      return;
+    }
     const actions = {
       ArrowLeft: () => (e.shiftKey ? stepKeyframe(-1) : step(-1)),
       ArrowRight: () => (e.shiftKey ? stepKeyframe(1) : step(1)),
@@ -717,6 +742,8 @@ showBackend();
 segmenter.init();
 detector.init();
 runPanel.init();
+reviewPanel.init($('view'));
+$('qa-save').addEventListener('click', () => runPanel.download('review.json'));
 batchPanel.init();
 if (params.has('demo')) openDemoScene();
 registerOffline(state.offline, showOffline);

@@ -37,7 +37,10 @@ const DOWNLOADS = {
   'report.html': 'text/html',
   'report.json': 'application/json',
   'predictions.json': 'application/json',
+  'review.json': 'application/json',
 };
+// Files made by the export stage (made again after a QA decision).
+const EXPORTED = ['labels.json', 'tracks.txt', 'training.zip', 'report.html', 'video'];
 
 const positiveOrNull = (input) => (input.value === '' ? null : Math.floor(input.valueAsNumber));
 
@@ -62,7 +65,8 @@ export class RunPanel {
   /**
    * `app`: {state, notify(kind, message), showFrame(index), labelsChanged() (the run's labels changed),
    * evaluationChanged() (they were evaluated again), parseOntology(text, name) (the core reads an ontology
-   * file when no clip's pipeline worker is open)}.
+   * file when no clip's pipeline worker is open), reviewReady() (a finished run: the QA queue can open),
+   * reviewReset() (no run to review)}.
    */
   constructor(app) {
     this.app = app;
@@ -138,6 +142,7 @@ export class RunPanel {
     this.loaded = { detector: null, segmenter: null, tracker: null };
     Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, video: null });
     $('run-report').hidden = true;
+    this.app.reviewReset();
     this.renderStages([]);
     this.app.labelsChanged();
     if (!clip.pipelineSource) {
@@ -254,6 +259,7 @@ export class RunPanel {
       this.showReport(out.report);
       this.public.status = 'done';
       this.app.labelsChanged();
+      this.app.reviewReady();
       const skipped = this.public.report.skipped_frames;
       for (const skip of skipped) this.app.notify('warning', `Run: frame ${skip.frame} skipped, not labelled: ${skip.reason}`);
       this.setStatus(
@@ -280,6 +286,17 @@ export class RunPanel {
   }
 
   // ------------------------------------------------------------------ labels
+
+  /** Calls an op of the pipeline worker (the QA queue's). */
+  call(op, args) {
+    if (!this.worker) return Promise.reject(new Error('no clip in the pipeline'));
+    return this.worker.call(op, args);
+  }
+
+  /** The run's class names (the ontology's). */
+  classes() {
+    return this.ontology.get().classes.map((c) => c.name);
+  }
 
   /** Whether the run has labels to draw (track has run). */
   hasLabels() {
@@ -333,6 +350,7 @@ export class RunPanel {
       this.renderStages(stages);
       this.showReport(report);
       this.app.evaluationChanged();
+      this.app.reviewReady();
       this.setStatus(
         `Re-evaluated with ${cls} at score ≥ ${value} (no detection ran again). ` +
           'labels.json keeps every label; report.html is remade with these numbers on download.',
@@ -344,7 +362,8 @@ export class RunPanel {
 
   async download(name) {
     try {
-      if (this.public.stages.some((s) => s.stage === 'export' && s.status !== 'done')) await this.run();
+      const stale = this.public.stages.some((s) => s.stage === 'export' && s.status !== 'done');
+      if (stale && EXPORTED.includes(name)) await this.run();
       if (name === 'video') {
         await this.downloadVideo();
         return;

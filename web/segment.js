@@ -90,6 +90,13 @@ export class Segmenter {
     if (!on) this.clearPrompts();
   }
 
+  /** Test mode off (another tool takes the canvas's clicks). */
+  stopTesting() {
+    if (!$('sam2-test').checked) return;
+    $('sam2-test').checked = false;
+    this.setTestMode(false);
+  }
+
   get testing() {
     return this.public.status === 'ready' && $('sam2-test').checked;
   }
