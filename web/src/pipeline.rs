@@ -113,6 +113,7 @@ pub struct Exports {
 
 /// A frame stage's outputs so far, the frames it skipped because they do
 /// not decode, and its time.
+#[derive(Clone, Serialize, Deserialize)]
 struct Frames<T> {
     done: Vec<T>,
     skipped: Vec<SkippedFrame>,
@@ -134,6 +135,27 @@ impl<T> Frames<T> {
     fn count(&self) -> usize {
         self.done.len() + self.skipped.len()
     }
+}
+
+/// What a run has made so far, kept in the browser's storage (OPFS) so that
+/// a reloaded page takes it up ([`Pipeline::saved_run`],
+/// [`Pipeline::resume`]): the settings and every frame stage's outputs.
+/// Evaluate, analyse and export are made again from them (milliseconds).
+/// The tracker in the middle of propagation is saved apart, as bytes
+/// ([`Pipeline::saved_tracker`]).
+#[derive(Serialize, Deserialize)]
+pub struct SavedRun {
+    settings: RunSettings,
+    /// Which frames the detector runs on: a resumed run must plan the same.
+    keyframes: Vec<usize>,
+    detect: Frames<FrameDetections>,
+    segment: Frames<FrameMasks>,
+    track: Frames<FrameTracks>,
+    tracks: Option<TrackOutput>,
+    /// Frames left out of propagation under way (they do not decode).
+    propagation_skipped: Option<Vec<SkippedFrame>>,
+    class_score_thresholds: BTreeMap<String, f64>,
+    review: Review,
 }
 
 /// A settings-checked run: the plan and the stage outputs made under it.
@@ -720,6 +742,12 @@ impl Pipeline {
         ]
     }
 
+    /// What the clip is (`demo:…`, `folder:…`, `nuscenes:…`): the key of
+    /// its saved run.
+    pub fn identity(&self) -> &str {
+        &self.input.identity
+    }
+
     /// The size of the clip's frames (its first decodable frame's).
     pub fn frame_size(&self) -> (u32, u32) {
         self.frame_size
@@ -815,6 +843,91 @@ impl Pipeline {
         self.report
             .as_ref()
             .ok_or_else(|| "analyse did not run".to_string())
+    }
+
+    /// What the run has made so far (`None` before Run).
+    pub fn saved_run(&self) -> Option<SavedRun> {
+        let configured = self.configured.as_ref()?;
+        Some(SavedRun {
+            settings: configured.settings.clone(),
+            keyframes: configured.plan.keyframes.clone(),
+            detect: self.detect.clone(),
+            segment: self.segment.clone(),
+            track: self.track.clone(),
+            tracks: self.tracks.clone(),
+            propagation_skipped: self.propagation.as_ref().map(|p| p.skipped.clone()),
+            class_score_thresholds: self.eval_config.class_score_thresholds.clone(),
+            review: self.review.clone(),
+        })
+    }
+
+    /// The tracker in the middle of propagation, as bytes (`None` when
+    /// propagation is not under way).
+    pub fn saved_tracker(&self) -> Result<Option<Vec<u8>>, String> {
+        self.propagation
+            .as_ref()
+            .map(|p| {
+                p.tracker
+                    .save()
+                    .map_err(|e| format!("saving the tracker: {e}"))
+            })
+            .transpose()
+    }
+
+    /// Takes up a saved run, with the same clip and models loaded: its
+    /// settings are configured, its stage outputs put back (the tracker too,
+    /// from `tracker`, when propagation was under way); Run goes on from
+    /// there. Returns the plan.
+    pub fn resume(&mut self, saved: SavedRun, tracker: Option<&[u8]>) -> Result<Plan, String> {
+        let plan = self.configure(saved.settings)?;
+        if plan.keyframes != saved.keyframes {
+            return Err(format!(
+                "the saved run detected on frames {:?}, this clip plans {:?}: not the same clip",
+                saved.keyframes, plan.keyframes
+            ));
+        }
+        self.forget_from(0);
+        self.detect = saved.detect;
+        self.segment = saved.segment;
+        self.track = saved.track;
+        self.tracks = saved.tracks;
+        self.eval_config.class_score_thresholds = saved.class_score_thresholds;
+        if let (Some(skipped), Some(bytes)) = (saved.propagation_skipped, tracker) {
+            self.propagation = Some(self.loaded_propagation(bytes, skipped, &plan)?);
+        }
+        if self.tracks.is_some() {
+            self.review = saved.review;
+            self.apply_review()?;
+        }
+        Ok(plan)
+    }
+
+    fn loaded_propagation(
+        &self,
+        bytes: &[u8],
+        skipped: Vec<SkippedFrame>,
+        plan: &Plan,
+    ) -> Result<Propagation, String> {
+        let model = self
+            .tracker
+            .as_ref()
+            .ok_or("the saved run was propagating: choose its tracker checkpoint")?;
+        let before = skipped_frames(&[&self.detect.skipped, &self.segment.skipped]);
+        let frames: Vec<usize> = plan
+            .frames
+            .iter()
+            .copied()
+            .filter(|f| before.iter().chain(&skipped).all(|s| s.frame != *f))
+            .collect();
+        let tracker = Tracker::load(
+            bytes,
+            &model.model,
+            frames,
+            &self.segment_output(),
+            TrackSettings::default(),
+        )
+        .map_err(|e| format!("the saved tracker: {e}"))?;
+        Ok(Propagation { tracker, skipped })
     }
 
     /// The QA queue: every label of the run, hardest first (the
@@ -932,7 +1045,7 @@ mod session {
 
     use autolabel::pipeline::review::{Edit, LabelId, Review};
 
-    use super::{Pipeline, RunSettings};
+    use super::{Pipeline, RunSettings, SavedRun};
     use crate::page_files::PageFiles;
     use crate::{NuScenesFiles, checkpoint, js_error, to_js};
 
@@ -1188,6 +1301,46 @@ mod session {
                 Some(frame) => to_js(frame),
                 None => Ok(JsValue::UNDEFINED),
             }
+        }
+
+        /// What the clip is: the key its run is saved under.
+        pub fn identity(&self) -> String {
+            self.inner.identity().to_string()
+        }
+
+        /// The run so far as JSON text (`undefined` before Run), to keep in
+        /// the browser's storage.
+        #[wasm_bindgen(js_name = savedRun)]
+        pub fn saved_run(&self) -> Result<Option<String>, JsError> {
+            self.inner
+                .saved_run()
+                .map(|saved| serde_json::to_string(&saved))
+                .transpose()
+                .map_err(js_error)
+        }
+
+        /// The tracker in the middle of propagation, as bytes (`undefined`
+        /// when propagation is not under way).
+        #[wasm_bindgen(js_name = savedTracker)]
+        pub fn saved_tracker(&self) -> Result<Option<Vec<u8>>, JsError> {
+            self.inner.saved_tracker().map_err(js_error)
+        }
+
+        /// Takes up a saved run (`savedRun`'s text, and `savedTracker`'s
+        /// bytes if there were any) with the same clip and models loaded;
+        /// returns the plan. Run goes on from there.
+        pub fn resume(
+            &mut self,
+            saved: &str,
+            tracker: Option<Vec<u8>>,
+        ) -> Result<JsValue, JsError> {
+            let saved: SavedRun =
+                serde_json::from_str(saved).map_err(|e| js_error(format!("the saved run: {e}")))?;
+            let plan = self
+                .inner
+                .resume(saved, tracker.as_deref())
+                .map_err(js_error)?;
+            to_js(&plan)
         }
 
         /// The QA queue, hardest first:
@@ -1467,6 +1620,78 @@ mod tests {
             p.set_class_thresholds(BTreeMap::from([("boat".into(), 0.5)]))
                 .is_err()
         );
+    }
+
+    fn with_tracker(mut p: Pipeline) -> Pipeline {
+        let video = fixture("sam2-video-tiny");
+        let read = |f: &str| std::fs::read(video.join(f)).unwrap();
+        let config = Sam2VideoConfig::from_json(&String::from_utf8(read("config.json")).unwrap());
+        let device = init_device(BackendKind::Cpu).unwrap();
+        let model =
+            Sam2VideoModel::from_safetensors(config.unwrap(), &read("model.safetensors"), &device);
+        p.set_tracker(Some(model.unwrap()), "sam2-video");
+        p
+    }
+
+    /// The whole run's outputs, timings aside.
+    fn outcome(p: &Pipeline) -> (serde_json::Value, String) {
+        let mut report = serde_json::to_value(p.report().unwrap()).unwrap();
+        let fields = report.as_object_mut().unwrap();
+        fields.remove("stages");
+        fields.remove("frames_per_s");
+        fields["eval"].as_object_mut().unwrap().remove("cost");
+        (report, p.mot_tracks().unwrap())
+    }
+
+    #[test]
+    fn a_saved_run_resumes_in_a_new_page_to_the_same_outputs() {
+        let whole = {
+            let mut p = with_tracker(pipeline());
+            p.configure(settings()).unwrap();
+            while p.step().unwrap().is_some() {}
+            outcome(&p)
+        };
+        let mut first = with_tracker(pipeline());
+        first.configure(settings()).unwrap();
+        // Detect and segment, then five frames into propagation.
+        for _ in 0..(3 + 3 + 5) {
+            first.step().unwrap();
+        }
+        assert!(first.propagation.is_some());
+        let saved = serde_json::to_string(&first.saved_run().unwrap()).unwrap();
+        let tracker = first
+            .saved_tracker()
+            .unwrap()
+            .expect("propagation under way");
+        drop(first);
+
+        let mut again = with_tracker(pipeline());
+        let plan = again
+            .resume(serde_json::from_str(&saved).unwrap(), Some(&tracker))
+            .unwrap();
+        assert_eq!(plan.keyframes, [0, 6, 12]);
+        assert_eq!(
+            again.current_stage(),
+            Some(2),
+            "detect and segment are done"
+        );
+        let mut steps = 0;
+        while again.step().unwrap().is_some() {
+            steps += 1;
+        }
+        assert_eq!(
+            steps,
+            (13 - 5) + 3,
+            "the rest of propagation, evaluate, analyse, export"
+        );
+        assert_eq!(outcome(&again), whole);
+
+        let mut other =
+            with_tracker(Pipeline::demo(&SceneConfig::small(7, 320, 180), "cpu").unwrap());
+        let refused = other
+            .resume(serde_json::from_str(&saved).unwrap(), Some(&tracker))
+            .unwrap_err();
+        assert!(refused.contains("not the same clip"), "{refused}");
     }
 
     #[test]
