@@ -58,6 +58,23 @@ export class AnnealForm {
     show('min-samples', merge === 'dbscan');
   }
 
+  /** Shows `settings` (an `AnnealSettings` JSON, or null/undefined: annealing off); fields it leaves out stay empty. */
+  set(settings) {
+    this.toggle.checked = Boolean(settings);
+    const put = (key, value) => { this.field(key).value = value ?? ''; };
+    put('start', settings?.start);
+    put('floor', settings?.floor);
+    put('max', settings?.max_iterations);
+    if (settings?.scheduler?.kind) this.field('scheduler').value = settings.scheduler.kind;
+    put('step', settings?.scheduler?.step);
+    put('decay', settings?.scheduler?.decay);
+    if (settings?.merge?.kind) this.field('merge').value = settings.merge.kind;
+    put('iou', settings?.merge?.iou);
+    put('eps', settings?.merge?.eps);
+    put('min-samples', settings?.merge?.min_samples);
+    this.showFields();
+  }
+
   /** The `AnnealSettings` JSON when annealing is on (empty fields left to the core's defaults), else undefined. */
   settings() {
     if (!this.toggle.checked) return undefined;

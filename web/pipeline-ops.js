@@ -11,8 +11,12 @@
 //                               tables: {name: File}, images: {path: File}}  (dataroot-relative paths)
 //   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter | tracker;
 //                                                       source null for the tracker: none, tracks join the keyframes)
-//   pipelineRun        {settings}                     → {status: done | cancelled, plan, stages, report}
-//                      progress: {text, done, total, stage, stages}
+//   pipelineRun        {settings, keep}               → {status: done | cancelled, plan, stages, report}
+//                      progress: {text, done, total, stage, stages} | {saved: meta} | {warning}
+//                      keep: {models, ...} (the Run panel's meta): the run is kept in OPFS (web/run-store.js)
+//   pipelineSaved      {}                             → meta | null  (the clip's kept run)
+//   pipelineResume     {}                             → {plan, stages, meta} (the kept run taken up; Run goes on)
+//   pipelineForget     {}                             → {}
 //   pipelineCancel     {}                             → {running}  (the run stops after its current step)
 //   pipelineThresholds {thresholds: {class: t}}       → {report}   (re-evaluated, nothing detected again)
 //   pipelineOntology   {text, name}                   → ontology   (a file's text, read by the core: JSON, or noun chunks if NAME.jsonl)
@@ -26,6 +30,11 @@
 //   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, review.json, …)
 
 import { nuscenesTables, syncReader } from './page-files.js';
+import { forgetRun, loadRun, saveRun, savedMeta } from './run-store.js';
+
+// A running run is kept when it stops, and in between at most every second, and never so often that
+// keeping it takes more than a tenth of the time (the tracker's state is MiBs).
+const KEEP_EVERY_MS = 1000;
 
 /** Lets the worker read its message queue (a Cancel) between two steps. */
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -67,6 +76,27 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
   let session = null;
   let cancelRequested = false;
   let running = false;
+  let keep = null; // the Run panel's meta of the run being kept, or null
+  let keepFailed = false;
+
+  /** Keeps the session's run in OPFS with `status`; says what was kept, or (once) why it could not be. */
+  async function keepRun(status, progress) {
+    if (!keep || keepFailed) return;
+    const run = session.savedRun();
+    if (!run) return;
+    const stages = session.stages().map(({ stage, status: s, done, total }) => ({ stage, status: s, done, total }));
+    const meta = { ...keep, identity: session.identity(), status, stages, savedAt: Date.now() };
+    try {
+      await saveRun(meta.identity, meta, run, session.savedTracker() ?? null);
+      progress?.({ saved: meta });
+    } catch (e) {
+      keepFailed = true;
+      progress?.({
+        warning: `the run is not kept in this browser's storage (${e.name}: ${e.message}): it goes on, but a reload ` +
+          'cannot take it up. Free some storage (or allow it for this site) and Run again to keep it.',
+      });
+    }
+  }
 
   const open = () => {
     if (!session) throw new Error('no clip in the pipeline: open a clip first');
@@ -79,6 +109,7 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       await wasm();
       session?.free();
       session = null;
+      keep = null;
       session = await openSource(api(), source, progress);
       const { width, height } = session.frameSize();
       return { defaults: { ontology: JSON.parse(api().seedOntology()) }, width, height };
@@ -104,21 +135,35 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       });
     },
 
-    async pipelineRun({ settings }, progress) {
+    async pipelineRun({ settings, keep: keep_ }, progress) {
       const pipeline = open();
       if (running) throw new Error('the pipeline is already running');
       running = true;
       cancelRequested = false;
+      keep = keep_ ?? null;
+      keepFailed = false;
       try {
         const plan = pipeline.configure(settings);
+        let kept = performance.now();
+        let keepCost = 0;
         for (;;) {
-          if (cancelRequested) return { status: 'cancelled', plan, stages: pipeline.stages() };
+          if (cancelRequested) {
+            await keepRun('cancelled', progress);
+            return { status: 'cancelled', plan, stages: pipeline.stages() };
+          }
           const stage = pipeline.step();
           if (stage === undefined) break;
           const stages = pipeline.stages();
           progress({ ...describeStep(stage, stages), stage, stages });
+          if (performance.now() - kept >= Math.max(KEEP_EVERY_MS, 10 * keepCost)) {
+            const t0 = performance.now();
+            await keepRun('running', progress);
+            kept = performance.now();
+            keepCost = kept - t0;
+          }
           await yieldToMessages();
         }
+        await keepRun('done', progress);
         return { status: 'done', plan, stages: pipeline.stages(), report: pipeline.reportJson() };
       } finally {
         running = false;
@@ -132,7 +177,26 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
 
     async pipelineThresholds({ thresholds }) {
       if (running) throw new Error('wait for the run to finish before moving a threshold');
-      return { report: open().setClassThresholds(thresholds), stages: open().stages() };
+      const report = open().setClassThresholds(thresholds);
+      await keepRun('done');
+      return { report, stages: open().stages() };
+    },
+
+    async pipelineSaved() {
+      return savedMeta(open().identity());
+    },
+
+    async pipelineResume() {
+      const pipeline = open();
+      const saved = await loadRun(pipeline.identity());
+      if (!saved) throw new Error('this clip has no kept run');
+      const plan = serial(() => pipeline.resume(saved.run, saved.tracker ?? undefined));
+      return { plan: await plan, stages: pipeline.stages(), meta: saved.meta };
+    },
+
+    async pipelineForget() {
+      await forgetRun(open().identity());
+      return {};
     },
 
     async pipelineLabelled({ index }) {
@@ -167,17 +231,23 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
 
     async pipelineDecide({ edit }) {
       if (running) throw new Error('wait for the run to finish before reviewing its labels');
-      return serial(() => open().decide(JSON.stringify(edit)));
+      const state = await serial(() => open().decide(JSON.stringify(edit)));
+      await keepRun('done');
+      return state;
     },
 
     async pipelineUndo({ label }) {
       if (running) throw new Error('wait for the run to finish before reviewing its labels');
-      return open().undo(JSON.stringify(label));
+      const state = open().undo(JSON.stringify(label));
+      await keepRun('done');
+      return state;
     },
 
     async pipelineReviewLoad({ text, name }) {
       if (running) throw new Error('wait for the run to finish before reviewing its labels');
-      return serial(() => open().loadReview(text, name));
+      const state = await serial(() => open().loadReview(text, name));
+      await keepRun('done');
+      return state;
     },
 
     async pipelineFile({ name }) {

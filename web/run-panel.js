@@ -52,6 +52,16 @@ function describeStage(s) {
   return parts.join(' · ');
 }
 
+/** "Run of 18:20 kept in this browser: stopped at segment 1/3 (…)": the offer of a kept run's meta. */
+function describeKept(meta) {
+  const when = new Date(meta.savedAt).toLocaleString();
+  const models = Object.values(meta.models).map((m) => m.name).filter(Boolean).join(', ');
+  if (meta.status === 'done') return `A finished run of this clip is kept in this browser (${when}; ${models}): Resume reopens it without running a model.`;
+  const stage = meta.stages.find((s) => s.status !== 'done');
+  const where = stage ? `${stage.stage} ${stage.done}/${stage.total}` : 'the end';
+  return `A run of this clip is kept in this browser (${when}; ${models}), ${meta.status === 'cancelled' ? 'cancelled' : 'stopped'} at ${where}: Resume goes on from there.`;
+}
+
 /** Hands `bytes` to the browser as the download `name`. */
 function save(bytes, name, type) {
   const a = document.createElement('a');
@@ -77,6 +87,8 @@ export class RunPanel {
     this.loaded = { detector: null, segmenter: null, tracker: null }; // what the worker's session holds
     this.public = {
       status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, runs: 0, steps: {}, video: null,
+      kept: null, // the meta of the clip's run kept in this browser (web/run-store.js), or null
+      warnings: [],
     };
     app.state.pipeline = this.public;
     this.ontology = new OntologyEditor($('ontology-rows'), app.notify);
@@ -86,6 +98,8 @@ export class RunPanel {
     this.anneal = new AnnealForm($('run-anneal-box'), 'run-anneal', 'run-anneal');
     $('run-start').addEventListener('click', () => this.run());
     $('run-cancel').addEventListener('click', () => this.cancel());
+    $('run-resume').addEventListener('click', () => this.resume());
+    $('run-forget').addEventListener('click', () => this.forget());
     $('ontology-load').addEventListener('click', () => $('pick-ontology').click());
     $('pick-ontology').addEventListener('change', (e) => this.onOntologyFile(e.target));
     $('ontology-save').addEventListener('click', () => this.ontology.save());
@@ -140,7 +154,8 @@ export class RunPanel {
     this.opening = null;
     this.opened = false;
     this.loaded = { detector: null, segmenter: null, tracker: null };
-    Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, video: null });
+    Object.assign(this.public, { status: 'idle', stages: [], plan: null, report: null, thresholds: {}, error: null, video: null, kept: null });
+    this.showKept(null);
     $('run-report').hidden = true;
     this.app.reviewReset();
     this.renderStages([]);
@@ -176,6 +191,65 @@ export class RunPanel {
       this.updateControls();
     } catch (e) {
       if (this.worker === worker) this.fail(`the pipeline could not open the clip: ${e.message}`);
+      return;
+    }
+    try {
+      const kept = await worker.call('pipelineSaved');
+      if (this.worker === worker) this.showKept(kept);
+    } catch (e) {
+      this.app.notify('warning', `Run: the runs kept in this browser cannot be read (${e.message})`);
+    }
+  }
+
+  // -------------------------------------------------------------- kept runs
+
+  /** Offers the clip's kept run (`meta`), or hides the offer. */
+  showKept(meta) {
+    this.public.kept = meta;
+    $('run-kept').hidden = !meta;
+    if (meta) $('run-kept-text').textContent = describeKept(meta);
+    this.updateControls();
+  }
+
+  /** What Run keeps of this run in OPFS besides its outputs: the models and settings it ran with. */
+  keepMeta(settings) {
+    const models = Object.fromEntries(
+      Object.keys(SLOTS).map((slot) => [slot, { value: $(`run-${slot}`).value, name: this.chosen(slot)?.name ?? null }]),
+    );
+    return { models, settings };
+  }
+
+  /** Takes up the kept run: its models and settings chosen, its outputs put back, and Run goes on. */
+  async resume() {
+    const meta = this.public.kept;
+    if (!meta || ['running', 'opening'].includes(this.public.status)) return;
+    for (const slot of Object.keys(SLOTS)) {
+      const { value, name } = meta.models[slot];
+      const select = $(`run-${slot}`);
+      if (value === 'files:' && this.dropped[slot]?.weights.name !== name) {
+        this.app.notify('error', `Run: the kept run's ${slot} was your file ${name}: choose it with Files… and press Resume again`);
+        return;
+      }
+      if (value !== 'files:' && ![...select.options].some((o) => o.value === value)) {
+        this.app.notify('error', `Run: the kept run's ${slot} (${name}) is not in the model list`);
+        return;
+      }
+      select.value = value;
+    }
+    const { settings } = meta;
+    this.ontology.set(settings.ontology);
+    $('run-every').value = settings.every ?? '';
+    $('run-max-frames').value = settings.max_frames ?? '';
+    this.anneal.set(settings.anneal);
+    await this.run({ resume: true });
+  }
+
+  async forget() {
+    try {
+      await this.worker.call('pipelineForget');
+      this.showKept(null);
+    } catch (e) {
+      this.app.notify('error', `Run: the kept run could not be discarded (${e.message})`);
     }
   }
 
@@ -236,7 +310,8 @@ export class RunPanel {
     };
   }
 
-  async run() {
+  /** Runs the pipeline (`resume`: first takes up the clip's kept run). */
+  async run({ resume = false } = {}) {
     if (!this.worker || ['running', 'opening'].includes(this.public.status)) return;
     await this.opening;
     if (!this.opened) return;
@@ -244,8 +319,15 @@ export class RunPanel {
     this.updateControls();
     try {
       await this.ensureModels();
+      if (resume) {
+        const resumed = await this.worker.call('pipelineResume');
+        this.public.resumed = resumed.stages;
+        this.renderStages(resumed.stages);
+      }
+      this.showKept(null);
       this.setStatus('Running…');
-      const out = await this.worker.call('pipelineRun', { settings: this.settings() }, {
+      const settings = this.settings();
+      const out = await this.worker.call('pipelineRun', { settings, keep: this.keepMeta(settings) }, {
         onProgress: (p) => this.onProgress(p),
       });
       this.public.plan = out.plan;
@@ -274,6 +356,16 @@ export class RunPanel {
   }
 
   onProgress(p) {
+    if (p.saved) {
+      this.public.saved = p.saved;
+      $('run-kept-status').textContent = `Kept in this browser at ${new Date(p.saved.savedAt).toLocaleTimeString()}: a reload offers to resume.`;
+      return;
+    }
+    if (p.warning) {
+      this.public.warnings.push(p.warning);
+      this.app.notify('warning', `Run: ${p.warning}`);
+      return;
+    }
     if (p.stage) this.public.steps[p.stage] = (this.public.steps[p.stage] ?? 0) + 1;
     if (p.stages) this.renderStages(p.stages);
     else if (p.text) this.setStatus(p.text);
@@ -433,6 +525,8 @@ export class RunPanel {
   updateControls() {
     const { status } = this.public;
     $('run-start').disabled = !this.worker || ['running', 'opening'].includes(status);
+    $('run-resume').disabled = $('run-start').disabled;
+    $('run-forget').disabled = $('run-start').disabled;
     $('run-cancel').disabled = status !== 'running';
     const done = this.public.report !== null;
     for (const button of document.querySelectorAll('#run-downloads button')) button.disabled = !done || status === 'running';

@@ -26,7 +26,9 @@
 // queue deletes a false positive and fixes a box (dragged on the frame,
 // segmented by SAM 2 in the page): labels.json and tracks.txt carry exactly
 // that, flagged `reviewed`, as `autolabel run --review` of the page's
-// review.json gives (pipeline-qa.png).
+// review.json gives (pipeline-qa.png). A run is kept in the browser (OPFS)
+// as it goes: reloaded mid-run, the page offers it and Resume goes on to
+// `autolabel run`'s report; a finished run reopens without running a model.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -523,6 +525,54 @@ describe('the QA queue', () => {
     assert.deepEqual(labels.info, cli.info);
     const check = JSON.parse(execFileSync(PYTHON, [join(ROOT, 'tests/oracle/labels_check.py'), join(tmp.dir, 'page-labels.json'), join(tmp.dir, 'cli/predictions.json')], { encoding: 'utf8' }));
     assert.equal(check.annotations, labels.annotations.length, 'pycocotools loads the reviewed labels');
+  });
+});
+
+describe('a run kept in the browser', () => {
+  let tmp;
+  let cliReport;
+  const suite = suiteSession(async ({ session }) => {
+    tmp = await tempDir('autolabel-kept-');
+    cliReport = cliRun(writeOntology(tmp.dir), join(tmp.dir, 'cli'));
+    await openDemoPipeline(session, tmp.dir);
+  });
+  after(() => tmp?.cleanup());
+
+  /** Reloads the page and waits for its offer of the kept run. */
+  async function reloadToOffer(page) {
+    await page.reload();
+    await waitForFrame(page, 0, 150_000);
+    await waitPipeline(page, ['ready'], 150_000);
+    await page.waitForFunction(() => window.__autolabel.pipeline.kept !== null);
+    return page.locator('#run-kept-text').textContent();
+  }
+
+  it('takes up a run after a reload mid-run, and reopens the finished run without running a model', async () => {
+    const { page } = suite;
+    await page.locator('#run-start').click();
+    // The first time the run is kept (a second in: during detection), the page is reloaded.
+    await page.waitForFunction(() => window.__autolabel.pipeline.saved?.stages[0].done > 0, null, { timeout: RUN_TIMEOUT_MS, polling: 20 });
+    const kept = (await pipelineState(page)).saved;
+    assert.equal(kept.status, 'running');
+    const detected = kept.stages[0].done;
+    const offer = await reloadToOffer(page);
+    assert.match(offer, /stopped at detect \d\/3/);
+    await page.locator('#run-resume').click();
+    let s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    assert.equal(s.resumed[0].done, detected, 'the kept frames are back');
+    assert.equal(s.steps.detect ?? 0, 3 - detected, 'only the frames not kept are detected');
+    assertClose(timeless(s.report), timeless(cliReport), 'report');
+    const mot = readFileSync(await download(page, tmp.dir, 'tracks.txt'), 'utf8');
+    assertSameMot(mot, readFileSync(join(tmp.dir, 'cli/tracks.txt'), 'utf8'));
+
+    assert.match(await reloadToOffer(page), /finished run/);
+    await page.locator('#run-resume').click();
+    s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    for (const stage of ['detect', 'segment', 'track']) assert.equal(s.steps[stage] ?? 0, 0, `${stage} did not run again`);
+    assertClose(timeless(s.report), timeless(cliReport), 'the reopened report');
+    assert.equal(await page.locator('#run-kept').isVisible(), false, 'the offer is gone once taken up');
   });
 });
 
