@@ -8,8 +8,9 @@
 // downloads then carry the reviewed labels (labels.json with a `reviewed`
 // flag), and review.json keeps the decisions for `autolabel run --review`.
 
+import { PromptCanvas } from './prompt-canvas.js';
+
 const $ = (id) => document.getElementById(id);
-const DRAG_PX = 4; // a press that moves less than this (canvas px) is a click
 const ACTIONS = { accept: 'accepted', delete: 'deleted', delete_track: 'track deleted', fix: 'fixed' };
 const keyOf = (label) => `${label.frame}/${label.track_id}`;
 const escapeHtml = (s) =>
@@ -27,7 +28,6 @@ export class ReviewPanel {
     this.position = 0;
     this.decisions = new Map(); // "frame/track_id" → action
     this.fix = null; // {box, points} while a fix is drawn
-    this.drag = null;
     this.busy = false;
     this.public = { items: 0, position: 0, current: null, summary: null, edits: [], fixing: false, busy: false };
     app.state.review = this.public;
@@ -184,7 +184,6 @@ export class ReviewPanel {
   endFix() {
     if (!this.fix) return;
     this.fix = null;
-    this.drag = null;
     this.public.fixing = false;
     this.render();
   }
@@ -196,30 +195,18 @@ export class ReviewPanel {
   }
 
   wireCanvas(canvas) {
-    canvas.addEventListener('pointerdown', (e) => {
-      if (!this.fix || this.app.state.displayed !== this.current()?.frame) return;
-      canvas.setPointerCapture(e.pointerId);
-      this.drag = { x: e.offsetX, y: e.offsetY, now: null, negative: e.shiftKey || e.button === 2 };
-    });
-    canvas.addEventListener('pointermove', (e) => {
-      if (!this.drag) return;
-      this.drag.now = [e.offsetX, e.offsetY];
-      this.app.redraw();
-    });
-    canvas.addEventListener('pointerup', (e) => {
-      const drag = this.drag;
-      this.drag = null;
-      if (!drag || !this.fix) return;
-      const dpr = window.devicePixelRatio || 1;
-      const moved = Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) * dpr;
-      const a = this.clamp(this.app.toImage(drag.x * dpr, drag.y * dpr));
-      const b = this.clamp(this.app.toImage(e.offsetX * dpr, e.offsetY * dpr));
-      if (moved >= DRAG_PX) {
-        this.fix.box = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-      } else {
-        this.fix.points.push([a[0], a[1], drag.negative ? 0 : 1]);
-      }
-      this.render();
+    this.pointer = new PromptCanvas(canvas, {
+      active: () => Boolean(this.fix) && this.app.state.displayed === this.current()?.frame,
+      toImage: (x, y) => this.clamp(this.app.toImage(x, y)),
+      onBox: (box) => {
+        this.fix.box = box;
+        this.render();
+      },
+      onPoint: (point) => {
+        this.fix.points.push(point);
+        this.render();
+      },
+      redraw: this.app.redraw,
     });
   }
 
@@ -270,34 +257,10 @@ export class ReviewPanel {
   }
 
   /** The item's box (or the fix being drawn, with its points) over its frame; `view` maps image → canvas. */
-  drawOverlay(ctx, { scale, ox, oy }) {
+  drawOverlay(ctx, view) {
     const item = this.current();
     if ($('qa').hidden || !item || this.app.state.displayed !== item.frame) return;
-    const dpr = window.devicePixelRatio || 1;
-    const at = (x, y) => [ox + x * scale, oy + y * scale];
-    const box = this.fix?.box ?? item.box;
-    const [x0, y0] = at(box[0], box[1]);
-    const [x1, y1] = at(box[2], box[3]);
-    ctx.save();
-    ctx.lineWidth = 2.5 * dpr;
-    ctx.setLineDash([7 * dpr, 4 * dpr]);
-    ctx.strokeStyle = this.fix ? '#ffffff' : '#ffe14d';
-    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    if (this.drag?.now) {
-      ctx.strokeStyle = '#ffffffaa';
-      const [x, y] = [this.drag.x * dpr, this.drag.y * dpr];
-      ctx.strokeRect(x, y, this.drag.now[0] * dpr - x, this.drag.now[1] * dpr - y);
-    }
-    ctx.setLineDash([]);
-    for (const [x, y, label] of this.fix?.points ?? []) {
-      const [cx, cy] = at(x, y);
-      ctx.beginPath();
-      ctx.arc(cx, cy, 5 * dpr, 0, 2 * Math.PI);
-      ctx.fillStyle = label ? '#3ddc97' : '#ff5d8f';
-      ctx.fill();
-      ctx.strokeStyle = '#000000';
-      ctx.stroke();
-    }
-    ctx.restore();
+    const { box, points } = this.fix ?? { box: item.box, points: [] };
+    this.pointer.draw(ctx, view, { box, points, color: this.fix ? '#ffffff' : '#ffe14d' });
   }
 }

@@ -6,6 +6,7 @@
 
 import { CheckpointPicker, describeLoad, seconds } from './checkpoints.js';
 import { CancelledError } from './errors.js';
+import { PromptCanvas } from './prompt-canvas.js';
 
 const $ = (id) => document.getElementById(id);
 const MASK_COLORS = [
@@ -13,7 +14,6 @@ const MASK_COLORS = [
   [79, 157, 255],
   [255, 159, 67],
 ];
-const DRAG_PX = 4; // a press that moves less than this (canvas px) is a click
 
 export class Segmenter {
   /**
@@ -23,7 +23,6 @@ export class Segmenter {
   constructor(app) {
     this.app = app;
     this.prompt = { points: [], box: null };
-    this.drag = null;
     this.overlays = [];
     this.chosenMask = 0;
     this.generation = 0; // bumps when the frame or the model changes: stale answers are dropped
@@ -117,31 +116,18 @@ export class Segmenter {
   }
 
   wireCanvas(canvas) {
-    canvas.addEventListener('contextmenu', (e) => this.testing && e.preventDefault());
-    canvas.addEventListener('pointerdown', (e) => {
-      if (!this.testing || !this.app.bitmap()) return;
-      canvas.setPointerCapture(e.pointerId);
-      this.drag = { x: e.offsetX, y: e.offsetY, now: null, negative: e.shiftKey || e.button === 2 };
-    });
-    canvas.addEventListener('pointermove', (e) => {
-      if (!this.drag) return;
-      this.drag.now = [e.offsetX, e.offsetY];
-      this.app.redraw();
-    });
-    canvas.addEventListener('pointerup', (e) => {
-      const drag = this.drag;
-      this.drag = null;
-      if (!drag) return;
-      const dpr = window.devicePixelRatio || 1;
-      const moved = Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) * dpr;
-      const a = this.app.toImage(drag.x * dpr, drag.y * dpr);
-      const b = this.app.toImage(e.offsetX * dpr, e.offsetY * dpr);
-      if (moved >= DRAG_PX) {
-        this.prompt.box = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-      } else {
-        this.prompt.points.push([a[0], a[1], drag.negative ? 0 : 1]);
-      }
-      this.run();
+    this.pointer = new PromptCanvas(canvas, {
+      active: () => this.testing && Boolean(this.app.bitmap()),
+      toImage: this.app.toImage,
+      onBox: (box) => {
+        this.prompt.box = box;
+        this.run();
+      },
+      onPoint: (point) => {
+        this.prompt.points.push(point);
+        this.run();
+      },
+      redraw: this.app.redraw,
     });
   }
 
@@ -226,34 +212,7 @@ export class Segmenter {
       ctx.drawImage(overlay, ox, oy, overlay.width * scale, overlay.height * scale);
       ctx.restore();
     }
-    const dpr = window.devicePixelRatio || 1;
-    const at = (x, y) => [ox + x * scale, oy + y * scale];
-    ctx.save();
-    ctx.lineWidth = 2 * dpr;
-    if (this.prompt.box) {
-      const [x0, y0] = at(this.prompt.box[0], this.prompt.box[1]);
-      const [x1, y1] = at(this.prompt.box[2], this.prompt.box[3]);
-      ctx.setLineDash([6 * dpr, 4 * dpr]);
-      ctx.strokeStyle = '#ffffff';
-      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    }
-    if (this.drag?.now) {
-      ctx.setLineDash([4 * dpr, 4 * dpr]);
-      ctx.strokeStyle = '#ffffffaa';
-      const [x, y] = [this.drag.x * dpr, this.drag.y * dpr];
-      ctx.strokeRect(x, y, this.drag.now[0] * dpr - x, this.drag.now[1] * dpr - y);
-    }
-    ctx.setLineDash([]);
-    for (const [x, y, label] of this.prompt.points) {
-      const [cx, cy] = at(x, y);
-      ctx.beginPath();
-      ctx.arc(cx, cy, 5 * dpr, 0, 2 * Math.PI);
-      ctx.fillStyle = label ? '#3ddc97' : '#ff5d8f';
-      ctx.fill();
-      ctx.strokeStyle = '#000000';
-      ctx.stroke();
-    }
-    ctx.restore();
+    this.pointer.draw(ctx, view, this.prompt);
   }
 }
 

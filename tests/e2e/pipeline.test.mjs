@@ -29,6 +29,7 @@
 // review.json gives (pipeline-qa.png). A run is kept in the browser (OPFS)
 // as it goes: reloaded mid-run, the page offers it and Resume goes on to
 // `autolabel run`'s report; a finished run reopens without running a model.
+// With the storage full, the run ends with one warning saying so.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -573,6 +574,32 @@ describe('a run kept in the browser', () => {
     for (const stage of ['detect', 'segment', 'track']) assert.equal(s.steps[stage] ?? 0, 0, `${stage} did not run again`);
     assertClose(timeless(s.report), timeless(cliReport), 'the reopened report');
     assert.equal(await page.locator('#run-kept').isVisible(), false, 'the offer is gone once taken up');
+  });
+});
+
+describe('a run the browser\'s storage cannot keep', () => {
+  let tmp;
+  const suite = suiteSession(async ({ session }) => {
+    tmp = await tempDir('autolabel-full-');
+    await openDemoPipeline(session, writeOntology(tmp.dir));
+  });
+  after(() => tmp?.cleanup());
+
+  it('runs to the end with one warning that a reload cannot take it up', async () => {
+    const { page } = suite;
+    // The site's storage quota is 4 KiB: the first time the run is kept, OPFS refuses the write.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(page.url()).origin, quotaSize: 4096 });
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    assert.ok(s.stages.every((x) => x.status === 'done'));
+    assert.equal(s.warnings.length, 1, JSON.stringify(s.warnings));
+    assert.match(s.warnings[0], /not kept in this browser's storage \(QuotaExceededError/);
+    const { warnings } = await notices(page);
+    assert.ok(warnings.some((w) => w.includes('QuotaExceededError')), 'a visible notice');
+    assert.equal(await page.locator('#run-report').isVisible(), true, 'the report is on screen');
+    assert.equal(s.saved ?? null, null, 'nothing claims to be kept');
   });
 });
 

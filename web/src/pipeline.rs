@@ -1533,14 +1533,7 @@ mod tests {
 
     #[test]
     fn a_tracker_carries_the_labels_through_every_frame_one_step_a_frame() {
-        let mut p = pipeline();
-        let video = fixture("sam2-video-tiny");
-        let read = |f: &str| std::fs::read(video.join(f)).unwrap();
-        let config = Sam2VideoConfig::from_json(&String::from_utf8(read("config.json")).unwrap());
-        let device = init_device(BackendKind::Cpu).unwrap();
-        let model =
-            Sam2VideoModel::from_safetensors(config.unwrap(), &read("model.safetensors"), &device);
-        p.set_tracker(Some(model.unwrap()), "sam2-video");
+        let mut p = with_tracker(pipeline());
         p.configure(settings()).unwrap();
         let mut order = Vec::new();
         while let Some(stage) = p.step().unwrap() {
