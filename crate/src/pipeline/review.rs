@@ -234,8 +234,8 @@ pub enum ReviewError {
     #[error("{label}: {source}")]
     Points { label: LabelId, source: PromptError },
     #[error(
-        "{0}: the fix moves the box but has no mask yet: segment it with SAM 2 (in the page, \
-         or `autolabel review --segmenter DIR`)"
+        "{0}: the fix moves the box but has no mask yet: SAM 2 has to segment it (the page does; \
+         `autolabel run --review` does with its --segmenter)"
     )]
     Unsegmented(LabelId),
 }
