@@ -135,12 +135,12 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       });
     },
 
-    async pipelineRun({ settings, keep: keep_ }, progress) {
+    async pipelineRun({ settings, keep: meta }, progress) {
       const pipeline = open();
       if (running) throw new Error('the pipeline is already running');
       running = true;
       cancelRequested = false;
-      keep = keep_ ?? null;
+      keep = meta ?? null;
       keepFailed = false;
       try {
         const plan = pipeline.configure(settings);

@@ -150,6 +150,8 @@ pub struct SavedRun {
     keyframes: Vec<usize>,
     detect: Frames<FrameDetections>,
     segment: Frames<FrameMasks>,
+    /// Propagation's frames so far; once `tracks` is made, its time only
+    /// (the frames are `tracks`' own, not kept twice).
     track: Frames<FrameTracks>,
     tracks: Option<TrackOutput>,
     /// Frames left out of propagation under way (they do not decode).
@@ -853,7 +855,14 @@ impl Pipeline {
             keyframes: configured.plan.keyframes.clone(),
             detect: self.detect.clone(),
             segment: self.segment.clone(),
-            track: self.track.clone(),
+            track: match &self.tracks {
+                Some(_) => Frames {
+                    done: Vec::new(),
+                    skipped: self.track.skipped.clone(),
+                    seconds: self.track.seconds,
+                },
+                None => self.track.clone(),
+            },
             tracks: self.tracks.clone(),
             propagation_skipped: self.propagation.as_ref().map(|p| p.skipped.clone()),
             class_score_thresholds: self.eval_config.class_score_thresholds.clone(),
@@ -890,6 +899,10 @@ impl Pipeline {
         self.detect = saved.detect;
         self.segment = saved.segment;
         self.track = saved.track;
+        if let (Some(tracks), Some(_)) = (&saved.tracks, &self.tracker) {
+            // Propagated tracks are propagation's frames.
+            self.track.done = tracks.frames.clone();
+        }
         self.tracks = saved.tracks;
         self.eval_config.class_score_thresholds = saved.class_score_thresholds;
         if let (Some(skipped), Some(bytes)) = (saved.propagation_skipped, tracker) {
@@ -1678,6 +1691,21 @@ mod tests {
             "the rest of propagation, evaluate, analyse, export"
         );
         assert_eq!(outcome(&again), whole);
+
+        let finished = serde_json::to_string(&again.saved_run().unwrap()).unwrap();
+        let timings = again.report().unwrap().stages.clone();
+        let mut reopened = with_tracker(pipeline());
+        reopened
+            .resume(serde_json::from_str(&finished).unwrap(), None)
+            .unwrap();
+        assert_eq!(reopened.current_stage(), Some(3), "tracks are back");
+        while reopened.step().unwrap().is_some() {}
+        assert_eq!(outcome(&reopened), whole);
+        assert_eq!(
+            reopened.report().unwrap().stages,
+            timings,
+            "and the stages' timings"
+        );
 
         let mut other =
             with_tracker(Pipeline::demo(&SceneConfig::small(7, 320, 180), "cpu").unwrap());
