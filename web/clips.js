@@ -5,8 +5,9 @@
 //    cheapFrames (decoding a frame is fast enough to prefetch thumbnails),
 //    frame(index) → {bitmap, ms}, close(), and optionally
 //    unavailable: [[index, reason]] for frames known not to decode,
-//    pipelineSource() → what the pipeline worker opens (web/pipeline-ops.js;
-//    a video has none yet)}
+//    pipelineSource() → what the pipeline worker opens (web/pipeline-ops.js),
+//    or pipelineRefusal: why the pipeline cannot take the clip (a video
+//    that is not H.264 MP4, or a page that cannot decode it for the pipeline)}
 // Long steps take {signal, onProgress}; aborting the signal stops them.
 // `width`/`height` may be null (image folders): the first decoded frame tells.
 

@@ -14,6 +14,12 @@ export function syncReader(byPath, missing = 'not among the dropped files') {
   };
 }
 
+/** `read(offset, length) → Uint8Array` over one `File`, synchronously (a worker's FileReaderSync): the core's ranged reads of a video. */
+export function rangeReader(file) {
+  const sync = new FileReaderSync();
+  return (offset, length) => new Uint8Array(sync.readAsArrayBuffer(file.slice(offset, offset + length)));
+}
+
 /**
  * The `version` table files among `files` ({name: File}) collected into the
  * wasm module's NuScenesFiles (a missing table is left for the loader to

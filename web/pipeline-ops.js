@@ -7,6 +7,7 @@
 //   pipelineOpen       {source}                       → {defaults: {ontology}, frames, width, height}
 //                      source: {kind: 'demo', small}
 //                            | {kind: 'frames', folder, fps, files: [File]}   (the clip's frames, by name)
+//                            | {kind: 'video', file, maxFrames}   (an MP4: the core indexes it, the browser decodes it)
 //                            | {kind: 'nuscenes', root, version, scene, channel, maxFrames,
 //                               tables: {name: File}, images: {path: File}}  (dataroot-relative paths)
 //   pipelineModel      {slot, source, name}           → {source, sha256, bytes, ...} (slot: detector | segmenter | tracker;
@@ -29,7 +30,8 @@
 //   pipelineReviewLoad {text, name}                   → {edits, summary, stages} (a saved review.json taken up)
 //   pipelineFile       {name}                         → {bytes}    (tracks.txt, labels.json, training.zip, report.html, review.json, …)
 
-import { nuscenesTables, syncReader } from './page-files.js';
+import { nuscenesTables, rangeReader, syncReader } from './page-files.js';
+import { VideoBridge } from './video-bridge.js';
 import { forgetRun, loadRun, saveRun, savedMeta } from './run-store.js';
 
 // A running run is kept when it stops, and in between at most every second, and never so often that
@@ -44,8 +46,12 @@ const describeStep = (stage, stages) => {
   return s ? { text: `${stage} ${s.done}/${s.total}`, done: s.done, total: s.total } : { text: stage };
 };
 
-/** The PipelineSession of a clip `source` (see pipelineOpen); its files are read when a stage needs them. */
-async function openSource(api, source, progress) {
+/**
+ * The PipelineSession of a clip `source` (see pipelineOpen); its files are
+ * read when a stage needs them. A video's frames come from `bridge` (a
+ * VideoBridge, which the caller closes with the session).
+ */
+async function openSource(api, source, bridge, progress) {
   progress({ text: 'preparing the clip for the pipeline…' });
   switch (source.kind) {
     case 'demo':
@@ -54,6 +60,10 @@ async function openSource(api, source, progress) {
       const { folder, fps, files } = source;
       const byName = new Map(files.map((f) => [f.name, f]));
       return api.PipelineSession.folder(folder, [...byName.keys()], fps, syncReader(byName, 'not in the folder'));
+    }
+    case 'video': {
+      const { file, maxFrames } = source;
+      return api.PipelineSession.video(file.name, file.size, rangeReader(file), bridge, maxFrames);
     }
     case 'nuscenes': {
       const { root, version, scene, channel, maxFrames, tables, images } = source;
@@ -74,6 +84,7 @@ async function openSource(api, source, progress) {
  */
 export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
   let session = null;
+  let bridge = null; // the video decoder of a video clip
   let cancelRequested = false;
   let running = false;
   let keep = null; // the Run panel's meta of the run being kept, or null
@@ -109,8 +120,11 @@ export function pipelineOps({ wasm, api, checkpointFiles, serial, transfer }) {
       await wasm();
       session?.free();
       session = null;
+      bridge?.close();
+      bridge = null;
       keep = null;
-      session = await openSource(api(), source, progress);
+      if (source.kind === 'video') bridge = await VideoBridge.open(source.file);
+      session = await openSource(api(), source, bridge, progress);
       const { width, height } = session.frameSize();
       return { defaults: { ontology: JSON.parse(api().seedOntology()) }, width, height };
     },

@@ -147,7 +147,7 @@ export class RunPanel {
 
   // ---------------------------------------------------------------- the clip
 
-  /** A clip is on screen: the pipeline worker opens it (a video: not yet). */
+  /** A clip is on screen: the pipeline worker opens it (a video the core cannot read: not). */
   onClip(clip) {
     this.worker?.terminate();
     this.worker = null;
@@ -161,11 +161,7 @@ export class RunPanel {
     this.renderStages([]);
     this.app.labelsChanged();
     if (!clip.pipelineSource) {
-      this.setStatus(
-        'This version of the page runs the pipeline on frame folders, nuScenes scenes and the demo scene. ' +
-          'For a video, run `autolabel run --clip VIDEO`, or drop a folder of its frames ' +
-          '(`ffmpeg -i VIDEO frames/%05d.jpg`).',
-      );
+      this.setStatus(clip.pipelineRefusal);
       this.updateControls();
       return;
     }

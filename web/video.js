@@ -11,7 +11,9 @@
 // - a file cut short after its header still seeks "successfully" and keeps
 //   showing the last frame it could decode: a frame far before the target.
 
+import { ComputeWorker } from './compute.js';
 import { CancelledError, InputError } from './errors.js';
+import { videoUnsupported } from './video-bridge.js';
 
 const VIDEO_EXTENSIONS = ['mp4', 'm4v', 'mov', 'webm', 'mkv', 'ogv'];
 const METADATA_TIMEOUT_MS = 20_000;
@@ -137,13 +139,52 @@ class FrameReader {
   }
 }
 
+/**
+ * The core's index of an MP4 (web/src/video.rs → videoIndex: its frames as
+ * `autolabel run --clip` numbers them), read in a short-lived worker, or the
+ * core's reason it cannot read the file: {index} | {refusal}.
+ */
+async function coreIndex(file, maxFrames, signal) {
+  const worker = new ComputeWorker();
+  const stop = () => worker.terminate();
+  signal?.addEventListener('abort', stop);
+  try {
+    return { index: await worker.call('videoIndex', { file, maxFrames }) };
+  } catch (e) {
+    if (signal?.aborted) throw new CancelledError();
+    return { refusal: e.message };
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    worker.terminate();
+  }
+}
+
+/** The clip's `pipelineSource`, or its `pipelineRefusal`: why the pipeline cannot take the video here. */
+function pipelineAccess(file, index, refusal, maxFrames) {
+  if (!index) {
+    return {
+      pipelineRefusal:
+        `The pipeline reads H.264 MP4 videos, and not this one: ${refusal}. Convert it ` +
+        '(`ffmpeg -i VIDEO -c:v libx264 -pix_fmt yuv420p clip.mp4`), or drop a folder of its frames ' +
+        '(`ffmpeg -i VIDEO frames/%05d.jpg`).',
+    };
+  }
+  const why = videoUnsupported();
+  if (why) return { pipelineRefusal: `The pipeline cannot decode this video here: ${why}.` };
+  return { pipelineSource: async () => ({ kind: 'video', file, maxFrames }) };
+}
+
 /** How many frames `fps` sampling of `duration` seconds gives, capped at `maxFrames`. */
 const sampledFrameCount = (duration, fps, maxFrames) =>
   Math.max(1, Math.min(maxFrames, Math.floor(duration * fps + 1e-6)));
 
 /**
- * Opens a video file as a clip sampled at `fps` (at most `maxFrames` frames).
- * Checks that the first and the last sampled frames decode, so a damaged or
+ * Opens a video file as a clip. An MP4 the core reads (H.264) has the core's
+ * frames — every frame of the file, at most `maxFrames`, frame `i` what
+ * `autolabel run --clip` calls frame `i` — and can go to the pipeline; any
+ * other video is sampled at `fps` (at most `maxFrames` frames) for the
+ * panels, and `pipelineRefusal` says why the pipeline cannot take it.
+ * Checks that the first and the last frames decode, so a damaged or
  * truncated file fails here with a message naming it, not halfway through.
  */
 export async function openVideo(file, { fps, maxFrames, signal, onProgress }) {
@@ -176,9 +217,11 @@ export async function openVideo(file, { fps, maxFrames, signal, onProgress }) {
     });
     if (!video.videoWidth) throw new InputError(`'${file.name}' has no video track.`);
     const duration = await finiteDuration(video, signal);
-    const count = sampledFrameCount(duration, fps, maxFrames);
+    onProgress({ text: `indexing ${file.name}…` });
+    const { index, refusal } = await coreIndex(file, maxFrames, signal);
+    const count = index ? index.frames.length : sampledFrameCount(duration, fps, maxFrames);
     const reader = new FrameReader(video, duration);
-    const timeOf = (index) => index / fps;
+    const timeOf = index ? (i) => index.frames[i].timestamp_us / 1e6 : (i) => i / fps;
     onProgress({ text: `checking that ${file.name} decodes to its end…` });
     await Promise.all([reader.read(0), reader.read(timeOf(count - 1))]).then(
       (bitmaps) => bitmaps.forEach((b) => b.close()),
@@ -193,15 +236,19 @@ export async function openVideo(file, { fps, maxFrames, signal, onProgress }) {
     return {
       kind: 'video',
       name: file.name,
-      title: `${file.name} · ${duration.toFixed(2)} s at ${fps} fps`,
+      title: index
+        ? `${file.name} · ${duration.toFixed(2)} s, ${count} frames`
+        : `${file.name} · ${duration.toFixed(2)} s at ${fps} fps`,
       width: video.videoWidth,
       height: video.videoHeight,
-      frames: Array.from({ length: count }, (_, index) => ({
-        index,
-        timestamp_us: Math.round(timeOf(index) * 1e6),
-        name: `${file.name} @ ${timeOf(index).toFixed(3)} s`,
-        is_key_frame: false,
-      })),
+      frames:
+        index?.frames ??
+        Array.from({ length: count }, (_, i) => ({
+          index: i,
+          timestamp_us: Math.round(timeOf(i) * 1e6),
+          name: `${file.name} @ ${timeOf(i).toFixed(3)} s`,
+          is_key_frame: false,
+        })),
       groundTruth: [],
       cheapFrames: true,
       frame: async (index) => {
@@ -209,6 +256,7 @@ export async function openVideo(file, { fps, maxFrames, signal, onProgress }) {
         const bitmap = await reader.read(timeOf(index));
         return { bitmap, ms: performance.now() - t0 };
       },
+      ...pipelineAccess(file, index, refusal, maxFrames),
       close,
     };
   } catch (e) {

@@ -9,6 +9,8 @@
 //   nuscenesLoad  {version, files: {name: File}}  → {scenes, cameras}   (the version folder's files)
 //   nuscenesClip  {scene, channel, maxFrames}    → ClipView
 //   folderFrames  {folder, names, fps, maxFrames} → [FrameInfo]
+//   videoIndex    {file, maxFrames}              → {width, height, frames: [FrameInfo]} (an MP4 as the core
+//                                                  indexes it, or the core's reason it cannot)
 //   decode        {file}                         → ImageBitmap        (a JPG/PNG file, decoded by the core:
 //                                                  completely, or an error naming the file)
 //   sam2Load      {url | files, backend, sha256} → {info, files, loadMs} (SAM 2 weights → model)
@@ -30,7 +32,7 @@
 
 import { fetchModelFile, mib, sha256 } from './model-store.js';
 import { batchOps } from './batch-ops.js';
-import { nuscenesTables } from './page-files.js';
+import { nuscenesTables, rangeReader } from './page-files.js';
 import { pipelineOps } from './pipeline-ops.js';
 
 const BUILDS = {
@@ -252,6 +254,11 @@ const ops = {
   async folderFrames({ folder, names, fps, maxFrames }) {
     await wasm();
     return api.folderFrames(folder, names, fps, maxFrames);
+  },
+
+  async videoIndex({ file, maxFrames }) {
+    await wasm();
+    return api.videoIndex(file.name, file.size, rangeReader(file), maxFrames);
   },
 
   sam2Load: (args, progress) => loadSession('sam2', args, progress),

@@ -1,4 +1,6 @@
-// Every way in: a video file (picker and drop), a folder of frames, a nuScenes
+// Every way in: a video file (picker and drop; an H.264 MP4 has the core's
+// frames, every frame of the file, whatever the fps option; a WebM is sampled
+// by the browser at the fps option), a folder of frames, a nuScenes
 // folder, and each bad input — which must give a visible, specific message and
 // leave the clip on screen as it was. Fixtures: tests/e2e/fixtures/ (see its
 // README); the nuScenes folder is written at test time by the `autolabel demo`
@@ -272,12 +274,27 @@ describe('inputs', () => {
     await assertKept('tiny.mp4', /'truncated-head\.mp4' (cannot be opened as a video|is truncated)/);
   });
 
-  it('resamples the video when the fps option changes', async () => {
+  it('keeps an MP4\'s own frames when the fps option changes: frame i is autolabel run --clip\'s', async () => {
     await page.locator('.options summary').click();
     await page.locator('#opt-fps').fill('5');
     await page.locator('#opt-fps').blur();
-    await page.waitForFunction(() => window.__autolabel.frames.length === 10, null, { timeout: 20_000 });
     await page.locator('.options summary').click();
+    await page.waitForTimeout(300); // the clip reopens with the new options
+    const s = await waitIdle(page);
+    assert.equal(s.frames, 20, 'every frame of the file, as the core indexes it');
+    const names = await page.evaluate(() => window.__autolabel.frames.map((f) => f.name));
+    assert.equal(names[7], 'tiny.mp4#7');
+    await page.locator('#slider').fill('13');
+    await waitForFrame(page, 13);
+    await assertRed(150, 'frame 13');
+  });
+
+  it('opens a dropped WebM file', async () => {
+    await dropFixture('tiny.webm', 'video/webm');
+    await page.waitForFunction(() => window.__autolabel.clip?.name === 'tiny.webm' || window.__autolabel.errors.length);
+    const s = await waitIdle(page);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.frames, 10, 'a WebM is sampled by the browser at the fps option (5)');
     await page.locator('#slider').fill('3');
     await waitForFrame(page, 3);
     await assertRed(80, 'frame 3 at 5 fps = source frame 6');
@@ -286,14 +303,6 @@ describe('inputs', () => {
     await page.locator('#opt-fps').blur();
     await page.waitForFunction(() => window.__autolabel.frames.length === 20, null, { timeout: 20_000 });
     await page.locator('.options summary').click();
-  });
-
-  it('opens a dropped WebM file', async () => {
-    await dropFixture('tiny.webm', 'video/webm');
-    await page.waitForFunction(() => window.__autolabel.clip?.name === 'tiny.webm' || window.__autolabel.errors.length);
-    const s = await waitIdle(page);
-    assert.deepEqual(s.errors, []);
-    assert.equal(s.frames, 20);
     await page.locator('#slider').fill('11');
     await waitForFrame(page, 11);
     await assertRed(130, 'webm frame 11');

@@ -29,7 +29,12 @@
 // review.json gives (pipeline-qa.png). A run is kept in the browser (OPFS)
 // as it goes: reloaded mid-run, the page offers it and Resume goes on to
 // `autolabel run`'s report; a finished run reopens without running a model.
-// With the storage full, the run ends with one warning saying so.
+// With the storage full, the run ends with one warning saying so. A dropped
+// H.264 MP4 (the demo scene's frames, encoded by ffmpeg) runs to
+// `autolabel run --clip VIDEO`'s report and labels: the page's frames are the
+// core's (its MP4 index, the browser's WebCodecs decoder, the core's colour
+// conversion), the CLI's OpenH264 ones (pipeline-video.png); a WebM opens
+// for the panels, and the Run panel says why the pipeline cannot take it.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,7 +42,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, findCli, notices, probeVideo, ROOT, screenshot, suiteSession, tempDir, TINY_ONTOLOGY, waitForFrame } from './harness.mjs';
+import { ARTIFACTS, findCli, notices, probeVideo, requireTool, ROOT, screenshot, suiteSession, tempDir, TINY_ONTOLOGY, waitForFrame } from './harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS ?? 300_000);
 const PYTHON = process.env.AUTOLABEL_PYTHON ?? join(homedir(), '.cache/autolabel/venv/bin/python');
@@ -831,6 +836,75 @@ describe('the pipeline on a dropped frame folder and a nuScenes scene', () => {
     assertClose(timeless(s.report), timeless(cli), 'report');
     const labels = await download(page, tmp.dir, 'labels.json');
     assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli-nuscenes/labels.json')), 'labels.json');
+  });
+});
+
+describe('the pipeline on a dropped video', () => {
+  let tmp;
+  const suite = suiteSession(async () => {
+    requireTool('ffmpeg', 'apt-get install ffmpeg');
+    tmp = await tempDir('autolabel-video-clip-');
+    writeOntology(tmp.dir);
+    const scene = join(tmp.dir, 'nuscenes');
+    autolabel(['demo', '--frames', '13', '--size', '640x360', '--out', scene]);
+    // The scene's camera frames in time order (their names sort by time), numbered for ffmpeg.
+    const frames = join(tmp.dir, 'frames');
+    mkdirSync(frames);
+    const paths = ['samples/CAM_FRONT', 'sweeps/CAM_FRONT'].flatMap((dir) =>
+      readdirSync(join(scene, dir)).map((name) => [name, join(scene, dir, name)]));
+    paths.sort(([a], [b]) => a.localeCompare(b));
+    paths.forEach(([, path], i) => copyFileSync(path, join(frames, `${String(i).padStart(4, '0')}.jpg`)));
+    const encode = (codec, out) => execFileSync('ffmpeg', ['-v', 'error', '-framerate', '12', '-i', join(frames, '%04d.jpg'), ...codec, join(tmp.dir, out)]);
+    // Constrained Baseline (no B-frames: OpenH264 decodes it bit-exactly), a seek point every 6 frames.
+    encode(['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '6'], 'clip.mp4');
+    encode(['-c:v', 'libvpx-vp9', '-b:v', '300k'], 'clip.webm');
+  });
+  after(() => tmp?.cleanup());
+
+  async function openVideo(name) {
+    const { session, page } = suite;
+    await page.goto(session.url('?runDetector=grounding-dino-tiny-fixture&runSegmenter=sam2-tiny-fixture'));
+    await page.locator('#pick-video').setInputFiles(join(tmp.dir, name));
+    await waitForFrame(page, 0, 60_000);
+  }
+
+  it('runs an H.264 MP4 to autolabel run --clip\'s report and labels', async () => {
+    const { page } = suite;
+    await openVideo('clip.mp4');
+    const clip = await page.evaluate(() => window.__autolabel.frames.map((f) => [f.index, f.timestamp_us, f.name]));
+    assert.deepEqual(clip.map(([i]) => i), [...Array(13).keys()], 'every frame of the file, as the core indexes it');
+    assert.equal(clip[12][2], 'clip.mp4#12');
+    await waitPipeline(page, ['ready'], 150_000);
+    await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
+    await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
+    await page.locator('#run-start').click();
+    const s = await waitPipeline(page, ['done', 'error']);
+    assert.equal(s.error, null);
+    // The CLI from the clip's folder, so that its frames are named as the page's (clip.mp4#i).
+    execFileSync(cli, [
+      'run', '--quiet', '--clip', 'clip.mp4',
+      '--detector', join(FIXTURES, 'grounding-dino-tiny'),
+      '--segmenter', join(FIXTURES, 'sam2-tiny'),
+      '--ontology', 'ontology.json', '--out', 'cli-video',
+    ], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cliReport = readJson(join(tmp.dir, 'cli-video/report.json'));
+    assert.equal(s.report.source, 'video clip.mp4 (13 frames)');
+    assert.deepEqual(s.report.skipped_frames, []);
+    const detections = Object.values(s.report.detections_per_class).reduce((a, b) => a + b, 0);
+    assert.ok(detections > 0, 'the tiny detector finds objects in the demo scene');
+    assertClose(timeless(s.report), timeless(cliReport), 'report');
+    const labels = await download(page, tmp.dir, 'labels.json');
+    assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli-video/labels.json')), 'labels.json');
+    await screenshot(page, 'pipeline-video.png');
+  });
+
+  it('opens a WebM for the panels and says why the pipeline cannot take it', async () => {
+    const { page } = suite;
+    await openVideo('clip.webm');
+    await page.waitForFunction(() => /H\.264 MP4/.test(document.getElementById('run-status')?.textContent ?? ''));
+    const status = await page.locator('#run-status').textContent();
+    assert.match(status, /clip\.webm is not an MP4 file/);
+    assert.match(status, /ffmpeg -i VIDEO -c:v libx264/);
   });
 });
 

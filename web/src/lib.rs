@@ -33,6 +33,8 @@ pub mod page_files;
 pub mod pipeline;
 pub mod pixels;
 pub mod sam2;
+#[cfg(target_arch = "wasm32")]
+pub mod video;
 
 /// Routes Rust panics to `console.error` with their message, once per instance.
 #[wasm_bindgen(start)]

@@ -32,7 +32,7 @@ impl PageFiles {
 }
 
 /// A thrown JS value's message (an `Error`'s, or the value as text).
-fn thrown_message(value: &JsValue) -> String {
+pub(crate) fn thrown_message(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

@@ -1060,6 +1060,7 @@ mod session {
 
     use super::{Pipeline, RunSettings, SavedRun};
     use crate::page_files::PageFiles;
+    use crate::video::{BrowserVideo, VideoBridge};
     use crate::{NuScenesFiles, checkpoint, js_error, to_js};
 
     /// Where the models run, for the report: the CPU build and its threads.
@@ -1121,6 +1122,24 @@ mod session {
             let files = PageFiles::in_folder(read, folder);
             let input =
                 Input::image_files(Box::new(files), folder, names, fps).map_err(js_error)?;
+            Self::open(input, ClassMap::nuscenes_default())
+        }
+
+        /// A dropped MP4 file `name` of `size` bytes (its first `max_frames`
+        /// frames, all without), read through `read(offset, length) →
+        /// Uint8Array`, its frames decoded by the browser through `bridge`
+        /// (web/video-bridge.js): the clip `autolabel run --clip VIDEO` makes
+        /// of that file.
+        pub fn video(
+            name: &str,
+            size: f64,
+            read: js_sys::Function,
+            bridge: VideoBridge,
+            max_frames: Option<u32>,
+        ) -> Result<PipelineSession, JsError> {
+            let video = BrowserVideo::open(name, size as u64, read, bridge).map_err(js_error)?;
+            let max_frames = max_frames.map(|n| n as usize);
+            let input = Input::video(Box::new(video), max_frames);
             Self::open(input, ClassMap::nuscenes_default())
         }
 

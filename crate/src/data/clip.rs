@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::frame::Frame;
 use super::image_file::decode_rgb;
+use super::mp4::{Mp4Track, VideoError, VideoFrames};
 use super::nuscenes::{CameraFrame, DataSource, NuScenes, NuScenesError, ReadError};
 use super::synthetic::SyntheticScene;
 
@@ -24,6 +25,21 @@ pub struct FrameInfo {
 }
 
 impl FrameInfo {
+    /// A video's frames (its first `max_frames`, all without), in
+    /// presentation order, frame `i` named `FILE#i`.
+    pub fn of_video(track: &Mp4Track, max_frames: Option<usize>) -> Vec<FrameInfo> {
+        let count = max_frames.map_or(track.len(), |max| max.min(track.len()));
+        (0..count)
+            .zip(track.timestamps_us())
+            .map(|(index, &timestamp_us)| FrameInfo {
+                index,
+                timestamp_us,
+                name: format!("{}#{index}", track.path().display()),
+                is_key_frame: false,
+            })
+            .collect()
+    }
+
     /// A nuScenes camera chain's frames (`name`: the image path in the
     /// dataset), indexed in chain order, sweeps included.
     pub fn of_camera_chain(frames: &[CameraFrame]) -> Vec<FrameInfo> {
@@ -54,9 +70,8 @@ pub enum ClipError {
     NoFrames(String),
     #[error("{location}: {message}")]
     Io { location: String, message: String },
-    #[cfg(feature = "native")]
     #[error(transparent)]
-    Video(#[from] super::video::VideoError),
+    Video(#[from] VideoError),
 }
 
 impl ClipError {
@@ -67,15 +82,12 @@ impl ClipError {
     /// frame index past the clip, a broken dataset table, an unreadable MP4
     /// index or file) concerns the whole clip.
     pub fn is_bad_frame(&self) -> bool {
-        match self {
-            ClipError::Read(_) | ClipError::Decode { .. } => true,
-            #[cfg(feature = "native")]
-            ClipError::Video(
-                super::video::VideoError::Decode { .. }
-                | super::video::VideoError::Truncated { .. },
-            ) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            ClipError::Read(_)
+                | ClipError::Decode { .. }
+                | ClipError::Video(VideoError::Decode { .. } | VideoError::Truncated { .. })
+        )
     }
 }
 
@@ -87,8 +99,8 @@ enum Frames {
     },
     /// Rendered on demand.
     Demo(Box<SyntheticScene>),
-    #[cfg(feature = "native")]
-    Video(Box<super::video::Mp4Video>),
+    /// An MP4's frames, decoded by the platform's decoder.
+    Video(Box<dyn VideoFrames>),
 }
 
 /// A sequence of frames with timestamps, decoded on demand.
@@ -183,24 +195,21 @@ impl Clip {
         }
     }
 
-    /// An MP4 (H.264) file.
+    /// An MP4 (H.264) file, decoded with OpenH264.
     #[cfg(feature = "native")]
     pub fn video(path: &std::path::Path) -> Result<Self, ClipError> {
         let video = super::video::Mp4Video::open(path)?;
-        let infos = (0..video.len())
-            .map(|index| {
-                Ok(FrameInfo {
-                    index,
-                    timestamp_us: video.timestamp_us(index)?,
-                    name: format!("{}#{index}", path.display()),
-                    is_key_frame: false,
-                })
-            })
-            .collect::<Result<Vec<_>, ClipError>>()?;
-        Ok(Clip {
+        Ok(Self::of_video(Box::new(video), None))
+    }
+
+    /// The frames of a video (its first `max_frames`, all without; frame `i`
+    /// named `FILE#i`), decoded by `video`.
+    pub fn of_video(video: Box<dyn VideoFrames>, max_frames: Option<usize>) -> Self {
+        let infos = FrameInfo::of_video(video.track(), max_frames);
+        Clip {
             infos,
-            frames: Frames::Video(Box::new(video)),
-        })
+            frames: Frames::Video(video),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -228,7 +237,6 @@ impl Clip {
                 index,
                 len: scene.len(),
             })?,
-            #[cfg(feature = "native")]
             Frames::Video(video) => return Ok(video.frame(index)?),
         };
         Ok(Frame {

@@ -5,6 +5,7 @@
 
 use crate::data::classes::ClassMap;
 use crate::data::clip::{Clip, ClipError};
+use crate::data::mp4::VideoFrames;
 use crate::data::nuscenes::{DataSource, GroundTruthError, MemorySource, NuScenes, NuScenesError};
 use crate::data::synthetic::{SceneConfig, SceneError, SyntheticScene};
 use crate::eval::data::GroundTruth;
@@ -94,7 +95,8 @@ impl Input {
                 &name,
             ))
         } else {
-            Ok(Self::without_truth(Clip::video(path)?, "video", &name))
+            let video = crate::data::video::Mp4Video::open(path).map_err(ClipError::from)?;
+            Ok(Self::video(Box::new(video), None))
         }
     }
 
@@ -110,6 +112,16 @@ impl Input {
     ) -> Result<Self, InputError> {
         let clip = Clip::image_files(source, names, fps)?;
         Ok(Self::without_truth(clip, "frame folder", folder))
+    }
+
+    /// The frames of a video (its first `max_frames`, all without), decoded
+    /// by `video` (OpenH264 natively, the browser's decoder in the page),
+    /// without ground truth: named by its file, as `autolabel run --clip
+    /// VIDEO` names it.
+    pub fn video(video: Box<dyn VideoFrames>, max_frames: Option<usize>) -> Self {
+        let name = video.track().path().display().to_string();
+        let clip = Clip::of_video(video, max_frames);
+        Self::without_truth(clip, "video", &name)
     }
 
     fn without_truth(clip: Clip, kind: &str, name: &str) -> Self {
