@@ -95,8 +95,7 @@ impl Input {
                 &name,
             ))
         } else {
-            let video = crate::data::video::Mp4Video::open(path).map_err(ClipError::from)?;
-            Ok(Self::video(Box::new(video), None))
+            Ok(Self::without_truth(Clip::video(path)?, "video", &name))
         }
     }
 
