@@ -591,71 +591,116 @@ pub fn build_dataset(
     classes: &[String],
     format: SegmentationFormat,
 ) -> Result<Exported, CocoError> {
-    let mut warnings = Vec::new();
-    let mut annotations = Vec::new();
+    let mut builder = DatasetBuilder::new(classes, format);
     for f in frames {
-        for (k, o) in f.objects.iter().enumerate() {
-            let at = format!("frame {} object {k}", f.image_id);
-            let class = classes.iter().position(|c| *c == o.class).ok_or_else(|| {
-                invalid(
-                    &at,
-                    format!("class '{}' is not one of {classes:?}", o.class),
-                )
-            })?;
-            let bbox = xyxy_to_xywh(o.bbox);
-            check_box(&at, bbox)?;
-            let id = annotations.len() as i64 + 1;
-            let (segmentation, area) = match &o.mask {
-                None => (None, bbox[2] * bbox[3]),
-                Some(m) => {
-                    if (m.width(), m.height()) != (f.width, f.height) {
-                        return Err(invalid(
-                            &at,
-                            format!(
-                                "mask is {}×{}, the frame {}×{}",
-                                m.width(),
-                                m.height(),
-                                f.width,
-                                f.height
-                            ),
-                        ));
-                    }
-                    let seg = mask_segmentation(m, format, id, &mut warnings);
-                    (Some(seg), m.area() as f64)
-                }
-            };
-            annotations.push(CocoAnnotation {
-                id,
-                image_id: f.image_id,
-                category_id: class as i64 + 1,
-                bbox,
-                area: Some(area),
-                iscrowd: 0,
-                segmentation,
-                score: o.score,
-                track_id: o.track_id,
-                reviewed: o.reviewed,
-                extra: Map::new(),
-            });
+        builder.push(f)?;
+    }
+    Ok(builder.finish())
+}
+
+/// [`build_dataset`] a frame at a time: a clip's decoded masks need not all
+/// be held at once (a mask is a byte a pixel; its segmentation is kept).
+pub struct DatasetBuilder<'a> {
+    classes: &'a [String],
+    format: SegmentationFormat,
+    images: Vec<CocoImage>,
+    annotations: Vec<CocoAnnotation>,
+    warnings: Vec<String>,
+}
+
+impl<'a> DatasetBuilder<'a> {
+    pub fn new(classes: &'a [String], format: SegmentationFormat) -> Self {
+        DatasetBuilder {
+            classes,
+            format,
+            images: Vec::new(),
+            annotations: Vec::new(),
+            warnings: Vec::new(),
         }
     }
-    let dataset = CocoDataset {
-        info: Some(serde_json::json!({"description": "autolabel export"})),
-        licenses: Vec::new(),
-        images: frames
-            .iter()
-            .map(|f| CocoImage {
-                id: f.image_id,
-                file_name: f.file_name.clone(),
-                width: f.width,
-                height: f.height,
-                extra: Map::new(),
-            })
-            .collect(),
-        annotations,
-        categories: categories(classes),
-    };
-    Ok(Exported { dataset, warnings })
+
+    /// Adds frame `f` and its objects.
+    pub fn push(&mut self, f: &LabelledFrame) -> Result<(), CocoError> {
+        for (k, o) in f.objects.iter().enumerate() {
+            let annotation = self.annotation(f, k, o)?;
+            self.annotations.push(annotation);
+        }
+        self.images.push(CocoImage {
+            id: f.image_id,
+            file_name: f.file_name.clone(),
+            width: f.width,
+            height: f.height,
+            extra: Map::new(),
+        });
+        Ok(())
+    }
+
+    /// Object `k` of frame `f` as the next annotation.
+    fn annotation(
+        &mut self,
+        f: &LabelledFrame,
+        k: usize,
+        o: &LabelledObject,
+    ) -> Result<CocoAnnotation, CocoError> {
+        let at = format!("frame {} object {k}", f.image_id);
+        let classes = self.classes;
+        let class = classes.iter().position(|c| *c == o.class).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("class '{}' is not one of {classes:?}", o.class),
+            )
+        })?;
+        let bbox = xyxy_to_xywh(o.bbox);
+        check_box(&at, bbox)?;
+        let id = self.annotations.len() as i64 + 1;
+        let (segmentation, area) = match &o.mask {
+            None => (None, bbox[2] * bbox[3]),
+            Some(m) => {
+                if (m.width(), m.height()) != (f.width, f.height) {
+                    return Err(invalid(
+                        &at,
+                        format!(
+                            "mask is {}×{}, the frame {}×{}",
+                            m.width(),
+                            m.height(),
+                            f.width,
+                            f.height
+                        ),
+                    ));
+                }
+                let seg = mask_segmentation(m, self.format, id, &mut self.warnings);
+                (Some(seg), m.area() as f64)
+            }
+        };
+        Ok(CocoAnnotation {
+            id,
+            image_id: f.image_id,
+            category_id: class as i64 + 1,
+            bbox,
+            area: Some(area),
+            iscrowd: 0,
+            segmentation,
+            score: o.score,
+            track_id: o.track_id,
+            reviewed: o.reviewed,
+            extra: Map::new(),
+        })
+    }
+
+    /// The dataset of every frame pushed, in order.
+    pub fn finish(self) -> Exported {
+        let dataset = CocoDataset {
+            info: Some(serde_json::json!({"description": "autolabel export"})),
+            licenses: Vec::new(),
+            images: self.images,
+            annotations: self.annotations,
+            categories: categories(self.classes),
+        };
+        Exported {
+            dataset,
+            warnings: self.warnings,
+        }
+    }
 }
 
 /// The categories of a class table: `id` = 1 + the class's position.

@@ -14,7 +14,7 @@ use super::track::{FrameTracks, TrackOutput};
 use crate::data::clip::{Clip, FrameInfo};
 use crate::export::archive::{ZipOptions, training_zip};
 use crate::export::coco::{
-    CocoDataset, Exported, LabelledFrame, LabelledObject, SegmentationFormat, build_dataset,
+    CocoDataset, DatasetBuilder, Exported, LabelledFrame, LabelledObject, SegmentationFormat,
 };
 use crate::export::overlay::{OverlayObject, draw};
 use crate::labels::Mask;
@@ -59,16 +59,13 @@ fn dataset_of(
     class_table: &[String],
     review: Option<&Reviewed>,
 ) -> Result<Exported, PipelineError> {
-    let frames = tracks
-        .frames
-        .iter()
-        .map(|f| labelled_frame(f, infos, review))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(build_dataset(
-        &frames,
-        class_table,
-        SegmentationFormat::Auto,
-    )?)
+    // A frame's masks are decoded when it is added and dropped after: the
+    // whole clip's would be a byte a pixel for every label.
+    let mut dataset = DatasetBuilder::new(class_table, SegmentationFormat::Auto);
+    for f in &tracks.frames {
+        dataset.push(&labelled_frame(f, infos, review)?)?;
+    }
+    Ok(dataset.finish())
 }
 
 fn labelled_frame(
