@@ -855,9 +855,19 @@ describe('the pipeline on a dropped video', () => {
     paths.sort(([a], [b]) => a.localeCompare(b));
     paths.forEach(([, path], i) => copyFileSync(path, join(frames, `${String(i).padStart(4, '0')}.jpg`)));
     const encode = (codec, out) => execFileSync('ffmpeg', ['-v', 'error', '-framerate', '12', '-i', join(frames, '%04d.jpg'), ...codec, join(tmp.dir, out)]);
-    // Constrained Baseline (no B-frames: OpenH264 decodes it bit-exactly), a seek point every 6 frames.
+    // Constrained Baseline (no B-frames), a seek point every 6 frames.
     encode(['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '6'], 'clip.mp4');
+    // High profile as cameras and phones record it: CABAC, B-frames in a pyramid, so the decoder
+    // takes the samples in another order than it shows the frames.
+    encode(['-c:v', 'libx264', '-profile:v', 'high', '-pix_fmt', 'yuv420p', '-g', '6', '-bf', '3'], 'clip-high.mp4');
     encode(['-c:v', 'libvpx-vp9', '-b:v', '300k'], 'clip.webm');
+    // A damaged copy: the seek point at frame 6 claims a NAL unit longer than its sample.
+    const [, sample6] = JSON.parse(execFileSync('ffprobe', [
+      '-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pos,flags', '-of', 'json', join(tmp.dir, 'clip.mp4'),
+    ], { encoding: 'utf8' })).packets.filter((p) => p.flags.startsWith('K'));
+    const damaged = readFileSync(join(tmp.dir, 'clip.mp4'));
+    damaged.writeUInt32BE(0x7fffffff, Number(sample6.pos));
+    writeFileSync(join(tmp.dir, 'clip-damaged.mp4'), damaged);
   });
   after(() => tmp?.cleanup());
 
@@ -868,34 +878,61 @@ describe('the pipeline on a dropped video', () => {
     await waitForFrame(page, 0, 60_000);
   }
 
-  it('runs an H.264 MP4 to autolabel run --clip\'s report and labels', async () => {
+  /**
+   * Runs the dropped MP4 `name` in the page and `autolabel run --clip name` (from the clip's
+   * folder, so that its frames are named as the page's: `name#i`); both have the same report
+   * and labels. Returns the page's report.
+   */
+  async function runBesideCli(name) {
     const { page } = suite;
-    await openVideo('clip.mp4');
+    await openVideo(name);
     const clip = await page.evaluate(() => window.__autolabel.frames.map((f) => [f.index, f.timestamp_us, f.name]));
     assert.deepEqual(clip.map(([i]) => i), [...Array(13).keys()], 'every frame of the file, as the core indexes it');
-    assert.equal(clip[12][2], 'clip.mp4#12');
+    assert.equal(clip[12][2], `${name}#12`);
     await waitPipeline(page, ['ready'], 150_000);
     await page.locator('#pick-ontology').setInputFiles(join(tmp.dir, 'ontology.json'));
     await page.waitForFunction(() => document.querySelector('#ontology-rows tr[data-class="pedestrian"] .phrases')?.value === 'person');
     await page.locator('#run-start').click();
     const s = await waitPipeline(page, ['done', 'error']);
     assert.equal(s.error, null);
-    // The CLI from the clip's folder, so that its frames are named as the page's (clip.mp4#i).
+    const out = `cli-${name}`;
     execFileSync(cli, [
-      'run', '--quiet', '--clip', 'clip.mp4',
+      'run', '--quiet', '--clip', name,
       '--detector', join(FIXTURES, 'grounding-dino-tiny'),
       '--segmenter', join(FIXTURES, 'sam2-tiny'),
-      '--ontology', 'ontology.json', '--out', 'cli-video',
+      '--ontology', 'ontology.json', '--out', out,
     ], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    const cliReport = readJson(join(tmp.dir, 'cli-video/report.json'));
-    assert.equal(s.report.source, 'video clip.mp4 (13 frames)');
-    assert.deepEqual(s.report.skipped_frames, []);
+    assert.equal(s.report.source, `video ${name} (13 frames)`);
     const detections = Object.values(s.report.detections_per_class).reduce((a, b) => a + b, 0);
     assert.ok(detections > 0, 'the tiny detector finds objects in the demo scene');
-    assertClose(timeless(s.report), timeless(cliReport), 'report');
+    assertClose(timeless(s.report), timeless(readJson(join(tmp.dir, out, 'report.json'))), 'report');
     const labels = await download(page, tmp.dir, 'labels.json');
-    assertSameLabels(readJson(labels), readJson(join(tmp.dir, 'cli-video/labels.json')), 'labels.json');
-    await screenshot(page, 'pipeline-video.png');
+    assertSameLabels(readJson(labels), readJson(join(tmp.dir, out, 'labels.json')), 'labels.json');
+    return s.report;
+  }
+
+  it('runs an H.264 MP4 to autolabel run --clip\'s report and labels', async () => {
+    const report = await runBesideCli('clip.mp4');
+    assert.deepEqual(report.skipped_frames, []);
+    await screenshot(suite.page, 'pipeline-video.png');
+  });
+
+  it('skips a keyframe whose sample is damaged, with the reason autolabel run gives', async () => {
+    const report = await runBesideCli('clip-damaged.mp4');
+    assert.deepEqual(report.skipped_frames.map((x) => x.frame), [6]);
+    assert.match(report.skipped_frames[0].reason, /clip-damaged\.mp4.*frame 6.*NAL unit of 2147483647 bytes/);
+    const { warnings } = await notices(suite.page);
+    assert.ok(warnings.some((w) => w.startsWith('Run: frame 6 skipped, not labelled: ')), warnings.join('\n'));
+  });
+
+  it('runs a High-profile MP4 with B-frames to the same report as the CLI', async () => {
+    const types = execFileSync('ffprobe', [
+      '-v', 'error', '-select_streams', 'v', '-show_entries', 'frame=pict_type', '-of', 'csv=p=0',
+      join(tmp.dir, 'clip-high.mp4'),
+    ], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    assert.ok(types.includes('B'), `the clip has B-frames (${types.join('')})`);
+    const report = await runBesideCli('clip-high.mp4');
+    assert.deepEqual(report.skipped_frames, []);
   });
 
   it('opens a WebM for the panels and says why the pipeline cannot take it', async () => {

@@ -5,6 +5,11 @@
 //! planes and are converted to RGB by the core ([`Mp4Track::frame_from_picture`]),
 //! so a frame's pixels are those `autolabel run --clip VIDEO` labels: H.264
 //! decoding is bit-exact, and the colour conversion is the same code.
+//!
+//! Before the browser decodes a frame, the core reads and checks each sample
+//! the decoder will take ([`Mp4Track::samples_to_show`]; once each), as it
+//! does natively: a damaged sample is the skip `autolabel run` reports, with
+//! its reason, rather than whatever the browser's decoder makes of it.
 
 use std::path::Path;
 
@@ -92,6 +97,8 @@ struct PlaneLayout {
 pub struct BrowserVideo {
     track: Mp4Track,
     bridge: VideoBridge,
+    /// Whether each sample (decode order) has been read and checked.
+    checked: Vec<bool>,
 }
 
 impl BrowserVideo {
@@ -108,12 +115,28 @@ impl BrowserVideo {
             .map_err(JsValue::from)
             .and_then(|setup| bridge.start(setup));
         match started {
-            Ok(()) => Ok(BrowserVideo { track, bridge }),
+            Ok(()) => Ok(BrowserVideo {
+                checked: vec![false; track.sample_count()],
+                track,
+                bridge,
+            }),
             Err(e) => Err(VideoError::Unsupported {
                 path: track.path().to_path_buf(),
                 feature: format!("the browser's video decoder ({})", thrown_message(&e)),
             }),
         }
+    }
+
+    /// Reads and checks the samples the decoder takes to show frame `index`
+    /// from seek point `seek` (the NAL units of each must fit in it).
+    fn check_samples(&mut self, seek: usize, index: usize) -> Result<(), VideoError> {
+        for sample in self.track.samples_to_show(seek, index) {
+            if !self.checked[sample] {
+                self.track.annexb(sample, index)?;
+                self.checked[sample] = true;
+            }
+        }
+        Ok(())
     }
 
     /// The bridge's picture of frame `index` (decoding from `seek`), converted.
@@ -168,6 +191,7 @@ impl VideoFrames for BrowserVideo {
     fn frame(&mut self, index: usize) -> Result<Frame, VideoError> {
         self.track.timestamp_us(index)?;
         let seek = self.track.seek_point(index)?;
+        self.check_samples(seek, index)?;
         let picture = self
             .bridge
             .frame(index as u32, seek as u32)

@@ -33,6 +33,7 @@
 //! edit lists (`elst`; timestamps count from the first presented frame), fragmented
 //! MP4.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -82,6 +83,8 @@ pub struct Mp4Track {
     ranges: Vec<SampleRange>,
     /// The frame (presentation index) of each sample, in decode order.
     frame_of_sample: Vec<usize>,
+    /// The sample (decode index) of each frame, in presentation order.
+    sample_of_frame: Vec<usize>,
     /// Timestamp of each frame, in presentation order.
     timestamps_us: Vec<i64>,
     /// Frames (= samples, see the module doc) where decoding can start, ascending.
@@ -161,6 +164,7 @@ impl Mp4Track {
             avc: entry.avc,
             ranges: table.ranges,
             frame_of_sample,
+            sample_of_frame: order,
             timestamps_us,
             seek_points,
             sample: Vec::new(),
@@ -247,6 +251,20 @@ impl Mp4Track {
             frames: self.frame_of_sample.clone(),
             keys,
         }
+    }
+
+    /// The samples (decode order) a decoder started at seek point `seek`
+    /// takes before it puts out frame `index`: pictures come out in
+    /// presentation order, so every frame from `seek` to `index` must have
+    /// been decoded first (with B-frames, samples past `index`'s own).
+    pub fn samples_to_show(&self, seek: usize, index: usize) -> Range<usize> {
+        let last = self
+            .sample_of_frame
+            .get(seek..=index)
+            .and_then(|samples| samples.iter().max())
+            .copied()
+            .unwrap_or(seek);
+        seek..last + 1
     }
 
     /// Reads sample `index` (decode order) and returns it in Annex-B form;

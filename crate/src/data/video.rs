@@ -317,6 +317,37 @@ mod tests {
     }
 
     #[test]
+    fn samples_to_show_a_frame_cover_every_frame_before_it() {
+        let video = open("clip_high.mp4");
+        let track = &video.track;
+        let setup = track.decoder_setup();
+        let mut past_own_sample = 0;
+        for index in 0..video.len() {
+            let seek = track.seek_point(index).unwrap();
+            let samples = track.samples_to_show(seek, index);
+            assert_eq!(samples.start, seek, "frame {index}");
+            let shown: Vec<usize> = samples.clone().map(|s| setup.frames[s]).collect();
+            for frame in seek..=index {
+                assert!(
+                    shown.contains(&frame),
+                    "frame {index}: {frame} not in {shown:?}"
+                );
+            }
+            let last = samples.end - 1;
+            assert!(
+                (seek..=index).contains(&setup.frames[last]),
+                "frame {index}: no sample past the last one needed ({shown:?})"
+            );
+            let own = setup.frames.iter().position(|&f| f == index).unwrap();
+            past_own_sample += usize::from(last > own);
+        }
+        assert!(
+            past_own_sample > 0,
+            "with B-frames, some frame needs samples decoded after its own"
+        );
+    }
+
+    #[test]
     fn timestamps_step_by_one_tenth_of_a_second() {
         let video = open("clip_high.mp4");
         for index in 0..video.len() {
