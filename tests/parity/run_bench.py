@@ -4,7 +4,8 @@ on each detection's box), same keyframes, caption, thresholds and weights, in
 the same run; then the port's peak RSS over clips of different lengths.
 
     python tests/parity/run_bench.py --autolabel BIN --detector DIR --segmenter DIR
-        [--ontology FILE] [--frames 120] [--threads 2] [--rss-frames 120 480] [--work DIR]
+        [--ontology FILE] [--frames 120] [--threads 2] [--rss-frames 120 480]
+        [--rss-detector DIR --rss-segmenter DIR --rss-ontology FILE] [--work DIR]
 
 Weights: full-size random checkpoints, e.g.
 `grounding_dino_fixtures.py --preset grounding-dino-tiny --out DIR` and
@@ -16,10 +17,15 @@ The clip: `BIN demo --frames N` writes the demo scene as a nuScenes dataset;
 (every 6th frame, 2 Hz); the port's stage times come from its `run.json`. The
 reference reads the same keyframe JPEGs, detects with the caption the port
 used (`detections.json`) and the ontology's thresholds (one pair for all
-classes: the default ontology's 0.4 / 0.3, or --ontology's), then segments every detected box (`Sam2Model`, one mask per box, upscaled to
-the frame). Both run with --threads threads (`RAYON_NUM_THREADS`,
+classes: the default ontology's 0.4 / 0.3, or --ontology's), then segments
+the boxes the port kept on that frame (`Sam2Model`, one mask per box, upscaled
+to the frame): the port keeps the detector's boxes after per-class NMS at 0.8
+(Grounded-SAM-2's setting), which the reference post-processor does not do,
+so both segment the same boxes. Both run with --threads threads (`RAYON_NUM_THREADS`,
 `torch.set_num_threads`), one after the other. Peak RSS: the child's VmHWM,
-polled. The port's track stage (no --tracker: keyframe masks joined into
+polled; the clips of --rss-frames may run with other models (--rss-detector,
+--rss-segmenter, --rss-ontology: e.g. the tiny fixtures, so that no model-sized constant hides
+what the pipeline itself holds as the clip grows). The port's track stage (no --tracker: keyframe masks joined into
 tracks), evaluation, analysis and exports have no counterpart in the seed's
 loop and are shown on their own.
 
@@ -30,6 +36,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,12 +78,15 @@ def run_watched(command, env=None):
     return time.perf_counter() - start, peak[0]
 
 
-def port_run(args, dataset, frames, out):
+def port_run(args, models, dataset, frames, out):
+    """`autolabel run` on `dataset` with `models` (detector, segmenter, ontology or None)."""
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
-    command = [args.autolabel, "run", "--nuscenes", dataset, "--scene", "scene-demo", "--detector", args.detector,
-               "--segmenter", args.segmenter, "--out", out, "--quiet"]
-    if args.ontology:
-        command += ["--ontology", args.ontology]
+    detector, segmenter, ontology = models
+    shutil.rmtree(out, ignore_errors=True)  # a run resumes from what it finds: time a whole one
+    command = [args.autolabel, "run", "--nuscenes", dataset, "--scene", "scene-demo", "--detector", detector,
+               "--segmenter", segmenter, "--out", out, "--quiet"]
+    if ontology:
+        command += ["--ontology", ontology]
     wall, peak = run_watched(command, env)
     with open(os.path.join(out, "run.json")) as f:
         report = json.load(f)
@@ -106,8 +116,16 @@ def thresholds(ontology):
     return pairs.pop()
 
 
-def reference_pipeline(args, images, caption):
-    """Grounding DINO on each keyframe, then SAM 2 on every box; seconds per stage."""
+def kept_boxes(run_dir):
+    """The boxes the port kept on each detected frame (xyxy, after its NMS), in frame order."""
+    with open(os.path.join(run_dir, "detections.json")) as f:
+        frames = json.load(f)["frames"]
+    return [[d["box"] for d in frame["detections"]] for frame in sorted(frames, key=lambda f: f["frame"])]
+
+
+def reference_pipeline(args, images, caption, boxes_per_image=None):
+    """Grounding DINO on each image, then SAM 2 on `boxes_per_image` (the port's boxes of each
+    image) or, without them, on every box it found; seconds per stage."""
     torch.set_num_threads(args.threads)
     detector = GroundingDinoForObjectDetection.from_pretrained(args.detector, dtype=torch.float32).eval()
     gd_processor = grounding_dino_processor()
@@ -117,9 +135,11 @@ def reference_pipeline(args, images, caption):
                                   target_size=size)
     box_threshold, text_threshold = thresholds(args.ontology)
     detect_s = segment_s = 0.0
-    boxes_total = 0
+    found_total = boxes_total = 0
+    if boxes_per_image is not None and len(boxes_per_image) != len(images):
+        sys.exit(f"the port detected on {len(boxes_per_image)} frames, the dataset has {len(images)} keyframes")
     with torch.inference_mode():
-        for path in images:
+        for i, path in enumerate(images):
             picture = np.array(Image.open(path).convert("RGB"))
             h, w = picture.shape[:2]
             start = time.perf_counter()
@@ -128,7 +148,8 @@ def reference_pipeline(args, images, caption):
                 detector(**inputs), inputs["input_ids"], threshold=box_threshold, text_threshold=text_threshold,
                 target_sizes=[(h, w)])[0]
             detect_s += time.perf_counter() - start
-            boxes = found["boxes"].tolist()
+            found_total += len(found["boxes"])
+            boxes = found["boxes"].tolist() if boxes_per_image is None else boxes_per_image[i]
             boxes_total += len(boxes)
             if not boxes:
                 continue
@@ -137,7 +158,7 @@ def reference_pipeline(args, images, caption):
             out = segmenter(**prompt, multimask_output=False)
             sam_processor.post_process_masks(out.pred_masks, prompt["original_sizes"])
             segment_s += time.perf_counter() - start
-    return {"detect": round(detect_s, 2), "segment": round(segment_s, 2), "boxes": boxes_total,
+    return {"detect": round(detect_s, 2), "segment": round(segment_s, 2), "found": found_total, "boxes": boxes_total,
             "keyframes": len(images), "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
@@ -146,7 +167,8 @@ def markdown(result):
     ref = result["reference"]
     lines = ["| stage | autolabel (s) | transformers (s) | autolabel ÷ transformers |", "|---|---|---|---|"]
     for stage in ["detect", "segment"]:
-        lines.append(f"| {stage} ({ref['keyframes']} keyframes) | {port[stage]:.1f} | {ref[stage]:.1f} | "
+        what = f"{ref['keyframes']} keyframes" if stage == "detect" else f"{ref['boxes']} boxes"
+        lines.append(f"| {stage} ({what}) | {port[stage]:.1f} | {ref[stage]:.1f} | "
                      f"{port[stage] / ref[stage]:.2f}× |")
     both_port, both_ref = port["detect"] + port["segment"], ref["detect"] + ref["segment"]
     lines.append(f"| detect + segment | {both_port:.1f} | {both_ref:.1f} | **{both_port / both_ref:.2f}×** |")
@@ -155,10 +177,11 @@ def markdown(result):
             lines.append(f"| {stage} (port only) | {seconds:.2f} | | |")
     lines.append(f"| whole `autolabel run` (wall, incl. loading) | {result['port']['wall_s']:.1f} | | |")
     lines.append("")
-    lines.append("| clip frames | keyframes | peak RSS (MiB) |")
-    lines.append("|---|---|---|")
+    lines.append("| models | clip frames | keyframes | peak RSS (MiB) |")
+    lines.append("|---|---|---|---|")
     for r in result["rss"]:
-        lines.append(f"| {r['frames']} | {r['frames'] // 6} | {r['peak_rss_mib']:.0f} |")
+        models = " + ".join(os.path.basename(os.path.normpath(m)) for m in r["models"][:2])
+        lines.append(f"| {models} | {r['frames']} | {r['frames'] // 6} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
 
 
@@ -172,24 +195,38 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rss-frames", type=int, nargs="*", default=[],
                         help="further clip lengths to run the port on for its peak RSS")
+    parser.add_argument("--rss-detector", help="the detector of the --rss-frames runs (default: --detector)")
+    parser.add_argument("--rss-segmenter", help="the segmenter of the --rss-frames runs (default: --segmenter)")
+    parser.add_argument("--rss-ontology", help="the ontology of the --rss-frames runs (default: --ontology)")
     parser.add_argument("--work", help="scratch directory (default: a temporary one)")
     args = parser.parse_args()
+    timed_models = (args.detector, args.segmenter, args.ontology)
+    rss_models = (args.rss_detector or args.detector, args.rss_segmenter or args.segmenter,
+                  args.rss_ontology or args.ontology)
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or scratch
-        result = {"threads": args.threads, "rss": []}
-        for frames in [args.frames] + [f for f in args.rss_frames if f != args.frames]:
+
+        def dataset_of(frames):
             dataset = os.path.join(work, f"demo-{frames}")
-            subprocess.run([args.autolabel, "demo", "--frames", str(frames), "--out", dataset], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            out = os.path.join(work, f"run-{frames}")
-            port = port_run(args, dataset, frames, out)
-            result["rss"].append({"frames": frames, "peak_rss_mib": port["peak_rss_mib"]})
-            if frames == args.frames:
-                result["port"] = port
-                with open(os.path.join(out, "detections.json")) as f:
-                    caption = json.load(f)["caption"]
-                result["caption"] = caption
-                result["reference"] = reference_pipeline(args, keyframe_images(dataset), caption)
+            if not os.path.isdir(dataset):
+                subprocess.run([args.autolabel, "demo", "--frames", str(frames), "--out", dataset], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return dataset
+
+        result = {"threads": args.threads, "rss": []}
+        dataset = dataset_of(args.frames)
+        out = os.path.join(work, f"run-{args.frames}")
+        result["port"] = port_run(args, timed_models, dataset, args.frames, out)
+        result["rss"].append({"models": timed_models, "frames": args.frames,
+                              "peak_rss_mib": result["port"]["peak_rss_mib"]})
+        with open(os.path.join(out, "detections.json")) as f:
+            result["caption"] = json.load(f)["caption"]
+        result["reference"] = reference_pipeline(args, keyframe_images(dataset), result["caption"], kept_boxes(out))
+        for frames in args.rss_frames:
+            if (rss_models, frames) == (timed_models, args.frames):
+                continue
+            port = port_run(args, rss_models, dataset_of(frames), frames, os.path.join(work, f"rss-run-{frames}"))
+            result["rss"].append({"models": rss_models, "frames": frames, "peak_rss_mib": port["peak_rss_mib"]})
         print(json.dumps(result, indent=1))
         print(markdown(result), file=sys.stderr)
 
